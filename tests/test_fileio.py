@@ -1,0 +1,31 @@
+"""Atomic writes leave either the old file or the new one, never a torn file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from acgym.fileio import write_text_atomic, write_with_atomic
+
+
+def test_write_text_atomic_replaces_content(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "file.txt"
+    write_text_atomic(target, "one")
+    write_text_atomic(target, "two")
+    assert target.read_text() == "two"
+    assert [p.name for p in target.parent.iterdir()] == ["file.txt"]
+
+
+def test_failed_writer_keeps_old_file_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "file.txt"
+    write_text_atomic(target, "old")
+
+    def broken_writer(path: Path) -> None:
+        path.write_text("half")
+        raise RuntimeError("crash mid-write")
+
+    with pytest.raises(RuntimeError):
+        write_with_atomic(target, broken_writer)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.txt"]
