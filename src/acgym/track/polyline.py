@@ -67,7 +67,7 @@ def signed_area_m2(points_m: FloatArray) -> float:
 def resample_closed(points_m: FloatArray, spacing_m: float) -> FloatArray:
     """Resample a closed polyline to about ``spacing_m`` between points (linear)."""
     s_m, length_m = cumulative_length_m(points_m)
-    num_points = max(8, int(round(length_m / spacing_m)))
+    num_points = max(8, round(length_m / spacing_m))
     s_new_m = np.linspace(0.0, length_m, num_points, endpoint=False)
     s_closed_m = np.append(s_m, length_m)
     closed = np.vstack((points_m, points_m[:1]))
