@@ -1,6 +1,6 @@
 """The ``acgym`` command: one entry point, one subcommand per job.
 
-Each area of the package owns its subcommands in its own ``cli`` module and exposes
+Each area's subcommands live in a module of ``acgym.commands`` that exposes
 ``register(subparsers)``; heavy imports happen inside the handlers so ``acgym --help``
 stays fast.
 """
@@ -18,10 +18,10 @@ from acgym.errors import AcgymError
 
 # Modules that add subcommands, in the order they appear in ``acgym --help``.
 _COMMAND_MODULES = (
-    "acgym.rl.cli",  # train, eval, record, dataset
-    "acgym.sim.cli",  # sim drive, sim serve
-    "acgym.track.cli",  # track list/show/import/raceline
-    "acgym.protocol.cli",  # plugin install, doctor
+    "acgym.commands.train",  # train, eval, record, dataset
+    "acgym.commands.sim",  # sim drive, sim serve
+    "acgym.commands.track",  # track list/show/import/raceline
+    "acgym.commands.plugin",  # plugin install, doctor
     "acgym.bench",  # bench <target>
 )
 
