@@ -14,17 +14,48 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from acgym.errors import TrackFileError
-from acgym.track import polyline
+from acgym.track import polyline, queries, rays, spatial
 
 FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
 
 MIN_TRACK_POINTS = 8
 """Fewest cross-sections / line points a track may have."""
+
+CURVATURE_LOOK_AHEAD_SAMPLES = 12
+"""Samples of the curvature look-ahead (the original ``CURV_LOOK_AHEAD_VECTOR_SIZE``)."""
+
+CURVATURE_LOOK_AHEAD_M = 300.0
+"""Distance covered by the curvature look-ahead, m (``CURV_LOOK_AHEAD_DISTANCE``)."""
+
+MAX_RAY_RANGE_M = rays.MAX_RAY_RANGE_M
+
+# Cell side of each spatial grid, in multiples of the median segment length: chosen by
+# ``acgym bench track`` (small cells keep few segments per cell; the ring search and the
+# ray walk cost little per empty cell).
+_LINE_CELL_SEGMENTS = 3.0
+_BORDER_CELL_SEGMENTS = 2.0
+_QUAD_CELL_SEGMENTS = 2.0
+
+
+class Projection(NamedTuple):
+    """Points projected on the reference line (all arrays ``(N,)``).
+
+    Attributes:
+        s_m: Distance along the line of the nearest line point, m in ``[0, length_m)``.
+        gap_m: Signed distance to the line, m; positive when the point is left of it.
+        spline_pos: ``s_m / length_m`` in ``[0, 1)`` (like AC's NormalizedSplinePosition).
+    """
+
+    s_m: FloatArray
+    gap_m: FloatArray
+    spline_pos: FloatArray
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,6 +172,258 @@ class Track:
         index = int(np.argmin(np.hypot(*(self.centre_m - self.line_m[0]).T)))
         return np.stack((self.left_m[index], self.right_m[index]))
 
+    # --- spatial indexes (built once, on first use) ------------------------------------
+
+    @cached_property
+    def _line_index(self) -> tuple[spatial.UniformGrid, FloatArray]:
+        table = queries.line_table(self.line_m, self.line_s_m)
+        grid = spatial.segment_grid(table, _LINE_CELL_SEGMENTS * _median_length_m(table))
+        return grid, table
+
+    @cached_property
+    def _border_index(self) -> tuple[spatial.UniformGrid, FloatArray]:
+        table = np.vstack((queries.segment_table(self.left_m), queries.segment_table(self.right_m)))
+        grid = spatial.segment_grid(table, _BORDER_CELL_SEGMENTS * _median_length_m(table))
+        return grid, table
+
+    @cached_property
+    def _quad_index(self) -> tuple[spatial.UniformGrid, FloatArray]:
+        table = queries.quad_table(self.left_m, self.right_m)
+        spacing_m = _median_length_m(queries.segment_table(self.centre_m))
+        return spatial.quad_grid(table, _QUAD_CELL_SEGMENTS * spacing_m), table
+
+    # --- queries --------------------------------------------------------------------
+
+    def project(self, xy_m: ArrayLike) -> Projection:
+        """Project points on the reference line (global nearest point of the closed loop).
+
+        Args:
+            xy_m: Points, ``(N, 2)`` m (or one ``(2,)`` point, giving ``(1,)`` arrays).
+
+        Returns:
+            Distance along the line, signed gap (positive left of the line) and spline
+            position of each point. Where the nearest line point is a vertex (a point
+            outside a corner), the side is that of the vertex's pseudo-normal (the sum of
+            the two segments' left normals).
+        """
+        points = _as_xy(xy_m)
+        grid, table = self._line_index
+        s_m = np.empty(len(points))
+        gap_m = np.empty(len(points))
+        queries.project_points(
+            points, self.length_m, grid.params, grid.cell_start, grid.items, table, s_m, gap_m
+        )
+        # s < length, but s / length can round up to 1.0 within one ulp of the end.
+        spline_pos = np.minimum(s_m / self.length_m, np.nextafter(1.0, 0.0))
+        return Projection(s_m, gap_m, spline_pos)
+
+    def project_point(self, x_m: float, y_m: float) -> tuple[float, float]:
+        """``project`` for one point, without arrays: ``(s_m, gap_m)``, both m."""
+        grid, table = self._line_index
+        return queries.project_point(
+            float(x_m), float(y_m), self.length_m, grid.params, grid.cell_start, grid.items, table
+        )
+
+    def line_value_at(self, s_m: ArrayLike, values: ArrayLike) -> FloatArray:
+        """Interpolate a per-line-point channel at distances along the line.
+
+        Args:
+            s_m: Distances along the line, any shape, m; wrapped modulo ``length_m``.
+            values: The channel at each line point, ``(M,)`` (e.g. a target speed, m/s).
+
+        Returns:
+            Linear interpolation in arc length, shaped like ``s_m``; the closing interval
+            runs from the last line point back to the first.
+        """
+        channel = np.ascontiguousarray(values, dtype=np.float64)
+        if channel.shape != (len(self.line_m),):
+            raise TrackFileError(
+                f"track {self.name!r}: expected one value per reference-line point "
+                f"({len(self.line_m)},), got shape {channel.shape}"
+            )
+        return self._interp(s_m, channel)
+
+    def values_ahead(
+        self,
+        s_m: ArrayLike,
+        values: ArrayLike,
+        num_samples: int = CURVATURE_LOOK_AHEAD_SAMPLES,
+        distance_m: float = CURVATURE_LOOK_AHEAD_M,
+    ) -> FloatArray:
+        """A per-line-point channel sampled ahead of each distance.
+
+        The k-th sample (k = 0 .. K-1) is at ``s + k * distance_m / num_samples``: the
+        first is at ``s`` itself and the last ``distance_m / K`` short of ``s +
+        distance_m``, as in the original ``ReferenceLap.get_curvature_segment`` (which
+        took every (D/K)-th metre of the 1 m resampled line from ``s`` on). Samples wrap
+        across the start/finish line.
+
+        Args:
+            s_m: Distances along the line, ``(N,)`` m (a scalar gives ``(1, K)``).
+            values: The channel at each line point, ``(M,)``.
+            num_samples: K.
+            distance_m: D, m.
+
+        Returns:
+            ``(N, K)`` samples.
+        """
+        s = np.atleast_1d(np.asarray(s_m, dtype=np.float64))
+        offsets_m = np.arange(num_samples) * (float(distance_m) / num_samples)
+        return self.line_value_at(s[:, None] + offsets_m[None, :], values)
+
+    def curvature_ahead(
+        self,
+        s_m: ArrayLike,
+        num_samples: int = CURVATURE_LOOK_AHEAD_SAMPLES,
+        distance_m: float = CURVATURE_LOOK_AHEAD_M,
+    ) -> FloatArray:
+        """Reference-line curvature ahead of each distance, ``(N, K)`` 1/m.
+
+        Sampled as in ``values_ahead``: sample k at ``s + k * distance_m / num_samples``
+        (the first at ``s``), interpolated linearly in arc length, positive turning left.
+        """
+        return self.values_ahead(s_m, self.line_curvature_1pm, num_samples, distance_m)
+
+    def is_inside(self, xy_m: ArrayLike) -> BoolArray:
+        """Whether points are on the track surface, ``(N,)`` bool.
+
+        The surface is the union of the quads ``left[i], right[i], right[i+1],
+        left[i+1]`` between consecutive cross-sections, the closing quad included.
+        """
+        points = _as_xy(xy_m)
+        grid, table = self._quad_index
+        out = np.empty(len(points), dtype=np.bool_)
+        queries.inside_points(points, grid.params, grid.cell_start, grid.items, table, out)
+        return out
+
+    def is_inside_point(self, x_m: float, y_m: float) -> bool:
+        """``is_inside`` for one point, without arrays."""
+        grid, table = self._quad_index
+        return queries.inside_point(
+            float(x_m), float(y_m), grid.params, grid.cell_start, grid.items, table
+        )
+
+    def border_distance(self, xy_m: ArrayLike) -> FloatArray:
+        """Distance from each point to the nearest border (left or right), ``(N,)`` m."""
+        points = _as_xy(xy_m)
+        grid, table = self._border_index
+        out = np.empty(len(points))
+        queries.nearest_distances(points, grid.params, grid.cell_start, grid.items, table, out)
+        return out
+
+    def cast_rays(
+        self,
+        xy_m: ArrayLike,
+        heading_rad: ArrayLike,
+        angles_rad: ArrayLike,
+        max_range_m: float = MAX_RAY_RANGE_M,
+        return_points: bool = False,
+    ) -> FloatArray | tuple[FloatArray, FloatArray]:
+        """Distances along rays to the first crossing of either border.
+
+        Args:
+            xy_m: Ray origins, ``(N, 2)`` m.
+            heading_rad: Heading of each origin, ``(N,)`` rad CCW from +x (a scalar is
+                used for all).
+            angles_rad: Ray directions relative to the heading, ``(R,)`` rad (positive
+                to the left).
+            max_range_m: Range cap, m; a ray that hits nothing reports this.
+            return_points: Also return where each ray ends.
+
+        Returns:
+            Distances ``(N, R)`` m; with ``return_points``, also the end points ``(N, R,
+            2)`` m: the hit, or the point at ``max_range_m`` when nothing was hit.
+        """
+        points = _as_xy(xy_m)
+        heading = np.ascontiguousarray(
+            np.broadcast_to(np.asarray(heading_rad, dtype=np.float64), (len(points),))
+        )
+        angles = np.ascontiguousarray(np.atleast_1d(angles_rad), dtype=np.float64)
+        grid, table = self._border_index
+        out = np.empty((len(points), len(angles)))
+        rays.cast_fans(
+            points,
+            heading,
+            angles,
+            float(max_range_m),
+            grid.params,
+            grid.cell_start,
+            grid.items,
+            table,
+            out,
+        )
+        if not return_points:
+            return out
+        direction = heading[:, None] + angles[None, :]
+        ends = points[:, None, :] + out[..., None] * np.stack(
+            (np.cos(direction), np.sin(direction)), axis=-1
+        )
+        return out, ends
+
+    def cast_rays_pose(
+        self,
+        x_m: float,
+        y_m: float,
+        heading_rad: float,
+        angles_rad: FloatArray,
+        max_range_m: float = MAX_RAY_RANGE_M,
+        out: FloatArray | None = None,
+    ) -> FloatArray:
+        """One fan of rays from one pose, ``(R,)`` m (the environment's per-step path).
+
+        Args:
+            x_m, y_m: Ray origin, m.
+            heading_rad: Heading, rad CCW from +x.
+            angles_rad: Ray directions relative to the heading, ``(R,)`` float64 rad,
+                contiguous (used as is, not copied).
+            max_range_m: Range cap, m.
+            out: Optional preallocated ``(R,)`` float64 result.
+        """
+        if out is None:
+            out = np.empty(len(angles_rad))
+        grid, table = self._border_index
+        rays.cast_fan(
+            float(x_m),
+            float(y_m),
+            float(heading_rad),
+            angles_rad,
+            float(max_range_m),
+            grid.params,
+            grid.cell_start,
+            grid.items,
+            table,
+            out,
+        )
+        return out
+
+    def line_point_at(self, s_m: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """Point and heading of the reference line at distances along it.
+
+        Args:
+            s_m: Distances, any shape, m; wrapped modulo ``length_m``.
+
+        Returns:
+            Points ``(..., 2)`` m (linear between line points) and the heading of the
+            segment they lie on, ``(...)`` rad CCW from +x.
+        """
+        s = np.asarray(s_m, dtype=np.float64) % self.length_m
+        knots_m = self.line_s_m
+        index = np.clip(np.searchsorted(knots_m, s, side="right") - 1, 0, len(knots_m) - 1)
+        _, table = self._line_index
+        row = table[index]
+        w = (s - row[..., 4]) / np.maximum(row[..., 5], 1e-300)
+        xy = row[..., 0:2] + w[..., None] * row[..., 2:4]
+        return xy, np.arctan2(row[..., 3], row[..., 2])
+
+    def _interp(self, s_m: ArrayLike, channel: FloatArray) -> FloatArray:
+        s = np.asarray(s_m, dtype=np.float64)
+        flat = np.ascontiguousarray(s.reshape(-1))
+        out = np.empty(flat.shape)
+        queries.interp_closed(
+            flat, np.ascontiguousarray(self.line_s_m), channel, self.length_m, out
+        )
+        return out.reshape(s.shape)
+
     def __repr__(self) -> str:
         return (
             f"Track(name={self.name!r}, length_m={self.length_m:.1f}, "
@@ -165,3 +448,20 @@ def _as_points(points: object, what: str) -> FloatArray:
     if len(array) < MIN_TRACK_POINTS:
         raise TrackFileError(f"{what}: need at least {MIN_TRACK_POINTS} points, got {len(array)}")
     return np.ascontiguousarray(array)
+
+
+def _as_xy(xy_m: ArrayLike) -> FloatArray:
+    """Query points as a contiguous ``(N, 2)`` float64 array."""
+    points = np.asarray(xy_m, dtype=np.float64)
+    if points.ndim == 1 and points.shape == (2,):
+        points = points[None, :]
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(
+            f"expected points as an (N, 2) array of x, y in metres, got {points.shape}"
+        )
+    return np.ascontiguousarray(points)
+
+
+def _median_length_m(table: FloatArray) -> float:
+    """Median length of the segments of a segment table, m."""
+    return float(np.median(np.hypot(table[:, 2], table[:, 3])))

@@ -1,0 +1,338 @@
+"""Compiled point queries on a track: nearest segment, projection, inside test, look-up.
+
+The kernels read the CSR grids of ``acgym.track.spatial`` and flat float arrays, so the
+same code serves one point (the environment, every step) and batches (training data,
+tests). Segment rows are ``ax, ay, ex, ey, ...``: start point and vector, m.
+
+Nearest-segment search visits rings of cells around the point's cell (Chebyshev
+distance 0, 1, 2, ...) and stops as soon as the distance from the point to the cells not
+yet visited exceeds the best distance found: the answer is the global nearest segment,
+never a local search along the line, so it is right where the road comes close to
+itself. A point far outside the track's bounding box visits every cell once (slower, but
+still exact).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+IndexArray = NDArray[np.int32]
+BoolArray = NDArray[np.bool_]
+
+# Columns of the reference-line segment table built by ``line_table``.
+LINE_COLUMNS = ("ax_m", "ay_m", "ex_m", "ey_m", "s0_m", "len_m", "vertex_nx", "vertex_ny")
+
+
+def segment_table(points_m: FloatArray) -> FloatArray:
+    """Segments of a closed polyline as ``(N, 4)`` rows ``ax, ay, ex, ey`` in m."""
+    return np.ascontiguousarray(np.hstack((points_m, np.roll(points_m, -1, axis=0) - points_m)))
+
+
+def line_table(points_m: FloatArray, s_m: FloatArray) -> FloatArray:
+    """The reference line's segment table, ``(M, 8)``, columns ``LINE_COLUMNS``.
+
+    ``s0_m`` is the arc length at the segment start, ``len_m`` its length, and
+    ``vertex_n`` the (unnormalised) pseudo-normal at the start vertex: the sum of the
+    left unit normals of the two segments that meet there. Its sign decides the side of
+    a point whose nearest line point is that vertex (outside a corner).
+    """
+    seg = segment_table(points_m)
+    length_m = np.hypot(seg[:, 2], seg[:, 3])
+    safe = np.maximum(length_m, 1e-300)
+    normal = np.stack((-seg[:, 3] / safe, seg[:, 2] / safe), axis=1)
+    vertex_normal = normal + np.roll(normal, 1, axis=0)
+    return np.ascontiguousarray(
+        np.hstack((seg, s_m[:, None], length_m[:, None], vertex_normal)), dtype=np.float64
+    )
+
+
+def quad_table(left_m: FloatArray, right_m: FloatArray) -> FloatArray:
+    """Track-surface quads ``(N, 8)``: ``left[i], right[i], right[i+1], left[i+1]``, m."""
+    return np.ascontiguousarray(
+        np.hstack((left_m, right_m, np.roll(right_m, -1, axis=0), np.roll(left_m, -1, axis=0)))
+    )
+
+
+@numba.njit(cache=True, inline="always")
+def _segment_distance2(px: float, py: float, seg: FloatArray, k: int) -> tuple[float, float]:
+    """Squared distance from a point to segment ``k`` and the clamped parameter u."""
+    ex = seg[k, 2]
+    ey = seg[k, 3]
+    wx = px - seg[k, 0]
+    wy = py - seg[k, 1]
+    len2 = ex * ex + ey * ey
+    u = 0.0
+    if len2 > 0.0:
+        u = (wx * ex + wy * ey) / len2
+        if u < 0.0:
+            u = 0.0
+        elif u > 1.0:
+            u = 1.0
+    dx = wx - u * ex
+    dy = wy - u * ey
+    return dx * dx + dy * dy, u
+
+
+@numba.njit(cache=True, inline="always")
+def _scan_cell(
+    px: float,
+    py: float,
+    c: int,
+    cell_start: IndexArray,
+    items: IndexArray,
+    seg: FloatArray,
+    best_k: int,
+    best_u: float,
+    best_d2: float,
+) -> tuple[int, float, float]:
+    for n in range(cell_start[c], cell_start[c + 1]):
+        k = items[n]
+        d2, u = _segment_distance2(px, py, seg, k)
+        if d2 < best_d2:
+            best_d2 = d2
+            best_k = k
+            best_u = u
+    return best_k, best_u, best_d2
+
+
+@numba.njit(cache=True)
+def nearest_segment(
+    px: float,
+    py: float,
+    params: FloatArray,
+    cell_start: IndexArray,
+    items: IndexArray,
+    seg: FloatArray,
+) -> tuple[int, float, float]:
+    """Global nearest segment to a point by a ring search of the grid.
+
+    Args:
+        px, py: The point, m.
+        params, cell_start, items: A ``UniformGrid`` of ``seg``.
+        seg: ``(S, >=4)`` segment rows ``ax, ay, ex, ey``.
+
+    Returns:
+        ``(k, u, d2)``: segment index, parameter in [0, 1] of the nearest point on it and
+        the squared distance, m^2 (``k = -1`` only when the grid is empty).
+    """
+    x0 = params[0]
+    y0 = params[1]
+    cell_m = params[2]
+    nx = int(params[3])
+    ny = int(params[4])
+    ix = int(np.floor((px - x0) / cell_m))
+    iy = int(np.floor((py - y0) / cell_m))
+    ix = min(max(ix, 0), nx - 1)
+    iy = min(max(iy, 0), ny - 1)
+    best_k = -1
+    best_u = 0.0
+    best_d2 = np.inf
+    r = 0
+    while True:
+        i_lo = ix - r
+        i_hi = ix + r
+        j_lo = iy - r
+        j_hi = iy + r
+        for i in range(max(i_lo, 0), min(i_hi, nx - 1) + 1):
+            if i == i_lo or i == i_hi:  # edge column of the ring: all its cells
+                for j in range(max(j_lo, 0), min(j_hi, ny - 1) + 1):
+                    best_k, best_u, best_d2 = _scan_cell(
+                        px, py, i * ny + j, cell_start, items, seg, best_k, best_u, best_d2
+                    )
+            else:  # inner column: only its bottom and top cells belong to ring r
+                if j_lo >= 0:
+                    best_k, best_u, best_d2 = _scan_cell(
+                        px, py, i * ny + j_lo, cell_start, items, seg, best_k, best_u, best_d2
+                    )
+                if j_hi <= ny - 1:
+                    best_k, best_u, best_d2 = _scan_cell(
+                        px, py, i * ny + j_hi, cell_start, items, seg, best_k, best_u, best_d2
+                    )
+        # Lower bound on the distance to any cell outside the block visited so far.
+        bound = np.inf
+        if i_lo > 0:
+            bound = min(bound, px - (x0 + i_lo * cell_m))
+        if i_hi < nx - 1:
+            bound = min(bound, x0 + (i_hi + 1) * cell_m - px)
+        if j_lo > 0:
+            bound = min(bound, py - (y0 + j_lo * cell_m))
+        if j_hi < ny - 1:
+            bound = min(bound, y0 + (j_hi + 1) * cell_m - py)
+        if bound == np.inf:
+            break  # every cell visited
+        if bound > 0.0 and bound * bound >= best_d2:
+            break
+        r += 1
+    return best_k, best_u, best_d2
+
+
+@numba.njit(cache=True, inline="always")
+def _project_one(
+    px: float,
+    py: float,
+    length_m: float,
+    params: FloatArray,
+    cell_start: IndexArray,
+    items: IndexArray,
+    line: FloatArray,
+) -> tuple[float, float]:
+    k, u, d2 = nearest_segment(px, py, params, cell_start, items, line)
+    s_m = line[k, 4] + u * line[k, 5]
+    if s_m >= length_m:
+        s_m -= length_m
+    if u > 0.0 and u < 1.0:
+        side = line[k, 2] * (py - line[k, 1]) - line[k, 3] * (px - line[k, 0])
+    else:
+        v = k if u <= 0.0 else (k + 1) % line.shape[0]
+        side = (px - line[v, 0]) * line[v, 6] + (py - line[v, 1]) * line[v, 7]
+    gap_m = np.sqrt(d2)
+    if side < 0.0:
+        gap_m = -gap_m
+    return s_m, gap_m
+
+
+@numba.njit(cache=True)
+def project_point(
+    px: float,
+    py: float,
+    length_m: float,
+    params: FloatArray,
+    cell_start: IndexArray,
+    items: IndexArray,
+    line: FloatArray,
+) -> tuple[float, float]:
+    """Distance along the closed line and signed gap of one point, both m.
+
+    The gap is positive when the point is left of the line (+90 degrees from the
+    direction of travel). ``line`` is a ``line_table``; ``s`` is in ``[0, length_m)``.
+    """
+    return _project_one(px, py, length_m, params, cell_start, items, line)
+
+
+@numba.njit(cache=True)
+def project_points(
+    xy_m: FloatArray,
+    length_m: float,
+    params: FloatArray,
+    cell_start: IndexArray,
+    items: IndexArray,
+    line: FloatArray,
+    s_out: FloatArray,
+    gap_out: FloatArray,
+) -> None:
+    """``project_point`` for ``(N, 2)`` points into preallocated ``(N,)`` outputs."""
+    for n in range(xy_m.shape[0]):
+        s_out[n], gap_out[n] = _project_one(
+            xy_m[n, 0], xy_m[n, 1], length_m, params, cell_start, items, line
+        )
+
+
+@numba.njit(cache=True)
+def nearest_distances(
+    xy_m: FloatArray,
+    params: FloatArray,
+    cell_start: IndexArray,
+    items: IndexArray,
+    seg: FloatArray,
+    out: FloatArray,
+) -> None:
+    """Distance, m, from each of ``(N, 2)`` points to the nearest segment, into ``out``."""
+    for n in range(xy_m.shape[0]):
+        _, _, d2 = nearest_segment(xy_m[n, 0], xy_m[n, 1], params, cell_start, items, seg)
+        out[n] = np.sqrt(d2)
+
+
+@numba.njit(cache=True, inline="always")
+def _in_quad(px: float, py: float, quads: FloatArray, k: int) -> bool:
+    """Even-odd crossing test against the four edges of quad ``k``.
+
+    The half-open rule (an edge counts when exactly one end is above the point) makes a
+    point on an edge shared by two quads belong to exactly one of them, so the union has
+    no cracks.
+    """
+    inside = False
+    for e in range(4):
+        ax = quads[k, 2 * e]
+        ay = quads[k, 2 * e + 1]
+        f = (e + 1) % 4
+        bx = quads[k, 2 * f]
+        by = quads[k, 2 * f + 1]
+        if (ay > py) != (by > py):
+            x_cross = ax + (py - ay) * (bx - ax) / (by - ay)
+            if px < x_cross:
+                inside = not inside
+    return inside
+
+
+@numba.njit(cache=True)
+def inside_point(
+    px: float,
+    py: float,
+    params: FloatArray,
+    cell_start: IndexArray,
+    items: IndexArray,
+    quads: FloatArray,
+) -> bool:
+    """Whether a point lies in any quad of a ``quad_grid`` (the track surface)."""
+    x0 = params[0]
+    y0 = params[1]
+    cell_m = params[2]
+    i = int(np.floor((px - x0) / cell_m))
+    j = int(np.floor((py - y0) / cell_m))
+    if i < 0 or j < 0 or i >= int(params[3]) or j >= int(params[4]):
+        return False
+    c = i * int(params[4]) + j
+    for n in range(cell_start[c], cell_start[c + 1]):
+        if _in_quad(px, py, quads, items[n]):
+            return True
+    return False
+
+
+@numba.njit(cache=True)
+def inside_points(
+    xy_m: FloatArray,
+    params: FloatArray,
+    cell_start: IndexArray,
+    items: IndexArray,
+    quads: FloatArray,
+    out: BoolArray,
+) -> None:
+    """``inside_point`` for ``(N, 2)`` points into a preallocated ``(N,)`` bool array."""
+    for n in range(xy_m.shape[0]):
+        out[n] = inside_point(xy_m[n, 0], xy_m[n, 1], params, cell_start, items, quads)
+
+
+@numba.njit(cache=True)
+def interp_closed(
+    s_m: FloatArray, knots_s_m: FloatArray, values: FloatArray, length_m: float, out: FloatArray
+) -> None:
+    """Linear interpolation of a per-point channel on a closed line.
+
+    Args:
+        s_m: ``(N,)`` query distances, m; any real value (wrapped modulo ``length_m``).
+        knots_s_m: ``(M,)`` increasing distances of the line points, from 0, m.
+        values: ``(M,)`` channel at the line points; the last interval runs from point
+            ``M - 1`` back to point 0 at ``length_m``.
+        length_m: Loop length, m.
+        out: ``(N,)`` result.
+    """
+    m = knots_s_m.shape[0]
+    for n in range(s_m.shape[0]):
+        s = s_m[n] % length_m
+        # Binary search: the last knot with knots_s_m[lo] <= s.
+        lo = 0
+        hi = m
+        while hi - lo > 1:
+            mid = (lo + hi) >> 1
+            if knots_s_m[mid] <= s:
+                lo = mid
+            else:
+                hi = mid
+        s_next = knots_s_m[lo + 1] if lo + 1 < m else length_m
+        v_next = values[lo + 1] if lo + 1 < m else values[0]
+        span = s_next - knots_s_m[lo]
+        w = (s - knots_s_m[lo]) / span if span > 0.0 else 0.0
+        out[n] = values[lo] + w * (v_next - values[lo])
