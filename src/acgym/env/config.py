@@ -1,0 +1,422 @@
+"""``EnvConfig``: the environment's options, one typed tree with strict keys.
+
+Every option of the original ``AssettoCorsa:`` config section is accepted under its
+original name with its original default, so an existing ``config.yml`` loads unchanged.
+Options that only concern the game plugin or its client (ports, vJoy, screen capture) are
+accepted, documented and handed to the Remote backend; the environment itself ignores
+them. The original's hard-coded constants (ray count, look-ahead, low-speed timeout,
+pedal rate, task list) live in the nested sections with the original values.
+
+Load with :meth:`EnvConfig.from_dict`, :meth:`EnvConfig.from_yaml` or
+:meth:`EnvConfig.from_dotlist` (``key=value``, ``observation.num_rays=5``); unknown keys and
+values of the wrong type raise :class:`acgym.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from acgym.errors import ConfigError
+
+ORIGINAL_SECTION = "AssettoCorsa"
+"""Name of the original config's section holding these options (an accepted key prefix)."""
+
+DEFAULT_OBS_CHANNELS = (
+    "speed",
+    "gap",
+    "LastFF",
+    "RPM",
+    "accelX",
+    "accelY",
+    "actualGear",
+    "angular_velocity_y",
+    "local_velocity_x",
+    "local_velocity_y",
+    "SlipAngle_fl",
+    "SlipAngle_fr",
+    "SlipAngle_rl",
+    "SlipAngle_rr",
+)
+"""The original's ``obs_enabled_channels``: the basic observation, in this order."""
+
+DEFAULT_EXTRA_CHANNELS = (
+    "local_velocity_x",
+    "local_velocity_y",
+    "angular_velocity_y",
+    "steerAngle",
+    "accStatus",
+    "brakeStatus",
+    "world_position_x",
+    "world_position_y",
+    "yaw",
+)
+"""The original's ``obs_extra_enabled_channels`` (``info["obs_extra"]``)."""
+
+DEFAULT_TASK_TRACKS = (
+    "ks_barcelona-layout_gp",
+    "ks_red_bull_ring-layout_gp",
+    "monza",
+    "indianapolis_sp",
+)
+"""Tracks of the original's task one-hot, in index order."""
+
+DEFAULT_TASK_CARS = ("dallara_f317",)
+"""Cars of the original's task one-hot (task index = track index * cars + car index)."""
+
+
+@dataclass(frozen=True)
+class ObservationConfig:
+    """The observation vector's pieces (the original's module constants)."""
+
+    channels: tuple[str, ...] = DEFAULT_OBS_CHANNELS
+    """Telemetry channels of the basic observation, in order; each is divided by its scale
+    in ``acgym.env.observations.CHANNEL_SCALES``."""
+    num_rays: int = 11
+    """Ray-cast distances to the track borders (odd, spread over ``ray_fov_deg``)."""
+    ray_fov_deg: float = 180.0
+    """Angle covered by the ray fan, centred on the car's heading, degrees."""
+    max_ray_range_m: float = 200.0
+    """Longest ray; rays are capped there and divided by it, m."""
+    curvature_num_samples: int = 12
+    """Samples of the reference line's curvature ahead of the car."""
+    curvature_distance_m: float = 300.0
+    """How far ahead the curvature samples reach, m."""
+    curvature_scale_1pm: float = 0.1
+    """Curvature divisor, 1/m."""
+    history_window: int = 3
+    """Previous steps of applied controls and basic observations in the vector."""
+    target_speed_scale_mps: float = 80.0
+    """Divisor of the target-speed look-ahead (``use_target_speed``), m/s."""
+    extra_channels: tuple[str, ...] = DEFAULT_EXTRA_CHANNELS
+    """Channels returned unscaled in ``info["obs_extra"]`` when ``use_obs_extra``."""
+
+
+@dataclass(frozen=True)
+class TerminationConfig:
+    """Episode-end thresholds (the original's module constants)."""
+
+    low_speed_mps: float = 1.0
+    """Speed under which the car counts as stopped, m/s (TERMINAL_LIMIT_PROGRESS_SPEED)."""
+    low_speed_timeout_s: float = 10.0
+    """Stopped this long in a row ends the episode, s (TERMINAL_JUDGE_TIMEOUT)."""
+    max_tyres_out: int = 2
+    """The game's out-of-track: more than this many tyres off the track surface."""
+
+
+@dataclass(frozen=True)
+class ActionConfig:
+    """Rate limits of relative actions beyond the original's ``max_steer_rate``."""
+
+    pedal_rate_per_s: float = 12.0
+    """Largest change of the gas and brake inputs (range [-1, 1]) per second, 1/s."""
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """The task one-hot (``enable_task_id_in_obs``): one task per (track, car) pair."""
+
+    tracks: tuple[str, ...] = DEFAULT_TASK_TRACKS
+    """Track names, in index order."""
+    cars: tuple[str, ...] = DEFAULT_TASK_CARS
+    """Car names, in index order."""
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Options of the racing environment, under the original ``AssettoCorsa:`` names."""
+
+    ego_sampling_freq: int = 25
+    """Control and telemetry rate, Hz; must equal the plugin's / simulator's."""
+    max_episode_py_time: float = 600.0
+    """Episode length limit, s; the step limit is this times ``ego_sampling_freq``."""
+    gap_const: float = 12.0
+    """Gap to the racing line at which the speed reward reaches zero, m (the original
+    hard-codes 12 in the reward; this default keeps that)."""
+    eval_number_of_laps: int = 4
+    """``max_laps_number`` in evaluation mode (``set_eval_mode``), including the out lap."""
+    save_lap_csv: bool = False
+    """Accepted for compatibility; the original never reads it. No effect."""
+    remote_machine_ip: str = "localhost"
+    """Host of the game plugin's servers (Remote backend)."""
+    ego_server_port: int = 2345
+    """UDP port of the plugin's telemetry / controls stream (Remote backend)."""
+    opponents_server_port: int = 2346
+    """UDP port of the plugin's opponents stream (Remote backend; unused by the env)."""
+    simulation_management_server_port: int = 2347
+    """TCP port of the plugin's management server (Remote backend)."""
+    use_relative_actions: bool = True
+    """Actions are rate-limited changes of the controls (True) or the controls (False)."""
+    enable_sensors: bool = True
+    """Add the ray-cast distances to the observation."""
+    vjoy_executed_by_server: bool = False
+    """The plugin applies the controls (True) or the client drives a local vJoy (False);
+    Remote backend only."""
+    enable_out_of_track_termination: bool = True
+    """End the episode (terminated) when the car leaves the track."""
+    enable_low_speed_termination: bool = True
+    """End the episode (terminated) when the car stays under ``low_speed_mps``."""
+    recover_car_on_done: bool = False
+    """Send neutral controls and a backend reset as soon as an episode ends."""
+    send_reset_at_start: bool = True
+    """Reset the car at every ``reset()`` (False: reconnect and start from where it is)."""
+    record_controls_from_client: bool = False
+    """Read a local joystick into the state (Remote backend, human driving)."""
+    enable_out_of_track_penalty: bool = False
+    """Accepted for compatibility; the original reads it but its reward never uses it.
+    No effect."""
+    max_laps_number: int | None = None
+    """Truncate after more than this many laps (counting the out lap); None: no limit."""
+    enable_task_id_in_obs: bool = False
+    """Append the task one-hot (``tasks``) to the observation."""
+    penalize_actions_diff: bool = False
+    """Subtract ``penalize_actions_diff_coef`` times the L2 norm of the change of the
+    applied controls from the reward."""
+    penalize_actions_diff_coef: float = 0.1
+    """Weight of the control-change penalty."""
+    max_steer_rate: float = 900.0
+    """Largest steering-wheel rate of relative actions, deg/s."""
+    track: str = "ks_barcelona-layout_gp"
+    """Track name (``TrackName-TrackConfiguration`` in the game)."""
+    car: str = "dallara_f317"
+    """Car name (its folder holds ``steer_map.csv`` and ``brake_map.csv``)."""
+    use_ac_out_of_track: bool = True
+    """Out of track from the game's tyres-out count (True) or from the track geometry."""
+    add_previous_obs_to_state: bool = True
+    """Append the previous ``history_window`` basic observations."""
+    use_reference_line_in_reward: bool = True
+    """Scale the speed reward by ``1 - |gap| / gap_const``."""
+    use_target_speed: bool = False
+    """Append a target-speed look-ahead (needs a track with a target speed)."""
+    screen_capture_enable: bool = False
+    """Grab game frames through shared memory (Remote backend, Windows)."""
+    final_image_width: int = 320
+    """Width of captured frames, pixels (must match the plugin)."""
+    final_image_height: int = 240
+    """Height of captured frames, pixels (must match the plugin)."""
+    color_mode: str = "gray"
+    """Captured frame colours: ``gray`` or ``bgr``."""
+    use_obs_extra: bool = False
+    """Return ``observation.extra_channels`` in ``info["obs_extra"]``."""
+    max_gap: float | None = None
+    """End the episode (terminated) when ``|gap|`` exceeds this, m; None or 0: never
+    (the original's constructor argument)."""
+    save_observations: bool = True
+    """Write each episode's states as Parquet when an output folder is given."""
+    observation: ObservationConfig = field(default_factory=ObservationConfig)
+    """The observation vector's pieces."""
+    termination: TerminationConfig = field(default_factory=TerminationConfig)
+    """Episode-end thresholds."""
+    actions: ActionConfig = field(default_factory=ActionConfig)
+    """Rate limits of relative actions."""
+    tasks: TaskConfig = field(default_factory=TaskConfig)
+    """The task one-hot's (track, car) pairs."""
+
+    def __post_init__(self) -> None:
+        _check_values(self)
+
+    # --- derived --------------------------------------------------------------------
+
+    @property
+    def control_period_s(self) -> float:
+        """Time between two steps, s."""
+        return 1.0 / self.ego_sampling_freq
+
+    @property
+    def max_episode_steps(self) -> int:
+        """Step limit of an episode: ``max_episode_py_time * ego_sampling_freq``."""
+        return round(self.max_episode_py_time * self.ego_sampling_freq)
+
+    @property
+    def low_speed_timeout_steps(self) -> int:
+        """Consecutive slow steps that end an episode (``int(timeout * rate)``)."""
+        return int(self.termination.low_speed_timeout_s * self.ego_sampling_freq)
+
+    # --- loading --------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> EnvConfig:
+        """Build from a (nested) mapping; missing keys keep their defaults.
+
+        Raises:
+            ConfigError: An unknown key (the message names the closest valid ones) or a
+                value of the wrong type.
+        """
+        return _build(cls, values, prefix="")
+
+    @classmethod
+    def from_yaml(cls, path: Path | str, section: str | None = None) -> EnvConfig:
+        """Load a YAML file; ``section`` picks a top-level key (e.g. ``"AssettoCorsa"``)."""
+        path = Path(path)
+        try:
+            with open(path, encoding="utf-8") as stream:
+                data = yaml.safe_load(stream)
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read the config ({exc})") from exc
+        data = {} if data is None else data
+        if section is not None:
+            if not isinstance(data, Mapping) or section not in data:
+                raise ConfigError(f"{path}: expected a top-level section {section!r}")
+            data = data[section]
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{path}: expected a mapping of options, got {type(data).__name__}")
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dotlist(cls, overrides: Sequence[str], base: EnvConfig | None = None) -> EnvConfig:
+        """Apply ``key=value`` overrides (YAML values, dotted keys) to ``base``.
+
+        A leading ``AssettoCorsa.`` (the original command-line form) is accepted.
+        """
+        from omegaconf import OmegaConf
+
+        base = cls() if base is None else base
+        for item in overrides:
+            if "=" not in item:
+                raise ConfigError(f"override {item!r}: expected key=value")
+        stripped = [_strip_section(item) for item in overrides]
+        try:
+            patch = OmegaConf.to_container(OmegaConf.from_dotlist(stripped))
+        except Exception as exc:  # omegaconf raises its own grammar errors
+            raise ConfigError(f"overrides {list(overrides)}: {exc}") from exc
+        return cls.from_dict(_merge(base.to_dict(), patch))
+
+    def with_overrides(self, overrides: Sequence[str]) -> EnvConfig:
+        """A copy with ``key=value`` overrides applied."""
+        return EnvConfig.from_dotlist(overrides, base=self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (lists for tuples), loadable by :meth:`from_dict`."""
+        return _to_plain(self)
+
+    def to_yaml(self) -> str:
+        """The resolved config as YAML text."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def _strip_section(item: str) -> str:
+    prefix = ORIGINAL_SECTION + "."
+    return item[len(prefix) :] if item.startswith(prefix) else item
+
+
+def _merge(base: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _to_plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, tuple):
+        return [_to_plain(v) for v in obj]
+    return obj
+
+
+def _build(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
+    if not isinstance(values, Mapping):
+        raise ConfigError(
+            f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {type(values).__name__}"
+        )
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise ConfigError(f"unknown config key {prefix + str(key)!r}{hint}")
+        kwargs[key] = _coerce(hints[key], value, prefix + key)
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``hint``; convert lists to tuples."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        (inner,) = [o for o in options if o is not type(None)]
+        return _coerce(inner, value, key)
+    if dataclasses.is_dataclass(hint):
+        if isinstance(value, hint):
+            return value
+        return _build(hint, value, prefix=key + ".")
+    if origin is tuple:
+        (item_type, _ellipsis) = typing.get_args(hint)
+        if isinstance(value, str) or not isinstance(value, Sequence):
+            raise ConfigError(f"{key}: expected a list of {item_type.__name__}, got {value!r}")
+        return tuple(_coerce(item_type, v, f"{key}[{i}]") for i, v in enumerate(value))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise AssertionError(f"unsupported config annotation {hint!r} for {key}")
+
+
+def _check_values(config: EnvConfig) -> None:
+    """Range checks that a type cannot express."""
+
+    def positive(name: str, value: float) -> None:
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{name}: expected a positive number, got {value}")
+
+    positive("ego_sampling_freq", config.ego_sampling_freq)
+    positive("max_episode_py_time", config.max_episode_py_time)
+    positive("gap_const", config.gap_const)
+    positive("max_steer_rate", config.max_steer_rate)
+    positive("actions.pedal_rate_per_s", config.actions.pedal_rate_per_s)
+    positive("observation.max_ray_range_m", config.observation.max_ray_range_m)
+    positive("observation.curvature_distance_m", config.observation.curvature_distance_m)
+    positive("observation.curvature_scale_1pm", config.observation.curvature_scale_1pm)
+    positive("observation.target_speed_scale_mps", config.observation.target_speed_scale_mps)
+    positive("termination.low_speed_timeout_s", config.termination.low_speed_timeout_s)
+    obs = config.observation
+    if obs.num_rays < 1 or obs.num_rays % 2 == 0:
+        raise ConfigError(f"observation.num_rays: expected an odd count >= 1, got {obs.num_rays}")
+    if not 0.0 < obs.ray_fov_deg <= 360.0:
+        raise ConfigError(f"observation.ray_fov_deg: expected (0, 360], got {obs.ray_fov_deg}")
+    if obs.curvature_num_samples < 1:
+        raise ConfigError(
+            f"observation.curvature_num_samples: expected >= 1, got {obs.curvature_num_samples}"
+        )
+    if obs.history_window < 1:
+        raise ConfigError(f"observation.history_window: expected >= 1, got {obs.history_window}")
+    if config.max_gap is not None and config.max_gap < 0:
+        raise ConfigError(f"max_gap: expected None or >= 0 m, got {config.max_gap}")
+    if config.max_laps_number is not None and config.max_laps_number < 0:
+        raise ConfigError(f"max_laps_number: expected None or >= 0, got {config.max_laps_number}")
+    if config.color_mode not in ("gray", "bgr"):
+        raise ConfigError(f"color_mode: expected 'gray' or 'bgr', got {config.color_mode!r}")
+    if config.termination.low_speed_mps < 0:
+        raise ConfigError(
+            f"termination.low_speed_mps: expected >= 0, got {config.termination.low_speed_mps}"
+        )

@@ -1,0 +1,132 @@
+"""Actions: rate-limited relative controls, absolute controls, and the exact inverse."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from acgym.env.actions import (
+    ActionMapper,
+    CarMaps,
+    controls_from_telemetry,
+    read_brake_map,
+    read_steer_map,
+    telemetry_from_controls,
+)
+from acgym.errors import CarFileError
+
+CARS = ("dallara_f317", "bmw_z4_gt3", "ks_mazda_miata")
+
+
+@pytest.fixture
+def dallara(reference_cars_dir):
+    return CarMaps.from_folder(reference_cars_dir / "dallara_f317")
+
+
+def test_steer_map_reads_both_header_formats(reference_cars_dir):
+    dallara = read_steer_map(reference_cars_dir / "dallara_f317" / "steer_map.csv")
+    assert dallara.full_lock_steer == 0.5341796875
+    assert dallara.full_lock_deg == 240.0
+    miata = read_steer_map(reference_cars_dir / "ks_mazda_miata" / "steer_map.csv")
+    assert miata.full_lock_steer == 1.0
+    assert miata.full_lock_deg == pytest.approx(302.3999938964844)
+
+
+def test_brake_map_reads_and_maps_released_and_full_brake(reference_cars_dir):
+    brake = read_brake_map(reference_cars_dir / "dallara_f317" / "brake_map.csv")
+    assert brake.status(-1.0) == 0.0
+    assert brake.status(1.0) == 1.0
+    assert brake.status(0.0) == pytest.approx(0.18946455419063568)
+    # halfway between the points at 0.0 and 0.1: linear interpolation
+    assert brake.status(0.05) == pytest.approx(0.5 * (0.18946455419063568 + 0.2381608933210373))
+    assert brake.input(0.18946455419063568) == pytest.approx(0.0)
+
+
+def test_relative_steer_rate_is_900_deg_per_s_through_the_steer_map(dallara):
+    mapper = ActionMapper(dallara.steer, control_rate_hz=25.0)
+    # 900 deg/s * 0.04 s = 36 deg of wheel per step; 240 deg at steer 0.5341796875
+    expected_steer_delta = 36.0 * 0.5341796875 / 240.0
+    np.testing.assert_allclose(mapper.max_delta, [expected_steer_delta, 0.48, 0.48])
+    controls = mapper.to_controls([1.0, 1.0, -1.0], [0.0, -1.0, -1.0])
+    np.testing.assert_allclose(controls, [expected_steer_delta, -0.52, -1.0])
+    assert dallara.steer.to_deg(controls[0]) == pytest.approx(36.0)
+
+
+def test_relative_controls_are_clipped_to_the_cars_range(dallara):
+    mapper = ActionMapper(dallara.steer, control_rate_hz=25.0)
+    controls = np.array([0.0, -1.0, -1.0])
+    for _ in range(20):
+        controls = mapper.to_controls([1.0, 1.0, 1.0], controls)
+    np.testing.assert_allclose(controls, [0.5341796875, 1.0, 1.0])
+
+
+def test_absolute_actions_are_the_controls_clipped_to_the_range(dallara):
+    mapper = ActionMapper(dallara.steer, control_rate_hz=25.0, relative=False)
+    controls = mapper.to_controls([0.9, 0.25, -0.5], [0.3, 0.3, 0.3])
+    np.testing.assert_allclose(controls, [0.5341796875, 0.25, -0.5])
+
+
+def test_actions_of_the_wrong_shape_are_refused(dallara):
+    mapper = ActionMapper(dallara.steer, control_rate_hz=25.0)
+    with pytest.raises(ValueError, match=r"expected shape \(\.\.\., 3\).*got \(2,\)"):
+        mapper.to_controls([0.0, 1.0], [0.0, -1.0, -1.0])
+    with pytest.raises(ValueError, match="finite"):
+        mapper.to_controls([np.nan, 0.0, 0.0], [0.0, -1.0, -1.0])
+
+
+@pytest.mark.parametrize("relative", [True, False])
+@pytest.mark.parametrize("car_name", CARS)
+def test_logged_controls_round_trip_to_the_same_actions(reference_cars_dir, car_name, relative):
+    car = CarMaps.from_folder(reference_cars_dir / car_name)
+    mapper = ActionMapper(car.steer, control_rate_hz=25.0, relative=relative)
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(-1.0, 1.0, size=(200, 3))
+    if not relative:
+        actions[:, 0] *= car.steer.full_lock_steer  # reachable absolute steer
+    controls = np.empty_like(actions)
+    current = np.array([0.0, -1.0, -1.0])
+    for t, action in enumerate(actions):
+        current = mapper.to_controls(action, current)
+        controls[t] = current
+    # controls -> telemetry channels -> controls -> actions
+    telemetry = telemetry_from_controls(controls, car)
+    recovered = controls_from_telemetry(telemetry[:, 0], telemetry[:, 1], telemetry[:, 2], car)
+    np.testing.assert_allclose(recovered, controls, atol=1e-12)
+    recovered_actions = mapper.to_actions(np.vstack([[0.0, -1.0, -1.0], controls[:-1]]), recovered)
+    reached = (controls > mapper.low + 1e-9) & (controls < mapper.high - 1e-9)
+    np.testing.assert_allclose(recovered_actions[reached], actions[reached], atol=1e-9)
+    # and the recovered actions drive the controls to the same place
+    replay = np.array([0.0, -1.0, -1.0])
+    for t, action in enumerate(recovered_actions):
+        replay = mapper.to_controls(action, replay)
+        np.testing.assert_allclose(replay, controls[t], atol=1e-9)
+
+
+def test_first_logged_step_counts_as_a_zero_relative_action(dallara):
+    mapper = ActionMapper(dallara.steer, control_rate_hz=25.0)
+    controls = np.array([[0.1, 0.2, -1.0], [0.1, 0.68, -1.0]])
+    np.testing.assert_allclose(mapper.actions_from_controls(controls), [[0, 0, 0], [0, 1.0, 0]])
+
+
+def test_telemetry_maps_steer_angle_and_pedals_to_controls(dallara):
+    controls = controls_from_telemetry(120.0, 0.75, 0.0, dallara)
+    np.testing.assert_allclose(controls, [0.5341796875 / 2, 0.5, -1.0])
+
+
+def test_steer_map_with_unmirrored_rows_is_refused(tmp_path):
+    path = tmp_path / "steer_map.csv"
+    path.write_text("action_steerAngle,steerAngle\n-0.5,-200\n0.5,240\n")
+    with pytest.raises(CarFileError, match="mirror"):
+        read_steer_map(path)
+
+
+def test_brake_map_that_cannot_be_inverted_is_refused(tmp_path):
+    path = tmp_path / "brake_map.csv"
+    path.write_text("x_points,y_points\n-1,0\n0,0.5\n1,0.5\n")
+    with pytest.raises(CarFileError, match="increase strictly"):
+        read_brake_map(path)
+
+
+def test_missing_car_file_is_a_car_file_error(tmp_path):
+    with pytest.raises(CarFileError, match="cannot read"):
+        CarMaps.from_folder(tmp_path)

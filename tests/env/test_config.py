@@ -1,0 +1,116 @@
+"""EnvConfig: the original AssettoCorsa section loads as is; unknown keys are refused."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from acgym.env.config import EnvConfig
+from acgym.errors import ConfigError
+
+ORIGINAL_CONFIG_YML = """
+seed: 0
+AssettoCorsa:
+  ego_sampling_freq: 25     # in Hz
+  max_episode_py_time: 600. # in seconds
+  gap_const: 12.
+  eval_number_of_laps: 4    # including out lap which is incomplete
+  save_lap_csv: False
+  remote_machine_ip: "localhost"   # "192.168.0.1" # "localhost"
+  ego_server_port: 2345
+  opponents_server_port: 2346
+  simulation_management_server_port: 2347
+  use_relative_actions: True
+  enable_sensors: True
+  vjoy_executed_by_server: False
+  enable_out_of_track_termination: True
+  enable_low_speed_termination: True
+  recover_car_on_done: False
+  send_reset_at_start: True
+  record_controls_from_client: False
+  enable_out_of_track_penalty: False
+  max_laps_number: null
+  enable_task_id_in_obs: False
+  penalize_actions_diff: False
+  penalize_actions_diff_coef: 0.1
+  max_steer_rate: 900.0   # steering: deg/s
+  track: "ks_barcelona-layout_gp"
+  car: "dallara_f317"
+  use_ac_out_of_track: True
+  add_previous_obs_to_state: True
+  use_reference_line_in_reward: True
+  use_target_speed: False
+  screen_capture_enable: False
+  final_image_width: 320      # Final image width in pixels
+  final_image_height: 240     # Final image height in pixels
+  color_mode: "gray"           # Options: "gray" or "bgr"
+  use_obs_extra: False
+"""
+
+
+def test_original_section_loads_and_equals_the_defaults(tmp_path):
+    path = tmp_path / "config.yml"
+    path.write_text(ORIGINAL_CONFIG_YML)
+    config = EnvConfig.from_yaml(path, section="AssettoCorsa")
+    assert config == EnvConfig()
+    original = yaml.safe_load(ORIGINAL_CONFIG_YML)["AssettoCorsa"]
+    for key, value in original.items():
+        assert getattr(config, key) == value, key
+
+
+def test_step_limit_is_episode_time_times_rate():
+    config = EnvConfig()
+    assert config.max_episode_steps == 15_000
+    assert config.low_speed_timeout_steps == 250
+    assert config.control_period_s == pytest.approx(0.04)
+
+
+def test_unknown_key_is_refused_naming_the_closest_valid_key():
+    with pytest.raises(ConfigError, match=r"unknown config key 'max_steer_rat'.*'max_steer_rate'"):
+        EnvConfig.from_dict({"max_steer_rat": 100.0})
+
+
+def test_unknown_nested_key_is_refused_with_its_full_name():
+    with pytest.raises(ConfigError, match=r"'observation.num_ray'.*'num_rays'"):
+        EnvConfig.from_dict({"observation": {"num_ray": 5}})
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"use_relative_actions": "yes"}, "expected true or false"),
+        ({"ego_sampling_freq": 25.5}, "expected an integer"),
+        ({"max_steer_rate": "fast"}, "expected a number"),
+        ({"track": 3}, "expected a string"),
+        ({"observation": {"num_rays": 4}}, "odd"),
+        ({"color_mode": "rgb"}, "gray"),
+        ({"gap_const": 0.0}, "positive"),
+    ],
+)
+def test_wrong_values_are_refused_saying_what_was_expected(values, message):
+    with pytest.raises(ConfigError, match=message):
+        EnvConfig.from_dict(values)
+
+
+def test_dotlist_overrides_accept_the_original_section_prefix():
+    config = EnvConfig.from_dotlist(
+        ["AssettoCorsa.track=monza", "max_laps_number=3", "observation.num_rays=5", "max_gap=null"]
+    )
+    assert config.track == "monza"
+    assert config.max_laps_number == 3
+    assert config.observation.num_rays == 5
+    assert config.max_gap is None
+    assert config.car == "dallara_f317"
+
+
+def test_dotlist_override_without_equals_is_refused():
+    with pytest.raises(ConfigError, match="key=value"):
+        EnvConfig.from_dotlist(["track"])
+
+
+def test_config_round_trips_through_yaml(tmp_path):
+    config = EnvConfig.from_dotlist(["observation.channels=[speed,gap]", "max_gap=3.5"])
+    path = tmp_path / "env.yaml"
+    path.write_text(config.to_yaml())
+    assert EnvConfig.from_yaml(path) == config
+    assert config.observation.channels == ("speed", "gap")
