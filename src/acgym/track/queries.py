@@ -251,7 +251,9 @@ def _in_quad(px: float, py: float, quads: FloatArray, k: int) -> bool:
 
     The half-open rule (an edge counts when exactly one end is above the point) makes a
     point on an edge shared by two quads belong to exactly one of them, so the union has
-    no cracks.
+    no cracks; each edge is evaluated bottom to top so that the two quads sharing it
+    compute the same crossing to the last bit (the original files put line points exactly
+    on cross-sections).
     """
     inside = False
     for e in range(4):
@@ -261,6 +263,8 @@ def _in_quad(px: float, py: float, quads: FloatArray, k: int) -> bool:
         bx = quads[k, 2 * f]
         by = quads[k, 2 * f + 1]
         if (ay > py) != (by > py):
+            if ay > by:  # one orientation per edge: both quads sharing it round alike
+                ax, ay, bx, by = bx, by, ax, ay
             x_cross = ax + (py - ay) * (bx - ax) / (by - ay)
             if px < x_cross:
                 inside = not inside
