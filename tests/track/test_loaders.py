@@ -162,6 +162,23 @@ def test_too_few_points_is_refused(tmp_path: Path) -> None:
         load_original_csv(path)
 
 
+def test_open_loop_is_refused(tmp_path: Path) -> None:
+    left, right, line = oval_arrays()
+    path = tmp_path / "open.csv"
+    write_original_csv(path, left[:-30], right[:-30], line[:-30])
+    with pytest.raises(TrackFileError, match=r"open\.csv.*not a closed loop"):
+        load_original_csv(path)
+
+
+def test_self_intersecting_border_is_refused(tmp_path: Path) -> None:
+    left, right, line = oval_arrays()
+    left[50] = right[50] + 2.0 * (right[50] - line[50])  # fold the left border across
+    path = tmp_path / "folded.csv"
+    write_original_csv(path, left, right, line)
+    with pytest.raises(TrackFileError, match=r"folded\.csv.*cross"):
+        load_original_csv(path)
+
+
 def test_original_csv_round_trips_the_points(tmp_path: Path) -> None:
     left, right, line = oval_arrays()
     path = tmp_path / "demo.csv"
