@@ -95,6 +95,14 @@ class ObservationConfig:
     """Curvature divisor, 1/m."""
     history_window: int = 3
     """Previous steps of applied controls and basic observations in the vector."""
+    include_out_of_track: bool = True
+    """Add the out-of-track flag."""
+    include_curvature: bool = True
+    """Add the curvature look-ahead."""
+    include_previous_controls: bool = True
+    """Add the applied controls of the previous ``history_window`` steps."""
+    include_applied_controls: bool = True
+    """Add the controls applied when the state was read."""
     target_speed_scale_mps: float = 80.0
     """Divisor of the target-speed look-ahead (``use_target_speed``), m/s."""
     extra_channels: tuple[str, ...] = DEFAULT_EXTRA_CHANNELS

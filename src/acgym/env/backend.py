@@ -1,0 +1,117 @@
+"""The backend contract: what the environment needs from a world (the game or the simulator).
+
+A backend hides where the telemetry comes from. The environment drives it like this::
+
+    backend.connect()
+    info = backend.static_info()          # once per connection
+    state = backend.reset({"send_reset": True, "seed": 0})
+    backend.apply(Controls(steer, acc, brake))
+    state = backend.observe()             # the next state, one control period later
+    ...
+    backend.close()                       # safe twice
+
+A *state* is a flat mapping from the wire channel names of DESIGN.md ("Telemetry
+channels") to numbers (a few channels are 4-element lists). For one car the values are
+scalars; a batched backend (``num_cars > 1``) returns ``(num_cars,)`` arrays per channel.
+Real-time backends (the game, a real-time simulator server) apply controls on arrival and
+``observe`` blocks until the next state is due; lock-step backends advance exactly one
+control period per ``apply`` + ``observe`` pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+BackendKind = Literal["sim", "ac"]
+"""``"sim"``: the built-in simulator (in process or served); ``"ac"``: Assetto Corsa."""
+
+State = Mapping[str, Any]
+"""One step of telemetry: wire channel name -> value (scalar, list, or ``(N,)`` array)."""
+
+RESET_OPTION_SEND_RESET = "send_reset"
+"""Reset option: ``True`` puts the car back on the grid; ``False`` reconnects and goes on
+from where the car is (the original's ``send_reset_at_start``)."""
+
+RESET_OPTION_SEED = "seed"
+"""Reset option: the seed given to ``env.reset`` (``None`` when not given)."""
+
+
+class Controls(NamedTuple):
+    """Controls sent to a backend, in the simulator's own ranges.
+
+    Attributes:
+        steer: Normalized steer in [-1, 1] (-1 = full left of the controller's range).
+        acc: Gas in [-1, 1] (-1 = released).
+        brake: Brake in [-1, 1] (-1 = released).
+        enable_gear_shift: Whether the shift flags below are obeyed.
+        shift_up: Shift up one gear.
+        shift_down: Shift down one gear.
+
+    For ``num_cars > 1`` each field may be an ``(N,)`` array.
+    """
+
+    steer: float | NDArray[np.float64]
+    acc: float | NDArray[np.float64]
+    brake: float | NDArray[np.float64]
+    enable_gear_shift: bool = False
+    shift_up: bool = False
+    shift_down: bool = False
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A world the environment can drive.
+
+    Attributes:
+        kind: ``"sim"`` or ``"ac"``.
+        control_rate_hz: States per second (the plugin's ``ego_sampling_freq``).
+        supports_lock_step: Whether the world waits for the controls of each step (a
+            simulator in lock-step) rather than running in real time (the game).
+        num_cars: Cars driven at once; states hold ``(num_cars,)`` arrays when > 1.
+    """
+
+    kind: BackendKind
+    control_rate_hz: float
+    supports_lock_step: bool
+    num_cars: int
+
+    def connect(self) -> None:
+        """Open the connection (idempotent)."""
+
+    def close(self) -> None:
+        """Release the connection; leaves the car with neutral controls. Safe twice."""
+
+    def reset(self, options: Mapping[str, Any] | None = None) -> State:
+        """Start a new episode and return the first state.
+
+        Options: ``send_reset`` (bool, default True) and ``seed`` (int or None), plus any
+        the backend documents (e.g. a start position for the simulator).
+        """
+
+    def apply(self, controls: Controls) -> None:
+        """Apply controls now; they stay applied until the next ``apply``."""
+
+    def observe(self) -> State:
+        """Block until the next state and return it."""
+
+    def static_info(self) -> dict[str, Any]:
+        """Once-per-connection facts: TrackName, TrackConfiguration, TrackLength (m),
+        CarName, ..., plus the backend's ``kind`` and version."""
+
+    def config(self) -> dict[str, Any]:
+        """The plugin's / server's own config (must hold ``ego_sampling_freq``)."""
+
+    def track_info(self) -> dict[str, Any]:
+        """The game's track description (left_lane, right_lane, fast_lane, ...);
+        ``{}`` when the world has none."""
+
+
+def track_full_name(static_info: Mapping[str, Any]) -> str:
+    """``TrackName-TrackConfiguration`` (just the name when there is no configuration)."""
+    name = str(static_info["TrackName"])
+    configuration = static_info.get("TrackConfiguration") or ""
+    return f"{name}-{configuration}" if configuration else name
