@@ -1,0 +1,791 @@
+"""Car presets: ``cars/<name>/car.yaml`` + ``steer_map.csv`` + ``brake_map.csv``.
+
+A car is a folder. ``car.yaml`` holds the physical parameters in SI units, each either a
+plain number or ``{value: ..., source: "..."}`` saying where the number comes from;
+``steer_map.csv`` and ``brake_map.csv`` use the original project's formats:
+
+* ``steer_map.csv``: columns ``action_steerAngle,steerAngle`` (or ``x_points,y_points``),
+  normalized steer input -> steering-wheel degrees, at least two rows; the map is linear
+  between rows and clamped beyond the end rows (the car's steering lock).
+* ``brake_map.csv``: columns ``x_points,y_points``, brake input in [-1, 1] -> brake status
+  in [0, 1], increasing.
+
+Add a car by adding a folder (in ``acgym/sim/cars/`` or anywhere, loaded by path): no code.
+:func:`load_car` returns a frozen :class:`CarParams` tree; :func:`car_param_array` packs it
+into the flat ``float64`` array the compiled kernels read (columns in
+:mod:`acgym.sim.layout`).
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from numpy.typing import NDArray
+
+from acgym.errors import CarFileError
+from acgym.sim import layout as L
+from acgym.sim.tyres import load_friction, stiffness_factor
+from acgym.track.speed_profile import VehicleLimits
+from acgym.units import AIR_DENSITY_KGPM3, GRAVITY_MPS2, RPM_PER_RADPS
+
+CARS_DIR = Path(__file__).resolve().parent / "cars"
+"""Folder of the built-in car presets."""
+
+CAR_FILE = "car.yaml"
+STEER_MAP_FILE = "steer_map.csv"
+BRAKE_MAP_FILE = "brake_map.csv"
+
+
+@dataclass(frozen=True)
+class Chassis:
+    """Rigid-body and suspension parameters.
+
+    Attributes:
+        mass_kg: Mass with driver and fuel, kg.
+        yaw_inertia_kgm2: Moment of inertia about the vertical axis, kg m^2.
+        wheelbase_m: Front to rear axle, m.
+        front_weight_fraction: Share of the static weight on the front axle.
+        track_front_m: Front track width, m.
+        track_rear_m: Rear track width, m.
+        cog_height_m: Centre-of-gravity height, m.
+        front_roll_stiffness_fraction: Share of the lateral load transfer on the front axle.
+        load_transfer_time_constant_s: Lag of the load transfer behind the accelerations
+            (suspension and tyre dynamics), s.
+    """
+
+    mass_kg: float
+    yaw_inertia_kgm2: float
+    wheelbase_m: float
+    front_weight_fraction: float
+    track_front_m: float
+    track_rear_m: float
+    cog_height_m: float
+    front_roll_stiffness_fraction: float
+    load_transfer_time_constant_s: float
+
+    @property
+    def lf_m(self) -> float:
+        """CoG to front axle, m."""
+        return self.wheelbase_m * (1.0 - self.front_weight_fraction)
+
+    @property
+    def lr_m(self) -> float:
+        """CoG to rear axle, m."""
+        return self.wheelbase_m * self.front_weight_fraction
+
+
+@dataclass(frozen=True)
+class Aero:
+    """Aerodynamic coefficients (forces grow with the square of the forward speed).
+
+    Attributes:
+        drag_area_m2: Cd * A, m^2.
+        downforce_area_m2: Cl * A, m^2, positive = downforce (negative = lift).
+        front_downforce_fraction: Share of the downforce acting on the front axle.
+    """
+
+    drag_area_m2: float
+    downforce_area_m2: float
+    front_downforce_fraction: float
+
+
+@dataclass(frozen=True)
+class Tyre:
+    """One axle's tyres: size, spin inertia and Magic Formula parameters.
+
+    Attributes:
+        radius_m: Rolling radius, m.
+        wheel_inertia_kgm2: Spin inertia of one wheel, tyre and brake disc, kg m^2.
+        mu_x: Peak longitudinal friction coefficient at ``nominal_load_n``.
+        mu_y: Peak lateral friction coefficient at ``nominal_load_n``.
+        peak_slip_ratio: Slip ratio at the longitudinal peak.
+        peak_slip_angle_rad: Slip angle at the lateral peak, rad.
+        shape_x: Magic Formula ``C`` (longitudinal).
+        curvature_x: Magic Formula ``E`` (longitudinal).
+        shape_y: Magic Formula ``C`` (lateral).
+        curvature_y: Magic Formula ``E`` (lateral).
+        nominal_load_n: Load at which ``mu_x``/``mu_y`` hold, N.
+        load_sensitivity: Relative change of mu per unit relative load change (< 0).
+        rolling_resistance: Rolling-resistance coefficient on the track.
+    """
+
+    radius_m: float
+    wheel_inertia_kgm2: float
+    mu_x: float
+    mu_y: float
+    peak_slip_ratio: float
+    peak_slip_angle_rad: float
+    shape_x: float
+    curvature_x: float
+    shape_y: float
+    curvature_y: float
+    nominal_load_n: float
+    load_sensitivity: float
+    rolling_resistance: float
+
+    @property
+    def b_x(self) -> float:
+        """Magic Formula ``B`` (longitudinal), per unit slip ratio."""
+        return stiffness_factor(self.peak_slip_ratio, self.shape_x, self.curvature_x)
+
+    @property
+    def b_y(self) -> float:
+        """Magic Formula ``B`` (lateral), 1/rad."""
+        return stiffness_factor(self.peak_slip_angle_rad, self.shape_y, self.curvature_y)
+
+    def peak_mu(self, load_n: float) -> tuple[float, float]:
+        """Peak ``(mu_x, mu_y)`` at ``load_n`` (load sensitivity applied)."""
+        return (
+            float(load_friction(self.mu_x, self.load_sensitivity, load_n, self.nominal_load_n)),
+            float(load_friction(self.mu_y, self.load_sensitivity, load_n, self.nominal_load_n)),
+        )
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Engine: full-load torque curve, limiter, clutch launch speed, friction.
+
+    Attributes:
+        idle_rpm: Idle speed, rev/min.
+        limiter_rpm: Rev-limiter speed, rev/min (torque is zero at and above it).
+        limiter_band_rpm: Width of the torque cut below the limit, rev/min.
+        launch_rpm: Engine speed while the clutch slips from a standstill, rev/min.
+        inertia_kgm2: Crankshaft + flywheel + clutch inertia, kg m^2.
+        engine_brake_torque_nm: Friction torque at the limiter with the throttle closed
+            (proportional to rpm), N m.
+        torque_curve_rpm: Speeds of the full-load curve, increasing, rev/min.
+        torque_curve_nm: Full-load torque at those speeds, N m.
+    """
+
+    idle_rpm: float
+    limiter_rpm: float
+    limiter_band_rpm: float
+    launch_rpm: float
+    inertia_kgm2: float
+    engine_brake_torque_nm: float
+    torque_curve_rpm: tuple[float, ...]
+    torque_curve_nm: tuple[float, ...]
+
+    def full_load_torque_nm(self, rpm: float) -> float:
+        """Full-load torque at ``rpm`` (linear interpolation, limiter applied), N m."""
+        torque = float(np.interp(rpm, self.torque_curve_rpm, self.torque_curve_nm))
+        cut = (self.limiter_rpm - rpm) / self.limiter_band_rpm
+        return torque * min(max(cut, 0.0), 1.0)
+
+    def peak_power_w(self) -> tuple[float, float]:
+        """``(power_w, rpm)`` of the highest full-load power (curve sampled every 10 rpm)."""
+        rpm = np.arange(self.torque_curve_rpm[0], self.limiter_rpm + 1.0, 10.0)
+        power = np.array([self.full_load_torque_nm(r) for r in rpm]) * rpm / RPM_PER_RADPS
+        best = int(np.argmax(power))
+        return float(power[best]), float(rpm[best])
+
+
+@dataclass(frozen=True)
+class Gearbox:
+    """Gearbox, final drive and shifting.
+
+    Attributes:
+        ratios: Forward gear ratios, first gear first.
+        reverse_ratio: Reverse gear ratio (positive number).
+        final_drive: Final-drive ratio.
+        efficiency: Share of the engine torque that reaches the wheels.
+        shift_time_s: Time the clutch stays open during a shift, s.
+        upshift_rpm: The automatic shifter shifts up at this engine speed, rev/min.
+        downshift_rpm: The automatic shifter shifts down below this speed, rev/min.
+    """
+
+    ratios: tuple[float, ...]
+    reverse_ratio: float
+    final_drive: float
+    efficiency: float
+    shift_time_s: float
+    upshift_rpm: float
+    downshift_rpm: float
+
+
+@dataclass(frozen=True)
+class Differential:
+    """Rear limited-slip differential (clutch type): open diff + a locking clutch.
+
+    The clutch between the two output shafts carries up to
+    ``preload_nm + power_lock * |input torque|``; 0 and 0 is an open differential,
+    large values a locked (spool) axle.
+
+    Attributes:
+        preload_nm: Locking torque with no drive torque, N m.
+        power_lock: Locking torque per unit of input torque.
+    """
+
+    preload_nm: float
+    power_lock: float
+
+
+@dataclass(frozen=True)
+class Brakes:
+    """Brakes.
+
+    Attributes:
+        max_torque_nm: Total brake torque of the four wheels at brake status 1, N m.
+        front_fraction: Brake bias, share of the torque on the front wheels.
+        abs: Anti-lock brakes: each wheel's slip ratio is held at the tyre's peak.
+    """
+
+    max_torque_nm: float
+    front_fraction: float
+    abs: bool
+
+
+@dataclass(frozen=True)
+class Steering:
+    """Steering: normalized input -> steering-wheel degrees (map) -> road-wheel angle.
+
+    Attributes:
+        ratio: Steering-wheel angle / road-wheel angle.
+        map_input: Normalized steer inputs of the steer map, increasing.
+        map_deg: Steering-wheel degrees at those inputs (ends = the steering lock).
+    """
+
+    ratio: float
+    map_input: tuple[float, ...]
+    map_deg: tuple[float, ...]
+
+    @property
+    def lock_deg(self) -> float:
+        """Steering-wheel angle at full lock, deg."""
+        return max(abs(self.map_deg[0]), abs(self.map_deg[-1]))
+
+    def wheel_deg(self, steer: float) -> float:
+        """Steering-wheel degrees for a normalized steer input."""
+        return float(np.interp(steer, self.map_input, self.map_deg))
+
+
+@dataclass(frozen=True)
+class BrakeMap:
+    """Brake input in [-1, 1] -> brake status in [0, 1] (linear between points).
+
+    Attributes:
+        inputs: Brake inputs, increasing, covering [-1, 1].
+        status: Brake status at those inputs.
+    """
+
+    inputs: tuple[float, ...]
+    status: tuple[float, ...]
+
+    def status_at(self, brake: float) -> float:
+        """Brake status for a brake input."""
+        return float(np.interp(brake, self.inputs, self.status))
+
+    def input_for(self, status: float) -> float:
+        """Brake input that gives ``status`` (inverse map; the map is increasing)."""
+        return float(np.interp(status, self.status, self.inputs))
+
+
+@dataclass(frozen=True)
+class CarParams:
+    """Everything the simulator knows about one car.
+
+    Attributes:
+        name: Preset name (folder name), e.g. ``bmw_z4_gt3``.
+        description: What car this is.
+        chassis, aero, front_tyre, rear_tyre, engine, gearbox, differential, brakes,
+        steering, brake_map: The parts (see their classes).
+        sources: Reference keys -> citations, for the ``source`` fields.
+        path: Folder the car was loaded from.
+    """
+
+    name: str
+    description: str
+    chassis: Chassis
+    aero: Aero
+    front_tyre: Tyre
+    rear_tyre: Tyre
+    engine: Engine
+    gearbox: Gearbox
+    differential: Differential
+    brakes: Brakes
+    steering: Steering
+    brake_map: BrakeMap
+    sources: tuple[tuple[str, str], ...]
+    path: str
+
+    @property
+    def static_axle_loads_n(self) -> tuple[float, float]:
+        """Static ``(front, rear)`` axle loads, N (they sum to m g)."""
+        weight_n = self.chassis.mass_kg * GRAVITY_MPS2
+        front = weight_n * self.chassis.front_weight_fraction
+        return front, weight_n - front
+
+    def top_gear_speed_mps(self) -> float:
+        """Road speed at the rev limiter in top gear, m/s."""
+        ratio = self.gearbox.ratios[-1] * self.gearbox.final_drive
+        return self.engine.limiter_rpm / RPM_PER_RADPS / ratio * self.rear_tyre.radius_m
+
+    def vehicle_limits(self) -> VehicleLimits:
+        """The car's limits for the racing-line speed profile.
+
+        ``mu_lat``/``mu_long`` are the Magic Formula peaks at each axle's static corner
+        load (load sensitivity applied), weighted by the static axle loads;
+        ``max_power_w`` is the peak engine power times the drivetrain efficiency (power
+        at the wheels, what accelerates the car); ``max_speed_mps`` the speed at the
+        limiter in top gear; ``driven_load_fraction`` the rear (driven) axle's share.
+        """
+        front_n, rear_n = self.static_axle_loads_n
+        mu_xf, mu_yf = self.front_tyre.peak_mu(0.5 * front_n)
+        mu_xr, mu_yr = self.rear_tyre.peak_mu(0.5 * rear_n)
+        total_n = front_n + rear_n
+        power_w, _ = self.engine.peak_power_w()
+        return VehicleLimits(
+            mass_kg=self.chassis.mass_kg,
+            mu_lat=(mu_yf * front_n + mu_yr * rear_n) / total_n,
+            mu_long=(mu_xf * front_n + mu_xr * rear_n) / total_n,
+            drag_area_m2=self.aero.drag_area_m2,
+            downforce_area_m2=self.aero.downforce_area_m2,
+            max_power_w=power_w * self.gearbox.efficiency,
+            max_speed_mps=self.top_gear_speed_mps(),
+            driven_load_fraction=rear_n / total_n,
+            rolling_resistance=self.rear_tyre.rolling_resistance,
+            air_density_kgpm3=AIR_DENSITY_KGPM3,
+        )
+
+
+# --- packing for the kernels -------------------------------------------------------------
+
+DEFAULT_OFFTRACK_GRIP = 0.6
+"""Friction factor off the track surface (grass / gravel vs asphalt)."""
+DEFAULT_OFFTRACK_ROLLING_RESISTANCE = 0.08
+"""Rolling-resistance coefficient off the track surface (grass, ~5x asphalt)."""
+DEFAULT_SLIP_SPEED_MPS = 2.5
+"""Below this speed the slips are regularised (divided by this speed, not by |vx|)."""
+
+
+def car_param_array(
+    car: CarParams,
+    offtrack_grip: float = DEFAULT_OFFTRACK_GRIP,
+    offtrack_rolling_resistance: float = DEFAULT_OFFTRACK_ROLLING_RESISTANCE,
+    slip_speed_mps: float = DEFAULT_SLIP_SPEED_MPS,
+) -> NDArray[np.float64]:
+    """Pack a car into the flat parameter array of the kernels, ``(NUM_PARAMS,)``."""
+    p = np.zeros(L.NUM_PARAMS)
+    c = car.chassis
+    p[L.P_MASS_KG] = c.mass_kg
+    p[L.P_YAW_INERTIA_KGM2] = c.yaw_inertia_kgm2
+    p[L.P_LF_M] = c.lf_m
+    p[L.P_LR_M] = c.lr_m
+    p[L.P_TRACK_FRONT_M] = c.track_front_m
+    p[L.P_TRACK_REAR_M] = c.track_rear_m
+    p[L.P_COG_HEIGHT_M] = c.cog_height_m
+    p[L.P_ROLL_STIFFNESS_FRONT] = c.front_roll_stiffness_fraction
+    p[L.P_LOAD_TAU_S] = c.load_transfer_time_constant_s
+    p[L.P_DRAG_COEF] = 0.5 * AIR_DENSITY_KGPM3 * car.aero.drag_area_m2
+    p[L.P_LIFT_COEF] = 0.5 * AIR_DENSITY_KGPM3 * car.aero.downforce_area_m2
+    p[L.P_AERO_FRONT] = car.aero.front_downforce_fraction
+    e = car.engine
+    p[L.P_IDLE_RPM] = e.idle_rpm
+    p[L.P_LIMITER_RPM] = e.limiter_rpm
+    p[L.P_LIMITER_BAND_RPM] = e.limiter_band_rpm
+    p[L.P_LAUNCH_RPM] = e.launch_rpm
+    p[L.P_ENGINE_INERTIA_KGM2] = e.inertia_kgm2
+    p[L.P_ENGINE_BRAKE_NM] = e.engine_brake_torque_nm
+    p[L.P_DRIVETRAIN_EFFICIENCY] = car.gearbox.efficiency
+    n = len(e.torque_curve_rpm)
+    p[L.P_NUM_TORQUE_POINTS] = n
+    p[L.P_TORQUE_RPM : L.P_TORQUE_RPM + n] = e.torque_curve_rpm
+    p[L.P_TORQUE_NM : L.P_TORQUE_NM + n] = e.torque_curve_nm
+    g = car.gearbox
+    p[L.P_NUM_GEARS] = len(g.ratios)
+    p[L.P_GEAR_RATIOS : L.P_GEAR_RATIOS + len(g.ratios)] = g.ratios
+    p[L.P_REVERSE_RATIO] = g.reverse_ratio
+    p[L.P_FINAL_DRIVE] = g.final_drive
+    p[L.P_SHIFT_TIME_S] = g.shift_time_s
+    p[L.P_UPSHIFT_RPM] = g.upshift_rpm
+    p[L.P_DOWNSHIFT_RPM] = g.downshift_rpm
+    p[L.P_DIFF_PRELOAD_NM] = car.differential.preload_nm
+    p[L.P_DIFF_POWER_LOCK] = car.differential.power_lock
+    p[L.P_BRAKE_MAX_NM] = car.brakes.max_torque_nm
+    p[L.P_BRAKE_FRONT] = car.brakes.front_fraction
+    p[L.P_ABS] = 1.0 if car.brakes.abs else 0.0
+    s = car.steering
+    p[L.P_STEER_RATIO] = s.ratio
+    p[L.P_NUM_STEER_POINTS] = len(s.map_input)
+    p[L.P_STEER_MAP_IN : L.P_STEER_MAP_IN + len(s.map_input)] = s.map_input
+    p[L.P_STEER_MAP_DEG : L.P_STEER_MAP_DEG + len(s.map_deg)] = s.map_deg
+    b = car.brake_map
+    p[L.P_NUM_BRAKE_POINTS] = len(b.inputs)
+    p[L.P_BRAKE_MAP_IN : L.P_BRAKE_MAP_IN + len(b.inputs)] = b.inputs
+    p[L.P_BRAKE_MAP_OUT : L.P_BRAKE_MAP_OUT + len(b.status)] = b.status
+    p[L.P_OFFTRACK_GRIP] = offtrack_grip
+    p[L.P_OFFTRACK_ROLLING_RESISTANCE] = offtrack_rolling_resistance
+    p[L.P_SLIP_SPEED_MPS] = slip_speed_mps
+    for base, tyre in ((L.P_TYRE_FRONT, car.front_tyre), (L.P_TYRE_REAR, car.rear_tyre)):
+        p[base + L.T_MU_X] = tyre.mu_x
+        p[base + L.T_MU_Y] = tyre.mu_y
+        p[base + L.T_B_X] = tyre.b_x
+        p[base + L.T_C_X] = tyre.shape_x
+        p[base + L.T_E_X] = tyre.curvature_x
+        p[base + L.T_B_Y] = tyre.b_y
+        p[base + L.T_C_Y] = tyre.shape_y
+        p[base + L.T_E_Y] = tyre.curvature_y
+        p[base + L.T_FZ0_N] = tyre.nominal_load_n
+        p[base + L.T_LOAD_SENS] = tyre.load_sensitivity
+        p[base + L.T_KAPPA_PEAK] = tyre.peak_slip_ratio
+        p[base + L.T_ALPHA_PEAK_RAD] = tyre.peak_slip_angle_rad
+        p[base + L.T_ROLLING_RESISTANCE] = tyre.rolling_resistance
+        p[base + L.T_RADIUS_M] = tyre.radius_m
+        p[base + L.T_INERTIA_KGM2] = tyre.wheel_inertia_kgm2
+    return p
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+def list_cars() -> list[str]:
+    """Names of the built-in car presets, sorted."""
+    return sorted(d.name for d in CARS_DIR.iterdir() if (d / CAR_FILE).is_file())
+
+
+def car_folder(name_or_path: str | Path) -> Path:
+    """The folder of a preset name or of a path to a car folder / ``car.yaml``."""
+    path = Path(name_or_path)
+    if path.name == CAR_FILE:
+        path = path.parent
+    if (path / CAR_FILE).is_file():
+        return path
+    builtin = CARS_DIR / str(name_or_path)
+    if (builtin / CAR_FILE).is_file():
+        return builtin
+    raise CarFileError(
+        f"no car {str(name_or_path)!r}: not a built-in preset ({', '.join(list_cars())}) "
+        f"and not a folder holding {CAR_FILE}; pass a preset name or a car folder"
+    )
+
+
+def load_car(name_or_path: str | Path) -> CarParams:
+    """Load a car preset by name (``bmw_z4_gt3``) or from a folder path.
+
+    Raises:
+        CarFileError: The folder, a file, a key or a value is missing or invalid.
+    """
+    folder = car_folder(name_or_path)
+    text = (folder / CAR_FILE).read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CarFileError(f"{folder / CAR_FILE}: not valid YAML ({exc})") from exc
+    reader = _Reader(folder / CAR_FILE)
+    root = reader.mapping(data, "")
+    reader.check_keys(
+        root,
+        "",
+        required=(
+            "name",
+            "description",
+            "chassis",
+            "aero",
+            "tyres",
+            "engine",
+            "gearbox",
+            "differential",
+            "brakes",
+            "steering",
+        ),
+        optional=("sources",),
+    )
+    if str(root["name"]) != folder.name:
+        raise CarFileError(
+            f"{folder / CAR_FILE}: name {root['name']!r} differs from the folder name "
+            f"{folder.name!r}; make them equal"
+        )
+    tyres = reader.mapping(root["tyres"], "tyres")
+    reader.check_keys(tyres, "tyres", required=("front", "rear"))
+    steer_in, steer_deg = _read_steer_map(folder / STEER_MAP_FILE)
+    brake_in, brake_out = _read_brake_map(folder / BRAKE_MAP_FILE)
+    engine = reader.section(root, "engine", Engine, nested=("torque_curve",))
+    car = CarParams(
+        name=folder.name,
+        description=str(root["description"]),
+        chassis=reader.section(root, "chassis", Chassis),
+        aero=reader.section(root, "aero", Aero),
+        front_tyre=reader.section(tyres, "front", Tyre, prefix="tyres."),
+        rear_tyre=reader.section(tyres, "rear", Tyre, prefix="tyres."),
+        engine=engine,
+        gearbox=reader.section(root, "gearbox", Gearbox),
+        differential=reader.section(root, "differential", Differential),
+        brakes=reader.section(root, "brakes", Brakes),
+        steering=Steering(
+            ratio=reader.number(reader.mapping(root["steering"], "steering"), "ratio", "steering"),
+            map_input=steer_in,
+            map_deg=steer_deg,
+        ),
+        brake_map=BrakeMap(inputs=brake_in, status=brake_out),
+        sources=tuple((str(k), str(v)) for k, v in (root.get("sources") or {}).items()),
+        path=str(folder),
+    )
+    reader.check_keys(reader.mapping(root["steering"], "steering"), "steering", required=("ratio",))
+    _validate(car, folder / CAR_FILE)
+    return car
+
+
+class _Reader:
+    """Reads typed values out of the YAML tree with errors that name file and key."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+
+    def fail(self, message: str) -> CarFileError:
+        return CarFileError(f"{self.file}: {message}")
+
+    def mapping(self, value: Any, where: str) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.fail(f"{where or 'the file'} must be a mapping of keys, got {value!r}")
+        return value
+
+    def check_keys(
+        self,
+        section: Mapping[str, Any],
+        where: str,
+        required: tuple[str, ...],
+        optional: tuple[str, ...] = (),
+    ) -> None:
+        missing = [k for k in required if k not in section]
+        if missing:
+            raise self.fail(f"{where or 'top level'}: missing key(s) {', '.join(missing)}")
+        unknown = [k for k in section if k not in required and k not in optional]
+        if unknown:
+            raise self.fail(
+                f"{where or 'top level'}: unknown key(s) {', '.join(map(str, unknown))}; "
+                f"expected {', '.join(required + optional)}"
+            )
+
+    def raw(self, section: Mapping[str, Any], key: str, where: str) -> Any:
+        value = section[key]
+        if isinstance(value, Mapping):
+            extra = [k for k in value if k not in ("value", "source")]
+            if "value" not in value or extra:
+                raise self.fail(
+                    f"{where}.{key}: a mapping value must have exactly 'value' and "
+                    f"optionally 'source', got keys {list(value)}"
+                )
+            return value["value"]
+        return value
+
+    def number(self, section: Mapping[str, Any], key: str, where: str) -> float:
+        value = self.raw(section, key, where)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(f"{where}.{key}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise self.fail(f"{where}.{key}: expected a finite number, got {value!r}")
+        return float(value)
+
+    def numbers(self, section: Mapping[str, Any], key: str, where: str) -> tuple[float, ...]:
+        value = self.raw(section, key, where)
+        if not isinstance(value, list) or not value:
+            raise self.fail(f"{where}.{key}: expected a non-empty list of numbers, got {value!r}")
+        out = []
+        for item in value:
+            if (
+                isinstance(item, bool)
+                or not isinstance(item, int | float)
+                or not math.isfinite(item)
+            ):
+                raise self.fail(f"{where}.{key}: expected finite numbers, got {item!r}")
+            out.append(float(item))
+        return tuple(out)
+
+    def section(
+        self,
+        parent: Mapping[str, Any],
+        key: str,
+        cls: type,
+        prefix: str = "",
+        nested: tuple[str, ...] = (),
+    ) -> Any:
+        where = prefix + key
+        data = self.mapping(parent[key], where)
+        names = [f.name for f in fields(cls)]
+        # The torque curve is written as one nested mapping {rpm: [...], torque_nm: [...]}.
+        expected = tuple(n for n in names if not n.startswith("torque_curve_")) + nested
+        self.check_keys(data, where, required=expected)
+        values: dict[str, Any] = {}
+        for name in names:
+            if name.startswith("torque_curve_"):
+                curve = self.mapping(data["torque_curve"], where + ".torque_curve")
+                self.check_keys(
+                    curve,
+                    where + ".torque_curve",
+                    required=("rpm", "torque_nm"),
+                    optional=("source",),
+                )
+                key = "rpm" if name == "torque_curve_rpm" else "torque_nm"
+                values[name] = self.numbers(curve, key, where + ".torque_curve")
+            elif name == "abs":
+                flag = self.raw(data, name, where)
+                if not isinstance(flag, bool):
+                    raise self.fail(f"{where}.abs: expected true or false, got {flag!r}")
+                values[name] = flag
+            elif name == "ratios":
+                values[name] = self.numbers(data, name, where)
+            else:
+                values[name] = self.number(data, name, where)
+        return cls(**values)
+
+
+def _read_csv_columns(
+    path: Path, accepted: tuple[tuple[str, str], ...]
+) -> tuple[list[float], list[float]]:
+    if not path.is_file():
+        raise CarFileError(f"{path}: missing; every car folder needs {path.name}")
+    with open(path, newline="", encoding="utf-8") as stream:
+        rows = [row for row in csv.reader(stream) if row and any(cell.strip() for cell in row)]
+    if not rows:
+        raise CarFileError(f"{path}: empty file")
+    header = tuple(cell.strip() for cell in rows[0])
+    if header not in accepted:
+        raise CarFileError(
+            f"{path}: header {','.join(header)!r} not understood; expected one of "
+            + " or ".join(repr(",".join(h)) for h in accepted)
+        )
+    xs, ys = [], []
+    for number, row in enumerate(rows[1:], start=2):
+        try:
+            x, y = (float(cell) for cell in row)
+        except ValueError as exc:
+            raise CarFileError(f"{path}: line {number}: expected two numbers, got {row!r}") from exc
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise CarFileError(f"{path}: line {number}: values must be finite, got {row!r}")
+        xs.append(x)
+        ys.append(y)
+    if len(xs) < 2:
+        raise CarFileError(f"{path}: need at least two rows of data, got {len(xs)}")
+    if any(b <= a for a, b in itertools.pairwise(xs)):
+        raise CarFileError(f"{path}: the input column must increase row by row")
+    return xs, ys
+
+
+def _read_steer_map(path: Path) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    xs, ys = _read_csv_columns(
+        path, (("action_steerAngle", "steerAngle"), ("x_points", "y_points"))
+    )
+    if len(xs) > L.MAX_STEER_MAP_POINTS:
+        raise CarFileError(f"{path}: at most {L.MAX_STEER_MAP_POINTS} rows, got {len(xs)}")
+    if any(b <= a for a, b in itertools.pairwise(ys)):
+        raise CarFileError(f"{path}: steering-wheel degrees must increase with the input")
+    return tuple(xs), tuple(ys)
+
+
+def _read_brake_map(path: Path) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    xs, ys = _read_csv_columns(path, (("x_points", "y_points"),))
+    if len(xs) > L.MAX_BRAKE_MAP_POINTS:
+        raise CarFileError(f"{path}: at most {L.MAX_BRAKE_MAP_POINTS} rows, got {len(xs)}")
+    if xs[0] > -1.0 or xs[-1] < 1.0:
+        raise CarFileError(f"{path}: brake inputs must cover [-1, 1], got [{xs[0]}, {xs[-1]}]")
+    if any(y < 0.0 or y > 1.0 for y in ys) or any(b < a for a, b in itertools.pairwise(ys)):
+        raise CarFileError(f"{path}: brake status must be in [0, 1] and never decrease")
+    return tuple(xs), tuple(ys)
+
+
+def _validate(car: CarParams, file: Path) -> None:
+    """Range checks that keep the kernels' maths valid."""
+
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            raise CarFileError(f"{file}: {message}")
+
+    c = car.chassis
+    for name in (
+        "mass_kg",
+        "yaw_inertia_kgm2",
+        "wheelbase_m",
+        "track_front_m",
+        "track_rear_m",
+        "cog_height_m",
+    ):
+        need(getattr(c, name) > 0.0, f"chassis.{name} must be > 0")
+    need(0.0 < c.front_weight_fraction < 1.0, "chassis.front_weight_fraction must be in (0, 1)")
+    need(
+        0.0 <= c.front_roll_stiffness_fraction <= 1.0,
+        "chassis.front_roll_stiffness_fraction must be in [0, 1]",
+    )
+    need(
+        c.load_transfer_time_constant_s >= 0.0, "chassis.load_transfer_time_constant_s must be >= 0"
+    )
+    need(car.aero.drag_area_m2 >= 0.0, "aero.drag_area_m2 must be >= 0")
+    need(
+        0.0 <= car.aero.front_downforce_fraction <= 1.0,
+        "aero.front_downforce_fraction must be in [0, 1]",
+    )
+    for axle, t in (("front", car.front_tyre), ("rear", car.rear_tyre)):
+        where = f"tyres.{axle}"
+        for name in (
+            "radius_m",
+            "wheel_inertia_kgm2",
+            "mu_x",
+            "mu_y",
+            "peak_slip_ratio",
+            "peak_slip_angle_rad",
+            "nominal_load_n",
+        ):
+            need(getattr(t, name) > 0.0, f"{where}.{name} must be > 0")
+        for name in ("shape_x", "shape_y"):
+            need(
+                1.0 < getattr(t, name) < 2.0, f"{where}.{name} (Magic Formula C) must be in (1, 2)"
+            )
+        for name in ("curvature_x", "curvature_y"):
+            need(getattr(t, name) < 1.0, f"{where}.{name} (Magic Formula E) must be < 1")
+        need(t.load_sensitivity <= 0.0, f"{where}.load_sensitivity must be <= 0 (degressive)")
+        need(t.rolling_resistance >= 0.0, f"{where}.rolling_resistance must be >= 0")
+    e = car.engine
+    need(
+        len(e.torque_curve_rpm) == len(e.torque_curve_nm),
+        "engine.torque_curve: rpm and torque_nm differ in length",
+    )
+    need(
+        2 <= len(e.torque_curve_rpm) <= L.MAX_TORQUE_POINTS,
+        f"engine.torque_curve: 2..{L.MAX_TORQUE_POINTS} points",
+    )
+    need(
+        all(b > a for a, b in itertools.pairwise(e.torque_curve_rpm)),
+        "engine.torque_curve.rpm must increase",
+    )
+    need(
+        0.0 < e.idle_rpm < e.launch_rpm < e.limiter_rpm,
+        "engine: need 0 < idle_rpm < launch_rpm < limiter_rpm",
+    )
+    need(
+        0.0 < e.limiter_band_rpm < e.limiter_rpm - e.launch_rpm,
+        "engine.limiter_band_rpm must be > 0 and small",
+    )
+    need(
+        e.inertia_kgm2 > 0.0 and e.engine_brake_torque_nm >= 0.0,
+        "engine: inertia > 0, engine_brake_torque_nm >= 0",
+    )
+    g = car.gearbox
+    need(1 <= len(g.ratios) <= L.MAX_GEARS, f"gearbox.ratios: 1..{L.MAX_GEARS} forward gears")
+    need(
+        all(r > 0.0 for r in g.ratios) and all(b < a for a, b in itertools.pairwise(g.ratios)),
+        "gearbox.ratios must be > 0 and decrease",
+    )
+    need(
+        g.reverse_ratio > 0.0 and g.final_drive > 0.0,
+        "gearbox.reverse_ratio and final_drive must be > 0",
+    )
+    need(0.0 < g.efficiency <= 1.0, "gearbox.efficiency must be in (0, 1]")
+    need(g.shift_time_s >= 0.0, "gearbox.shift_time_s must be >= 0")
+    need(
+        e.idle_rpm < g.downshift_rpm < g.upshift_rpm <= e.limiter_rpm,
+        "gearbox: need idle < downshift_rpm < upshift_rpm <= limiter_rpm",
+    )
+    need(
+        car.differential.preload_nm >= 0.0 and car.differential.power_lock >= 0.0,
+        "differential values must be >= 0",
+    )
+    need(car.brakes.max_torque_nm > 0.0, "brakes.max_torque_nm must be > 0")
+    need(0.0 <= car.brakes.front_fraction <= 1.0, "brakes.front_fraction must be in [0, 1]")
+    need(car.steering.ratio > 0.0, "steering.ratio must be > 0")

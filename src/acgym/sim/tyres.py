@@ -1,0 +1,167 @@
+"""Tyre forces: Magic Formula (Pacejka) with load sensitivity and combined slip.
+
+Pure slip (Pacejka, *Tire and Vehicle Dynamics*, 3rd ed. 2012, eq. 4.49)::
+
+    F = D sin(C atan(B x - E (B x - atan(B x))))
+
+with ``x`` the slip ratio kappa (longitudinal) or the slip angle alpha in rad (lateral),
+``C`` the shape factor, ``E`` the curvature factor and the peak ``D = mu(Fz) Fz``. The
+peak friction falls with load (the tyre's load sensitivity, Pacejka's ``p_Dx2``/``p_Dy2``)::
+
+    mu(Fz) = mu0 (1 + s (Fz - Fz0) / Fz0),   s < 0,   floored at MU_FLOOR_FRACTION mu0
+
+``B`` is not given directly: a car file gives the slip at the peak, and ``B`` follows from
+``B x_peak - E (B x_peak - atan(B x_peak)) = tan(pi / (2 C))`` (:func:`stiffness_factor`),
+so the peak lies exactly where the file says at every load.
+
+Combined slip uses the normalised-slip (similarity) method (Pacejka 2012, sec. 4.3.2;
+Pacejka & Sharp 1991): with ``sx = kappa / kappa_peak``, ``sy = alpha / alpha_peak`` and
+``s = hypot(sx, sy)``, each force is its pure-slip curve evaluated at the combined slip
+``s`` and directed along the slip::
+
+    Fx = Fx0(s kappa_peak) sx / s,     Fy = Fy0(s alpha_peak) sy / s
+
+so the resultant stays inside the friction ellipse (semi-axes ``mu_x Fz``, ``mu_y Fz``)
+and either force falls as the other slip grows.
+
+Sign conventions: ``kappa = (omega R - vx) / max(|vx|, v_slip)`` (positive when driving),
+``alpha = -atan(vy / max(|vx|, v_slip))`` in the wheel frame (positive when the contact
+patch slides to the right, and then ``Fy > 0`` pushes left). The low-speed slip speed
+``v_slip`` keeps the slips finite at a standstill (see :mod:`acgym.sim.dynamics`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+from acgym.sim.layout import (
+    T_ALPHA_PEAK_RAD,
+    T_B_X,
+    T_B_Y,
+    T_C_X,
+    T_C_Y,
+    T_E_X,
+    T_E_Y,
+    T_FZ0_N,
+    T_KAPPA_PEAK,
+    T_LOAD_SENS,
+    T_MU_X,
+    T_MU_Y,
+)
+
+MU_FLOOR_FRACTION = 0.25
+"""The load-sensitive friction coefficient never falls below this share of ``mu0``."""
+
+_MIN_COMBINED_SLIP = 1e-12
+
+
+def stiffness_factor(peak_slip: float, shape: float, curvature: float) -> float:
+    """Magic Formula ``B`` that puts the peak of the pure-slip curve at ``peak_slip``.
+
+    Args:
+        peak_slip: Slip ratio (or slip angle in rad) at the peak, > 0.
+        shape: Shape factor ``C``, in (1, 2).
+        curvature: Curvature factor ``E``, < 1.
+
+    Returns:
+        ``B`` in 1/(unit of slip).
+    """
+    target = math.tan(math.pi / (2.0 * shape))
+    # u - E (u - atan u) is increasing in u for E < 1: bisection is robust.
+    lo, hi = 0.0, max(1.0, 4.0 * target / max(1.0 - curvature, 1e-3) + 4.0)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        value = mid - curvature * (mid - math.atan(mid))
+        if value < target:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi) / peak_slip
+
+
+@numba.njit(cache=True, inline="always")
+def magic_formula(slip: float, b: float, c: float, e: float) -> float:
+    """Normalised Magic Formula ``sin(C atan(B x - E (B x - atan(B x))))`` (peak 1)."""
+    bx = b * slip
+    return math.sin(c * math.atan(bx - e * (bx - math.atan(bx))))
+
+
+@numba.njit(cache=True, inline="always")
+def load_friction(mu0: float, load_sens: float, fz_n: float, fz0_n: float) -> float:
+    """Peak friction coefficient at load ``fz_n`` (degressive, floored)."""
+    mu = mu0 * (1.0 + load_sens * (fz_n - fz0_n) / fz0_n)
+    floor = MU_FLOOR_FRACTION * mu0
+    return mu if mu > floor else floor
+
+
+@numba.njit(cache=True, inline="always")
+def combined_forces(
+    kappa: float, alpha_rad: float, fz_n: float, grip: float, p: NDArray[np.float64], base: int
+) -> tuple[float, float, float, float, float, float]:
+    """Tyre forces under combined slip.
+
+    Args:
+        kappa: Longitudinal slip ratio.
+        alpha_rad: Slip angle, rad (ISO sign, see the module docstring).
+        fz_n: Normal load, N (<= 0 gives no force).
+        grip: Surface friction factor (1 on the track).
+        p: Car parameter array ``(NUM_PARAMS,)``.
+        base: Offset of the tyre block (``P_TYRE_FRONT`` or ``P_TYRE_REAR``).
+
+    Returns:
+        ``(fx_n, fy_n, mu_x, mu_y, kx_n, ky_nprad)``: forces in the wheel frame, the peak
+        friction coefficients at this load and surface, and the secant slip stiffnesses
+        ``Fx / kappa`` (N per unit slip ratio) and ``Fy / alpha`` (N/rad), which equal the
+        initial slopes ``B C D`` at zero slip; the integrator's implicit steps use them.
+    """
+    if fz_n <= 0.0:
+        return 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+    fz0 = p[base + T_FZ0_N]
+    sens = p[base + T_LOAD_SENS]
+    mu_x = grip * load_friction(p[base + T_MU_X], sens, fz_n, fz0)
+    mu_y = grip * load_friction(p[base + T_MU_Y], sens, fz_n, fz0)
+    kappa_pk = p[base + T_KAPPA_PEAK]
+    alpha_pk = p[base + T_ALPHA_PEAK_RAD]
+    sx = kappa / kappa_pk
+    sy = alpha_rad / alpha_pk
+    s = math.sqrt(sx * sx + sy * sy)
+    if s < _MIN_COMBINED_SLIP:
+        kx = mu_x * fz_n * p[base + T_B_X] * p[base + T_C_X]
+        ky = mu_y * fz_n * p[base + T_B_Y] * p[base + T_C_Y]
+        return kx * kappa, ky * alpha_rad, mu_x, mu_y, kx, ky
+    fx0 = (
+        mu_x * fz_n * magic_formula(s * kappa_pk, p[base + T_B_X], p[base + T_C_X], p[base + T_E_X])
+    )
+    fy0 = (
+        mu_y * fz_n * magic_formula(s * alpha_pk, p[base + T_B_Y], p[base + T_C_Y], p[base + T_E_Y])
+    )
+    inv_s = 1.0 / s
+    kx = fx0 * inv_s / kappa_pk
+    ky = fy0 * inv_s / alpha_pk
+    return kx * kappa, ky * alpha_rad, mu_x, mu_y, kx, ky
+
+
+@numba.njit(cache=True)
+def tyre_forces(
+    kappa: NDArray[np.float64],
+    alpha_rad: NDArray[np.float64],
+    fz_n: NDArray[np.float64],
+    p: NDArray[np.float64],
+    base: int,
+    grip: float = 1.0,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Vectorised :func:`combined_forces` over equal-shape 1-D arrays (for tests and plots).
+
+    Returns:
+        ``(fx_n, fy_n)``, each shaped like ``kappa``.
+    """
+    n = kappa.shape[0]
+    fx = np.empty(n)
+    fy = np.empty(n)
+    for i in range(n):
+        fx[i], fy[i], _, _, _, _ = combined_forces(kappa[i], alpha_rad[i], fz_n[i], grip, p, base)
+    return fx, fy
