@@ -71,8 +71,8 @@ def test_each_episode_is_written_as_parquet_with_static_info_and_a_stats_row(tmp
         log.end_episode(rows_of_an_episode(), ep_count=ep, total_steps=6 * ep, static_info=static)
     files = find_histories(tmp_path / "laps")
     assert [f.name for f in files] == [
-        "20260102_030405.678_1_states.parquet",
         "20260102_030405.678_states.parquet",
+        "20260102_030405.679_states.parquet",
     ]
     history = load_history(tmp_path / "laps" / "20260102_030405.678_states.parquet")
     assert history.static_info == static
