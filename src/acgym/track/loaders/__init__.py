@@ -42,6 +42,7 @@ __all__ = [
     "NATIVE_SUFFIX",
     "FastLane",
     "NativeTrack",
+    "detect_format",
     "load_fast_lane",
     "load_native",
     "load_original",
@@ -90,11 +91,46 @@ def load_track(spec: str | Path, *, file_format: str | None = None) -> Track:
         raise TrackFileError(
             f"unknown track format {file_format!r}; choose one of {', '.join(FORMATS)}"
         )
-    if file_format is None and text in builtin.list_builtin_tracks():
+    kind = file_format or detect_format(text)
+    if kind == "builtin":
         return builtin.load_builtin(text)
     config_path, key = _split_config_key(text)
     if config_path is not None:
         return _load_config(config_path, key)
+    path = _existing_path(text)
+    if kind == "native":
+        return load_native(path)
+    if kind == "fast_lane":
+        return _load_game_folder(path) if path.is_dir() else load_fast_lane(path)
+    if kind == "tumftm":
+        return load_tumftm(path)
+    if path.suffix.lower() in _YAML_SUFFIXES:
+        return _load_config(path, None)
+    racing_line = path.with_name(f"{path.stem}-racing_line.csv")
+    return load_original_csv(path, racing_line if racing_line.is_file() else None)
+
+
+def detect_format(spec: str | Path) -> str:
+    """How ``load_track`` reads ``spec``: ``"builtin"`` or one of ``FORMATS``.
+
+    Raises:
+        TrackFileError: ``spec`` is neither a built-in name nor an existing path, or the
+            file's format cannot be told from its name.
+    """
+    from acgym.track import builtin
+
+    text = str(spec)
+    if text in builtin.list_builtin_tracks():
+        return "builtin"
+    if _split_config_key(text)[0] is not None:
+        return "original"
+    path = _existing_path(text)
+    return "fast_lane" if path.is_dir() else _guess_format(path)
+
+
+def _existing_path(text: str) -> Path:
+    from acgym.track import builtin
+
     path = Path(text)
     if not path.exists():
         raise TrackFileError(
@@ -102,19 +138,7 @@ def load_track(spec: str | Path, *, file_format: str | None = None) -> Track:
             f"{', '.join(builtin.list_builtin_tracks())}; or give a *.track.json, "
             "config.yaml:key, track CSV or fast_lane.ai path"
         )
-    if path.is_dir():
-        return _load_game_folder(path)
-    kind = file_format or _guess_format(path)
-    if kind == "native":
-        return load_native(path)
-    if kind == "fast_lane":
-        return load_fast_lane(path)
-    if kind == "tumftm":
-        return load_tumftm(path)
-    if path.suffix.lower() in _YAML_SUFFIXES:
-        return _load_config(path, None)
-    racing_line = path.with_name(f"{path.stem}-racing_line.csv")
-    return load_original_csv(path, racing_line if racing_line.is_file() else None)
+    return path
 
 
 def _split_config_key(text: str) -> tuple[Path | None, str | None]:
