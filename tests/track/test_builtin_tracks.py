@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from acgym.track.builtin import (
     builtin_path,
     list_builtin_tracks,
     load_builtin,
+    write_builtin_tracks,
 )
 from acgym.track.generator import layout_problems
 from acgym.track.loaders import load_track, read_native
@@ -86,11 +88,37 @@ def test_builtin_track_passes_the_layout_checks(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", list_builtin_tracks())
-def test_builtin_reference_line_is_the_centre_line_from_the_start_line(name: str) -> None:
+def test_builtin_reference_line_starts_at_the_start_line_and_says_what_it_is(name: str) -> None:
     track = load_builtin(name)
-    np.testing.assert_allclose(track.line_m, track.centre_m, atol=1e-3)
-    np.testing.assert_allclose(track.start_line_m.mean(axis=0), track.line_m[0], atol=1e-3)
-    assert read_native(builtin_path(name)).reference_line == "centre line"
+    start_line = track.start_line_m
+    across = start_line[1] - start_line[0]
+    offset = track.line_m[0] - start_line[0]
+    assert abs(across[0] * offset[1] - across[1] * offset[0]) / np.hypot(*across) < 1.0
+    reference_line = read_native(builtin_path(name)).reference_line
+    if DESIGNS[name].racing_line_margin_m is None:
+        assert reference_line == "centre line"
+        np.testing.assert_allclose(track.line_m, track.centre_m, atol=1e-3)
+    else:
+        assert reference_line.startswith("minimum-curvature racing line")
+
+
+def test_design_with_a_racing_line_margin_stores_the_racing_line(tmp_path: Path) -> None:
+    design = TrackDesign(
+        "small_oval",
+        "a small oval",
+        12.0,
+        (Straight(80.0), Arc(50.0, 180.0), Straight(), Arc(50.0, 180.0)),
+        racing_line_margin_m=1.0,
+    )
+    (path,) = write_builtin_tracks(tmp_path, [design])
+    native = read_native(path)
+    assert native.reference_line == "minimum-curvature racing line, margin 1.0 m"
+    track = native.track
+    offset_m = (
+        np.abs(np.sum((track.line_m[:, None, :] - track.centre_m[None]) ** 2, axis=2)).min(axis=1)
+        ** 0.5
+    )
+    assert offset_m.max() > 2.0  # the line swings out of the centre to open the turns
 
 
 @pytest.mark.parametrize("name", list_builtin_tracks())

@@ -15,13 +15,16 @@ arcs, driven in order from the start/finish line. ``build_track`` turns a design
 
 The shipped files ``data/<name>.track.json`` are the output of ``write_builtin_tracks``
 (``python -m acgym.track.builtin`` rewrites them). Their reference line is the centre
-line; a racing line computed later (``acgym track raceline``) can replace it in the
-same file format, with ``reference_line`` saying what it is.
+line. Setting a design's ``racing_line_margin_m`` and rewriting the files stores the
+minimum-curvature racing line as the reference line instead (the file's
+``reference_line`` says which); ``acgym track raceline NAME`` does the same for any
+track, with a lap-time estimate.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -83,6 +86,9 @@ class TrackDesign:
         transition_m: Length of the curvature ramps into and out of corners, m.
         spacing_m: Distance between points, m.
         start_heading_deg: Direction of travel at the start/finish line, degrees from +x.
+        racing_line_margin_m: ``None``: the reference line is the centre line. A number:
+            ``write_builtin_tracks`` stores the minimum-curvature racing line, this far
+            (m) from the borders, as the reference line instead.
     """
 
     name: str
@@ -92,6 +98,7 @@ class TrackDesign:
     transition_m: float = 40.0
     spacing_m: float = 1.5
     start_heading_deg: float = 0.0
+    racing_line_margin_m: float | None = None
 
 
 DESIGNS: dict[str, TrackDesign] = {
@@ -226,21 +233,40 @@ def build_track(design: TrackDesign) -> Track:
     return Track.from_arrays(design.name, left_m, right_m, centre_m)
 
 
-def write_builtin_tracks(folder: Path | str = DATA_DIR) -> list[Path]:
-    """Build every design and write it as ``<folder>/<name>.track.json``.
+def write_builtin_tracks(
+    folder: Path | str = DATA_DIR, designs: Iterable[TrackDesign] | None = None
+) -> list[Path]:
+    """Build designs and write each as ``<folder>/<name>.track.json``.
+
+    A design with ``racing_line_margin_m`` gets the minimum-curvature line
+    (``acgym.track.raceline``) as its reference line; the others keep the centre line.
+
+    Args:
+        folder: Output folder; the package's data folder by default.
+        designs: Designs to write; every built-in design by default.
 
     Returns:
         The files written.
     """
     paths = []
-    for design in DESIGNS.values():
+    for design in DESIGNS.values() if designs is None else designs:
+        track = build_track(design)
+        reference_line = "centre line"
+        metadata: dict[str, object] = {"author": "acgym.track.builtin", "width_m": design.width_m}
+        if design.racing_line_margin_m is not None:
+            from acgym.track.raceline import min_curvature_line, with_line
+
+            margin_m = design.racing_line_margin_m
+            track = with_line(track, min_curvature_line(track, margin_m=margin_m))
+            reference_line = f"minimum-curvature racing line, margin {margin_m} m"
+            metadata["racing_line_margin_m"] = margin_m
         path = Path(folder) / f"{design.name}{NATIVE_SUFFIX}"
         save_native(
-            build_track(design),
+            track,
             path,
             description=design.description,
-            reference_line="centre line",
-            metadata={"author": "acgym.track.builtin", "width_m": design.width_m},
+            reference_line=reference_line,
+            metadata=metadata,
         )
         paths.append(path)
     load_builtin.cache_clear()
