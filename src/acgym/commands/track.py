@@ -144,7 +144,8 @@ def _show(args: argparse.Namespace) -> int:
                 args.out,
                 color_by="speed",
                 speed_mps=profile.speed_mps,
-                subtitle=f"{car} on the reference line: lap-time estimate {profile.lap_time_s:.2f} s",
+                subtitle=f"{car} on the reference line: lap-time estimate "
+                f"{profile.lap_time_s:.2f} s",
             )
     print(f"wrote {args.out}")
     return 0

@@ -1,4 +1,4 @@
-"""The original project's track files: ``<track>.csv`` + ``<track>-racing_line.csv`` + ``config.yaml``.
+"""The original project's track files: config.yaml, <track>.csv, <track>-racing_line.csv.
 
 ``<track>.csv`` has one cross-section per row, columns ``left_border_x, left_border_y,
 right_border_x, right_border_y, pos_x, pos_y`` (the game's AI line in ``pos_*``), about
