@@ -10,7 +10,7 @@ REFERENCE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "referen
 """The shared reference folder (sample car and track files in the original formats)."""
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def reference_cars_dir() -> Path:
     """Folder of the original car map samples (``<car>/steer_map.csv``, ``brake_map.csv``)."""
     return REFERENCE_DIR / "cars"

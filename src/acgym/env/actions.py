@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from acgym.env.config import EnvConfig
 from acgym.errors import CarFileError
 
 FloatArray = NDArray[np.float64]
@@ -228,6 +229,17 @@ class ActionMapper:
         """Lower control limits, ``(3,)``."""
         self.high = np.array([steer_map.full_lock_steer, 1.0, 1.0])
         """Upper control limits, ``(3,)``."""
+
+    @classmethod
+    def from_config(cls, steer_map: SteerMap, config: EnvConfig) -> ActionMapper:
+        """The mapper of ``config`` (rate, relative mode, rate limits) for a car."""
+        return cls(
+            steer_map,
+            config.ego_sampling_freq,
+            relative=config.use_relative_actions,
+            max_steer_rate_deg_s=config.max_steer_rate,
+            pedal_rate_per_s=config.actions.pedal_rate_per_s,
+        )
 
     def check_actions(self, actions: ArrayLike) -> FloatArray:
         """Validate an action array ``(..., 3)``, finite; returns it as float64."""

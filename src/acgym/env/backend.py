@@ -26,6 +26,9 @@ from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
+from acgym.env.config import EnvConfig
+from acgym.errors import BackendError, ConfigError
+
 BackendKind = Literal["sim", "ac"]
 """``"sim"``: the built-in simulator (in process or served); ``"ac"``: Assetto Corsa."""
 
@@ -115,3 +118,35 @@ def track_full_name(static_info: Mapping[str, Any]) -> str:
     name = str(static_info["TrackName"])
     configuration = static_info.get("TrackConfiguration") or ""
     return f"{name}-{configuration}" if configuration else name
+
+
+def checked_static_info(backend: Backend, config: EnvConfig) -> dict[str, Any]:
+    """The backend's static info (plus ``TrackFullName``), once it is checked against ``config``.
+
+    As the original at its first reset: the control rate, track and car must be the
+    configured ones, and so must the screen-capture settings when capture is on.
+
+    Raises:
+        ConfigError: The backend runs something else than configured.
+        BackendError: The static info lacks TrackName or TrackLength.
+    """
+    static = dict(backend.static_info())
+    for key in ("TrackName", "TrackLength"):
+        if key not in static:
+            raise BackendError(f"the {backend.kind} backend's static info lacks {key}")
+    static["TrackFullName"] = track_full_name(static)
+    backend_config = backend.config()
+    expected = {
+        "ego_sampling_freq": (config.ego_sampling_freq, backend_config.get("ego_sampling_freq")),
+        "track": (config.track, static["TrackFullName"]),
+        "car": (config.car, static.get("CarName")),
+    }
+    if config.screen_capture_enable:
+        for key in ("final_image_width", "final_image_height", "color_mode"):
+            expected[key] = (getattr(config, key), backend_config.get(key))
+    for key, (want, got) in expected.items():
+        if want != got:
+            raise ConfigError(
+                f"{key}: the config expects {want!r}, the {backend.kind} backend runs {got!r}"
+            )
+    return static

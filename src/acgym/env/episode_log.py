@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,6 +35,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from acgym.env.observations import DERIVED_CHANNELS, Frame
 from acgym.errors import DataFileError
 from acgym.fileio import write_text_atomic, write_with_atomic
 
@@ -55,6 +57,35 @@ STATES_SUFFIX = "_states.parquet"
 def timestamp(now: datetime) -> str:
     """``YYYYmmdd_HHMMSS.fff``: the original's file-name stamp (milliseconds)."""
     return now.strftime("%Y%m%d_%H%M%S.%f")[:-3]
+
+
+def state_row(
+    state: Mapping[str, Any],
+    frame: Frame,
+    controls: np.ndarray,
+    raw_actions: np.ndarray,
+    reward: float,
+    terminated: bool,
+    truncated: bool,
+) -> dict[str, Any]:
+    """The logged row of one step of car 0 of ``frame``: the state plus what the env added."""
+    row = dict(state)
+    if "currentTime" in row:
+        row["currentTime"] = row["currentTime"] / 1000.0  # the original logged seconds
+    row["timestamp_env"] = time.perf_counter()
+    values, index = frame.values[0], frame.index
+    for name in DERIVED_CHANNELS:
+        row[name] = float(values[index[name]])
+    if frame.rays_m.shape[1]:
+        row["sensors"] = frame.rays_m[0].copy()
+    for i in range(3):
+        row[f"current_action_abs_{i}"] = float(controls[i])
+        row[f"actions_{i}"] = float(raw_actions[i])
+    row["reward"] = reward
+    row["terminated"] = terminated
+    row["TimeLimit.truncated"] = truncated
+    row["done"] = int(terminated or truncated)
+    return row
 
 
 def states_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
