@@ -29,3 +29,15 @@ def test_failed_writer_keeps_old_file_and_leaves_no_temp(tmp_path: Path) -> None
         write_with_atomic(target, broken_writer)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["file.txt"]
+
+
+def test_atomic_file_gets_the_default_mode_not_0600(tmp_path: Path) -> None:
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        target = tmp_path / "file.txt"
+        write_text_atomic(target, "x")
+        assert target.stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(mask)
