@@ -379,3 +379,14 @@ def test_grid_cell_count_is_capped_for_huge_sparse_inputs() -> None:
     grid = spatial.segment_grid(segments, 0.01)
     assert grid.shape[0] * grid.shape[1] <= spatial.MAX_GRID_CELLS
     assert len(grid.cell_start) == grid.shape[0] * grid.shape[1] + 1
+
+
+def test_non_finite_points_give_nan_and_are_not_inside(circle_track: Track) -> None:
+    points = np.array([[np.nan, 0.0], [0.0, np.inf], [1e300, -1e300], [100.0, 0.0]])
+    projection = circle_track.project(points)
+    assert np.isnan(projection.s_m[:2]).all() and np.isnan(projection.gap_m[:2]).all()
+    assert np.isfinite(projection.s_m[2:]).all()
+    assert circle_track.is_inside(points).tolist() == [False, False, False, True]
+    distance = circle_track.border_distance(points)
+    assert np.isnan(distance[:2]).all() and not np.isnan(distance[2:]).any()  # 1e300: inf
+    assert np.isnan(circle_track.project_point(np.nan, 0.0)).all()

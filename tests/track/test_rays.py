@@ -150,3 +150,10 @@ def test_single_pose_fan_equals_the_batch(any_track: Track, make_query_points: Q
     np.testing.assert_array_equal(
         any_track.cast_rays_pose(*points[0], heading[0], FAN_RAD), batch[0]
     )
+
+
+def test_a_non_finite_pose_gives_nan_distances(circle_track: Track) -> None:
+    distance = circle_track.cast_rays(
+        np.array([[np.nan, 0.0], [100.0, 0.0]]), np.array([0.0, np.nan]), FAN_RAD
+    )
+    assert np.isnan(distance).all()

@@ -91,7 +91,7 @@ def _scan_cell(
     for n in range(cell_start[c], cell_start[c + 1]):
         k = items[n]
         d2, u = _segment_distance2(px, py, seg, k)
-        if d2 < best_d2:
+        if d2 < best_d2 or best_k < 0:  # (d2 overflows to inf beyond ~1e154 m)
             best_d2 = d2
             best_k = k
             best_u = u
@@ -116,17 +116,18 @@ def nearest_segment(
 
     Returns:
         ``(k, u, d2)``: segment index, parameter in [0, 1] of the nearest point on it and
-        the squared distance, m^2 (``k = -1`` only when the grid is empty).
+        the squared distance, m^2 (``k = -1`` for a non-finite point or an empty grid).
     """
     x0 = params[0]
     y0 = params[1]
     cell_m = params[2]
     nx = int(params[3])
     ny = int(params[4])
-    ix = int(np.floor((px - x0) / cell_m))
-    iy = int(np.floor((py - y0) / cell_m))
-    ix = min(max(ix, 0), nx - 1)
-    iy = min(max(iy, 0), ny - 1)
+    if not (np.isfinite(px) and np.isfinite(py)):
+        return -1, 0.0, np.inf
+    # Clamp in floating point first: a point kilometres away must not overflow an int.
+    ix = int(min(max(np.floor((px - x0) / cell_m), 0.0), nx - 1.0))
+    iy = int(min(max(np.floor((py - y0) / cell_m), 0.0), ny - 1.0))
     best_k = -1
     best_u = 0.0
     best_d2 = np.inf
@@ -163,7 +164,7 @@ def nearest_segment(
             bound = min(bound, y0 + (j_hi + 1) * cell_m - py)
         if bound == np.inf:
             break  # every cell visited
-        if bound > 0.0 and bound * bound >= best_d2:
+        if best_k >= 0 and bound > 0.0 and bound * bound >= best_d2:
             break
         r += 1
     return best_k, best_u, best_d2
@@ -180,6 +181,8 @@ def _project_one(
     line: FloatArray,
 ) -> tuple[float, float]:
     k, u, d2 = nearest_segment(px, py, params, cell_start, items, line)
+    if k < 0:  # a NaN point
+        return np.nan, np.nan
     s_m = line[k, 4] + u * line[k, 5]
     if s_m >= length_m:
         s_m -= length_m
@@ -208,6 +211,7 @@ def project_point(
 
     The gap is positive when the point is left of the line (+90 degrees from the
     direction of travel). ``line`` is a ``line_table``; ``s`` is in ``[0, length_m)``.
+    A non-finite point gives ``(nan, nan)``.
     """
     return _project_one(px, py, length_m, params, cell_start, items, line)
 
@@ -241,8 +245,8 @@ def nearest_distances(
 ) -> None:
     """Distance, m, from each of ``(N, 2)`` points to the nearest segment, into ``out``."""
     for n in range(xy_m.shape[0]):
-        _, _, d2 = nearest_segment(xy_m[n, 0], xy_m[n, 1], params, cell_start, items, seg)
-        out[n] = np.sqrt(d2)
+        k, _, d2 = nearest_segment(xy_m[n, 0], xy_m[n, 1], params, cell_start, items, seg)
+        out[n] = np.sqrt(d2) if k >= 0 else np.nan
 
 
 @numba.njit(cache=True, inline="always")
@@ -284,11 +288,11 @@ def inside_point(
     x0 = params[0]
     y0 = params[1]
     cell_m = params[2]
-    i = int(np.floor((px - x0) / cell_m))
-    j = int(np.floor((py - y0) / cell_m))
-    if i < 0 or j < 0 or i >= int(params[3]) or j >= int(params[4]):
-        return False
-    c = i * int(params[4]) + j
+    fx = (px - x0) / cell_m
+    fy = (py - y0) / cell_m
+    if not (fx >= 0.0 and fy >= 0.0 and fx < params[3] and fy < params[4]):
+        return False  # outside the grid (or NaN)
+    c = int(fx) * int(params[4]) + int(fy)
     for n in range(cell_start[c], cell_start[c + 1]):
         if _in_quad(px, py, quads, items[n]):
             return True

@@ -58,6 +58,8 @@ def cast_ray(
 ) -> float:
     """Distance along one ray to the first border hit, m, capped at ``max_range_m``.
 
+    A non-finite origin or angle gives ``nan``.
+
     Args:
         px, py: Ray origin, m.
         angle_rad: Ray direction, rad CCW from +x.
@@ -65,6 +67,8 @@ def cast_ray(
         params, cell_start, items: A ``UniformGrid`` of ``seg``.
         seg: ``(S, >=4)`` border segments ``ax, ay, ex, ey``.
     """
+    if not (np.isfinite(px) and np.isfinite(py) and np.isfinite(angle_rad)):
+        return np.nan
     dx = np.cos(angle_rad)
     dy = np.sin(angle_rad)
     x0 = params[0]
