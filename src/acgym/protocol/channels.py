@@ -95,9 +95,9 @@ def _xyz(wire_fmt: str, name_fmt: str, unit: str, doc: str, *, required: bool) -
 # fmt: off
 CHANNELS: tuple[Channel, ...] = (
     _ch("steps", "steps", "count", "int", "server step counter: 1 for the first state after connect", required=True),
-    _ch("packetId", "packet_id", "count", "int", "the game's own packet id (the simulator's step count)", required=True),
     _ch("timestamp_ac", "server_clock_s", "s", "float", "server's monotonic clock when the state was read"),
     _ch("total_errors_out_of_sync", "out_of_sync_count", "count", "int", "controls whose server_steps was not the last state sent"),
+    _ch("packetId", "packet_id", "count", "int", "the game's own packet id (the simulator's step count)", required=True),
     _ch("currentTime", "lap_time_ms", "ms", "int", "current lap time", required=True),
     _ch("world_position_x", "position_x_m", "m", "float", "world position, AC z", required=True),
     _ch("world_position_y", "position_y_m", "m", "float", "world position, AC x", required=True),

@@ -525,7 +525,13 @@ class Client:
             self._ended = f"{where} closed the session (server_closing)"
             return _END
         if isinstance(msg, ErrorMessage):
-            raise self._server_error(msg, "the ego stream")
+            if msg.code in ("not_connected", "backend_error", "busy"):
+                raise self._server_error(msg, "the ego stream")
+            # The server refused one of our datagrams (a bug or a corrupted packet): the
+            # stream goes on; count it and say it once in a while.
+            self._counters["server_errors"] += 1
+            logger.warning("the ego server refused a datagram: %s: %s", msg.code, msg.message)
+            return None
         return None  # a repeated ``connected``
 
     def _ingest_legacy(self, data: bytes) -> Any:

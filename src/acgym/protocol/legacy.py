@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import numbers
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -104,10 +105,9 @@ def encode_controls(controls: Controls, server_steps: int) -> bytes:
     values: dict[str, Any] = {}
     for name in ("steer", "acc", "brake"):
         value = getattr(controls, name)
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise ProtocolError(f"controls.{name}: expected a number, got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ProtocolError(f"controls.{name}: expected a number, got {value!r}")
+        value = float(value)
         if not math.isfinite(value):
             raise ProtocolError(f"controls.{name}: {value} is not finite; nothing was sent")
         values[name] = min(1.0, max(-1.0, value))

@@ -430,9 +430,13 @@ class EgoServer:
                 session = self._session
                 if session is not None and addr == session.addr and not self.legacy:
                     self._reply_error(exc.code, str(exc), addr)
-            except Exception:
+            except Exception as exc:
                 self.counters["source_errors"] += 1
                 logger.exception("ego server: error while handling a datagram from %s", addr)
+                session = self._session
+                if session is not None and addr == session.addr and not self.legacy:
+                    message = f"the source failed: {type(exc).__name__}: {exc}"
+                    self._reply_error("backend_error", message[:1000], addr, per_s=10.0)
 
     def _check_client_silence(self) -> None:
         session = self._session
@@ -470,9 +474,13 @@ class EgoServer:
         try:
             self.source.advance()
             self._send_state()
-        except Exception:
+        except Exception as exc:
             self.counters["source_errors"] += 1
             logger.exception("ego server: the source failed during a tick")
+            session = self._session
+            if session is not None and not session.legacy:
+                message = f"the source failed: {type(exc).__name__}: {exc}"
+                self._reply_error("backend_error", message[:1000], session.addr)
         self._check_client_silence()
 
     def _send_state(self) -> None:

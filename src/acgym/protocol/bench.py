@@ -1,0 +1,311 @@
+"""``acgym bench protocol``: codec cost, lock-step throughput, real-time tick jitter.
+
+The server runs in a subprocess (``python -m acgym.protocol.bench serve``) over a
+trivial source with the original plugin's ~90 channels at full float precision, so
+client and server do not share a GIL and the figures are those of two processes on
+loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from acgym.protocol import codec
+from acgym.protocol.channels import LEGACY_STATE_CHANNELS, default_value
+from acgym.protocol.client import Client
+from acgym.protocol.messages import Controls
+from acgym.protocol.server import ProtocolServer
+
+LOCKSTEP_TARGET_STEPS_PER_S = 5000.0
+JITTER_TARGET_P99_MS = 2.0
+
+
+class TrivialSource:
+    """A car that does nothing but change its ~90 channels: the protocol's cost alone.
+
+    It rotates through a few precomputed states of random full-precision floats (the
+    encoding cost of real telemetry) and counts steps in ``packetId``.
+    """
+
+    reset_options = ("distance_m", "lateral_offset_m", "heading_offset_rad", "speed_mps", "seed")
+
+    def __init__(self, seed: int = 0, num_variants: int = 8) -> None:
+        rng = random.Random(seed)
+        self._variants = []
+        for _ in range(num_variants):
+            state: dict[str, Any] = {}
+            for wire in LEGACY_STATE_CHANNELS:
+                zero = default_value(wire)
+                if isinstance(zero, list):
+                    state[wire] = [rng.uniform(-100.0, 100.0) for _ in zero]
+                elif isinstance(zero, int):
+                    state[wire] = rng.randrange(0, 100_000)
+                else:
+                    state[wire] = rng.uniform(-1000.0, 1000.0)
+            state["done"] = 0
+            self._variants.append(state)
+        self.steps = 0
+        self.controls = Controls()
+
+    def static_info(self) -> dict[str, Any]:
+        """Static info of a made-up track and car."""
+        return {
+            "TrackName": "bench",
+            "TrackConfiguration": "",
+            "TrackLength": 1000.0,
+            "CarName": "bench_car",
+            "WindSpeed": 0.0,
+            "WindDirection": 0.0,
+            "autoShifterOn": 1,
+            "penaltiesEnabled": 0,
+            "backend": "bench",
+            "backend_version": "1",
+        }
+
+    def config(self) -> dict[str, Any]:
+        """Only the control rate."""
+        return {"ego_sampling_freq": 25}
+
+    def track_info(self) -> dict[str, Any]:
+        """No track."""
+        return {}
+
+    def reset(self, options: dict[str, Any]) -> None:
+        """Back to step 0."""
+        self.steps = 0
+
+    def apply(self, controls: Controls) -> None:
+        """Keep the controls."""
+        self.controls = controls
+
+    def advance(self) -> None:
+        """One more step."""
+        self.steps += 1
+
+    def state(self) -> dict[str, Any]:
+        """The next precomputed state, with this step's counters."""
+        state = dict(self._variants[self.steps % len(self._variants)])
+        state["packetId"] = self.steps
+        state["timestamp_ac"] = time.perf_counter()
+        return state
+
+
+def serve_main(argv: Sequence[str] | None = None) -> int:
+    """Serve a ``TrivialSource`` until stdin closes; print the ports, then tick stats."""
+    parser = argparse.ArgumentParser(prog="python -m acgym.protocol.bench serve")
+    parser.add_argument("--mode", choices=("realtime", "lockstep"), default="lockstep")
+    parser.add_argument("--rate-hz", type=float, default=25.0)
+    parser.add_argument("--legacy", action="store_true")
+    args = parser.parse_args(argv)
+    server = ProtocolServer(
+        TrivialSource(),
+        ego_port=0,
+        mgmt_port=0,
+        modes=(args.mode,),
+        control_rate_hz=args.rate_hz,
+        legacy=args.legacy,
+    ).start()
+    print(
+        json.dumps({"ego_port": server.ego_address[1], "mgmt_port": server.mgmt_address[1]}),
+        flush=True,
+    )
+    try:
+        sys.stdin.read()  # the parent closes stdin (or dies) to stop us
+    finally:
+        lateness_ms = [1000.0 * x for x in server.ego.tick_lateness_s]
+        counters = dict(server.ego.counters)
+        server.stop()
+        print(json.dumps({"tick_lateness_ms": lateness_ms, "counters": counters}), flush=True)
+    return 0
+
+
+class ServerProcess:
+    """``serve_main`` in a subprocess; a context manager that stops it."""
+
+    def __init__(self, *args: str, timeout_s: float = 30.0) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "acgym.protocol.bench", "serve", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = _readline_with_timeout(self.process, timeout_s)
+        ports = json.loads(line)
+        self.ego_port: int = ports["ego_port"]
+        self.mgmt_port: int = ports["mgmt_port"]
+
+    def stop(self, timeout_s: float = 10.0) -> dict[str, Any]:
+        """Stop the server; returns its final stats (empty if it was killed)."""
+        if self.process.poll() is not None:
+            return {}
+        try:
+            out, _ = self.process.communicate(timeout=timeout_s)  # closes stdin: stop
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.communicate()
+            return {}
+        lines = [line for line in out.splitlines() if line.strip()]
+        return json.loads(lines[-1]) if lines else {}
+
+    def kill(self) -> None:
+        """Kill the server at once (as if it crashed)."""
+        self.process.kill()
+        self.process.wait(timeout=10.0)
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10.0)
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                stream.close()
+
+
+def _readline_with_timeout(process: subprocess.Popen[str], timeout_s: float) -> str:
+    result: list[str] = []
+    reader = threading.Thread(target=lambda: result.append(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    reader.join(timeout_s)
+    if not result or not result[0]:
+        process.kill()
+        raise RuntimeError("the bench server subprocess did not start (no ports printed)")
+    return result[0]
+
+
+def _percentiles_ms(values_ms: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(values_ms)
+    if not ordered:
+        return {"p50": math.nan, "p99": math.nan, "max": math.nan, "count": 0}
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
+
+    return {"p50": pick(0.5), "p99": pick(0.99), "max": ordered[-1], "count": len(ordered)}
+
+
+def bench_codec(min_time_s: float) -> dict[str, Any]:
+    """Encode and decode cost of one state of ~90 channels."""
+    from acgym.bench import time_per_call_s
+
+    source = TrivialSource()
+    channels = source.state()
+    normalized = codec.normalize_channels(channels)
+    data = codec.encode_state(1, 0, normalized)
+    encode = time_per_call_s(
+        lambda: codec.encode_state(1, 0, codec.normalize_channels(channels)), min_time_s
+    )
+    decode = time_per_call_s(lambda: codec.decode_from_server(data), min_time_s)
+    return {
+        "channels": len(channels),
+        "state_bytes": len(data),
+        "encode_us": 1e6 * encode["best_s"],
+        "decode_us": 1e6 * decode["best_s"],
+        "encode_median_us": 1e6 * encode["median_s"],
+        "decode_median_us": 1e6 * decode["median_s"],
+    }
+
+
+def bench_lockstep(num_steps: int) -> dict[str, Any]:
+    """Lock-step steps per second, client here, server in a subprocess."""
+    with ServerProcess("--mode", "lockstep") as server:
+        with Client(
+            ego_port=server.ego_port, mgmt_port=server.mgmt_port, mode="lockstep"
+        ) as client:
+            client.reset()
+            client.receive_state()
+            for _ in range(200):  # warm up
+                client.step(0.0, 0.5, -1.0)
+            start_s = time.perf_counter()
+            for _ in range(num_steps):
+                client.step(0.01, 0.5, -1.0)
+            elapsed_s = time.perf_counter() - start_s
+            counters = client.counters
+        server.stop()
+    return {
+        "steps": num_steps,
+        "elapsed_s": elapsed_s,
+        "steps_per_s": num_steps / elapsed_s,
+        "step_us": 1e6 * elapsed_s / num_steps,
+        "retransmits": counters.get("controls_retransmitted", 0),
+        "target_steps_per_s": LOCKSTEP_TARGET_STEPS_PER_S,
+    }
+
+
+def bench_realtime(duration_s: float, rate_hz: float = 25.0) -> dict[str, Any]:
+    """Tick jitter of a real-time server, at the server and as seen by the client."""
+    period_s = 1.0 / rate_hz
+    arrivals_s: list[float] = []
+    seqs: list[int] = []
+    with ServerProcess("--mode", "realtime", "--rate-hz", str(rate_hz)) as server:
+        with Client(ego_port=server.ego_port, mgmt_port=server.mgmt_port, drain="every") as client:
+            client.receive_state()
+            end_s = time.perf_counter() + duration_s
+            while time.perf_counter() < end_s:
+                client.receive_state()
+                arrivals_s.append(time.perf_counter())
+                seqs.append(client.last_seq)
+                client.send_controls(0.0, 0.3, -1.0)
+            counters = client.counters
+        stats = server.stop()
+    # as seen by the client: arrival minus the schedule fitted to the earliest arrival
+    offsets_s = [t - seq * period_s for t, seq in zip(arrivals_s, seqs, strict=True)]
+    base_s = min(offsets_s)
+    client_lateness_ms = [1000.0 * (x - base_s) for x in offsets_s]
+    gaps_ms = [
+        1000.0 * abs((b - a) - (sb - sa) * period_s)
+        for a, b, sa, sb in zip(arrivals_s, arrivals_s[1:], seqs, seqs[1:], strict=False)
+    ]
+    server_lateness_ms = stats.get("tick_lateness_ms", [])[1:]  # the first tick starts the clock
+    server_counters = stats.get("counters", {})
+    return {
+        "rate_hz": rate_hz,
+        "duration_s": duration_s,
+        "states": len(arrivals_s),
+        "server_tick_lateness_ms": _percentiles_ms(server_lateness_ms),
+        "client_arrival_lateness_ms": _percentiles_ms(client_lateness_ms),
+        "client_interarrival_jitter_ms": _percentiles_ms(gaps_ms),
+        "ticks_missed": server_counters.get("ticks_missed", 0),
+        "states_lost": counters.get("states_lost", 0),
+        "target_p99_ms": JITTER_TARGET_P99_MS,
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run every protocol benchmark; ``args.quick`` shortens them."""
+    quick = bool(getattr(args, "quick", False))
+    codec_results = bench_codec(0.1 if quick else 0.5)
+    lockstep = bench_lockstep(1000 if quick else 20000)
+    realtime = bench_realtime(2.0 if quick else 30.0)
+    return {
+        "quick": quick,
+        "codec": codec_results,
+        "lockstep": lockstep,
+        "realtime": realtime,
+        "targets_met": {
+            "lockstep_steps_per_s": lockstep["steps_per_s"] >= LOCKSTEP_TARGET_STEPS_PER_S,
+            "server_jitter_p99_ms": realtime["server_tick_lateness_ms"]["p99"]
+            <= JITTER_TARGET_P99_MS,
+            "client_jitter_p99_ms": realtime["client_arrival_lateness_ms"]["p99"]
+            <= JITTER_TARGET_P99_MS,
+        },
+        "note": "encode/decode: best of 5 repeats, medians beside them; server in a subprocess",
+    }
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "serve":
+        raise SystemExit(serve_main(sys.argv[2:]))
+    raise SystemExit("usage: python -m acgym.protocol.bench serve [--mode M] [--rate-hz HZ]")
