@@ -203,8 +203,9 @@ def speed_profile(
         limits: The car.
         curvature_1pm: Curvature to use instead of the line's own, ``(M,)`` 1/m (taken
             as is, no smoothing).
-        initial_speed_mps: Speed at the first point, m/s (e.g. 0 for a standing start).
-            ``None``: a flying lap on a closed loop, the cornering limit on an open line.
+        initial_speed_mps: Speed at the first point, m/s (e.g. 0 for a standing start;
+            on a loop the lap still ends into a flying next lap). ``None``: a flying lap
+            on a closed loop, the cornering limit on an open line.
         closed: The line is a loop (the segment from the last point to the first is
             driven and the next lap follows).
         curvature_smoothing_m: Standard deviation of the Gaussian, in arc length, that
