@@ -15,6 +15,10 @@ The model is described in ``docs/sim.md``.
 from __future__ import annotations
 
 from acgym.sim.car_params import CarParams, list_cars, load_car
+from acgym.sim.kernel_cache import clear_stale_cache
 from acgym.sim.world import World, WorldConfig
+
+# Numba loads cached kernels lazily (first call), so this runs before any is loaded.
+clear_stale_cache()
 
 __all__ = ["CarParams", "World", "WorldConfig", "list_cars", "load_car"]

@@ -440,6 +440,9 @@ def car_param_array(
         p[base + L.T_ROLLING_RESISTANCE] = tyre.rolling_resistance
         p[base + L.T_RADIUS_M] = tyre.radius_m
         p[base + L.T_INERTIA_KGM2] = tyre.wheel_inertia_kgm2
+        p[base + L.T_INV_FZ0] = 1.0 / tyre.nominal_load_n
+        p[base + L.T_INV_KAPPA_PEAK] = 1.0 / tyre.peak_slip_ratio
+        p[base + L.T_INV_ALPHA_PEAK] = 1.0 / tyre.peak_slip_angle_rad
     return p
 
 

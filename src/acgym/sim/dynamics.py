@@ -96,7 +96,7 @@ from acgym.sim.layout import (
     T_ROLLING_RESISTANCE,
 )
 from acgym.sim.powertrain import auto_shift_gear, engine_torque_nm, overall_ratio
-from acgym.sim.tyres import combined_forces
+from acgym.sim.tyres import FASTMATH, combined_forces, fast_atan
 from acgym.units import GRAVITY_MPS2
 
 RPM_PER_RADPS = 30.0 / math.pi
@@ -104,11 +104,13 @@ NEUTRAL_REV_TAU_S = 0.3
 """Time constant of a free engine's speed (neutral) toward its throttle set point, s."""
 
 # rows of the per-call scratch array (each row holds one value per wheel)
-_FZ, _FX, _FY, _KX, _KY, _SLIP_SPEED, _VXW, _VYW, _OMEGA_FREE, _INERTIA, _MU_X = range(11)
-NUM_SCRATCH_ROWS = 11
+_FZ, _FX, _FY, _KX, _KY, _SLIP_SPEED, _VXW, _VYW, _OMEGA_FREE, _INERTIA, _MU_X, _INV_SLIP_SPEED = (
+    range(12)
+)
+NUM_SCRATCH_ROWS = 12
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
 def _coulomb(omega: float, step: float) -> float:
     """Reduce ``|omega|`` by ``step`` >= 0 without crossing zero (implicit dry friction)."""
     if omega > step:
@@ -118,7 +120,7 @@ def _coulomb(omega: float, step: float) -> float:
     return 0.0
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
 def normal_loads(
     p: NDArray[np.float64], vx_mps: float, ax_mps2: float, ay_mps2: float, out: NDArray[np.float64]
 ) -> None:
@@ -149,7 +151,7 @@ def normal_loads(
     out[3] = max(0.5 * rear_axle + lat_rear, 0.0)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=FASTMATH)
 def substep(
     p: NDArray[np.float64],
     s: NDArray[np.float64],
@@ -213,9 +215,10 @@ def substep(
         slip_speed = abs(vxw)
         if slip_speed < v_slip:
             slip_speed = v_slip
+        inv_slip_speed = 1.0 / slip_speed
         radius = p[base + T_RADIUS_M]
-        kappa = (s[S_WHEEL_OMEGA + w] * radius - vxw) / slip_speed
-        alpha = -math.atan(vyw / slip_speed)
+        kappa = (s[S_WHEEL_OMEGA + w] * radius - vxw) * inv_slip_speed
+        alpha = -fast_atan(vyw * inv_slip_speed)
         grip = 1.0 if on_track[w] > 0.5 else p[P_OFFTRACK_GRIP]
         fx, fy, mu_x, mu_y, kx, ky = combined_forces(kappa, alpha, fz[w], grip, p, base)
         scratch[_FX, w] = fx
@@ -223,6 +226,7 @@ def substep(
         scratch[_KX, w] = kx
         scratch[_KY, w] = ky
         scratch[_SLIP_SPEED, w] = slip_speed
+        scratch[_INV_SLIP_SPEED, w] = inv_slip_speed
         scratch[_VXW, w] = vxw
         scratch[_VYW, w] = vyw
         scratch[_MU_X, w] = mu_x
@@ -277,7 +281,7 @@ def substep(
         if w >= 2:
             inertia += 0.5 * reflected_inertia
             drive = 0.5 * axle_torque
-        j = inertia + dt * radius * radius * scratch[_KX, w] / scratch[_SLIP_SPEED, w]
+        j = inertia + dt * radius * radius * scratch[_KX, w] * scratch[_INV_SLIP_SPEED, w]
         inertia_eff[w] = j
         omega_free[w] = s[S_WHEEL_OMEGA + w] + dt * (drive - radius * scratch[_FX, w]) / j
     # limited-slip differential: a clutch between the rear wheels, capacity grows with torque
@@ -362,10 +366,10 @@ def substep(
         sum_fx += fx_body
         sum_fy += fy_body
         sum_mz += xw * fy_body - yw * fx_body
-        slip_speed = scratch[_SLIP_SPEED, w]
-        jac_x += scratch[_KX, w] * c * c / slip_speed
-        ratio_y = scratch[_VYW, w] / slip_speed
-        c_lat = scratch[_KY, w] / (slip_speed * (1.0 + ratio_y * ratio_y))
+        inv_slip_speed = scratch[_INV_SLIP_SPEED, w]
+        jac_x += scratch[_KX, w] * c * c * inv_slip_speed
+        ratio_y = scratch[_VYW, w] * inv_slip_speed
+        c_lat = scratch[_KY, w] * inv_slip_speed / (1.0 + ratio_y * ratio_y)
         b = xw * c + yw * sn
         jac_aa += c_lat * c * c
         jac_ab += c_lat * c * b

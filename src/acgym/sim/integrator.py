@@ -56,10 +56,11 @@ from acgym.sim.layout import (
     S_YAW_RAD,
 )
 from acgym.sim.powertrain import interp_clamped, manual_shift_gear
+from acgym.sim.tyres import FASTMATH
 from acgym.track.queries import inside_point
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
 def _clip_unit(value: float) -> float:
     if value > 1.0:
         return 1.0
@@ -68,7 +69,7 @@ def _clip_unit(value: float) -> float:
     return value
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=FASTMATH)
 def wheel_positions(
     p: NDArray[np.float64],
     s: NDArray[np.float64],
@@ -91,7 +92,7 @@ def wheel_positions(
         out_y[w] = s[S_Y_M] + sn * xw + c * yw
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=FASTMATH)
 def update_surface(
     p: NDArray[np.float64],
     s: NDArray[np.float64],
@@ -115,7 +116,7 @@ def update_surface(
         on_track[w] = 1.0 if inside else 0.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=FASTMATH)
 def step_cars(
     params: NDArray[np.float64],
     state: NDArray[np.float64],

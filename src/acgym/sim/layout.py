@@ -45,7 +45,10 @@ T_ALPHA_PEAK_RAD = 11  # slip angle at the pure-slip peak, rad
 T_ROLLING_RESISTANCE = 12  # rolling-resistance coefficient on the track surface
 T_RADIUS_M = 13  # rolling radius, m
 T_INERTIA_KGM2 = 14  # spin inertia of wheel + tyre + brake disc (+ half-shaft), kg m^2
-NUM_TYRE_PARAMS = 15
+T_INV_FZ0 = 15  # 1 / T_FZ0_N (precomputed: the kernels multiply instead of divide)
+T_INV_KAPPA_PEAK = 16  # 1 / T_KAPPA_PEAK
+T_INV_ALPHA_PEAK = 17  # 1 / T_ALPHA_PEAK_RAD
+NUM_TYRE_PARAMS = 18
 
 # --- car parameters ----------------------------------------------------------------------
 P_MASS_KG = 0

@@ -1,0 +1,260 @@
+"""``acgym bench sim``: control steps per second of the simulator, 1 car and 256 cars.
+
+Cars drive a closed track (a rounded rectangle, :func:`rounded_rectangle_track`) under
+plausible controls: a seeded random walk of steering about a lane-keeping steer, mostly
+throttle, brakes now and then; cars that leave the surface are put back on the line. The
+timed call is one :meth:`acgym.sim.World.step` (all cars, one 25 Hz control period of
+8 internal steps at 200 Hz) on one core. The surface test of every tyre in every internal
+step is included. ``profile`` breaks one internal step down by part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from typing import Any
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+from acgym.bench import time_per_call_s
+from acgym.sim import layout as L
+from acgym.sim.world import World, WorldConfig
+from acgym.track.track import Track
+
+BENCH_CAR = "bmw_z4_gt3"
+BATCH_SIZES = (1, 256)
+
+
+def rounded_rectangle_track(
+    length_m: float = 800.0,
+    width_m: float = 400.0,
+    corner_radius_m: float = 80.0,
+    track_width_m: float = 12.0,
+    spacing_m: float = 2.0,
+) -> Track:
+    """A closed track: a rectangle with rounded corners, driven counter-clockwise.
+
+    Args:
+        length_m, width_m: Outer size of the centre line's rectangle, m.
+        corner_radius_m: Radius of the centre line in the corners, m.
+        track_width_m: Distance between the borders, m.
+        spacing_m: Distance between centre-line points, m.
+
+    Returns:
+        A ``Track`` named ``rounded_rectangle`` with the centre line as reference line,
+        starting in the middle of the bottom straight, heading +x.
+    """
+    r = corner_radius_m
+    half_l = 0.5 * length_m - r
+    half_w = 0.5 * width_m - r
+    pieces: list[NDArray[np.float64]] = []
+    # straights and quarter circles, counter-clockwise from (0, -width/2)
+    corners = (
+        (half_l, -half_w, -0.5 * math.pi),
+        (half_l, half_w, 0.0),
+        (-half_l, half_w, 0.5 * math.pi),
+        (-half_l, -half_w, math.pi),
+    )
+    starts = (
+        (0.0, -0.5 * width_m),
+        (0.5 * length_m, -half_w),
+        (half_l, 0.5 * width_m),
+        (-0.5 * length_m, half_w),
+    )
+    ends = (
+        (half_l, -0.5 * width_m),
+        (0.5 * length_m, half_w),
+        (-half_l, 0.5 * width_m),
+        (-0.5 * length_m, -half_w),
+    )
+    for (sx, sy), (ex, ey), (cx, cy, a0) in zip(starts, ends, corners, strict=True):
+        n = max(int(math.hypot(ex - sx, ey - sy) / spacing_m), 1)
+        t = np.arange(n) / n
+        pieces.append(np.stack((sx + t * (ex - sx), sy + t * (ey - sy)), axis=1))
+        m = max(int(0.5 * math.pi * r / spacing_m), 2)
+        a = a0 + 0.5 * math.pi * np.arange(m) / m
+        pieces.append(np.stack((cx + r * np.cos(a), cy + r * np.sin(a)), axis=1))
+    # the last piece closes onto the start: straight from (-length/2 + r, -width/2) to 0
+    sx, sy = -half_l, -0.5 * width_m
+    n = max(int(half_l / spacing_m), 1)
+    t = np.arange(n) / n
+    pieces.append(np.stack((sx + t * (0.0 - sx), np.full(n, sy)), axis=1))
+    centre = np.concatenate(pieces)
+    tangent = np.roll(centre, -1, axis=0) - np.roll(centre, 1, axis=0)
+    tangent /= np.hypot(tangent[:, 0], tangent[:, 1])[:, None]
+    normal = np.stack((-tangent[:, 1], tangent[:, 0]), axis=1)
+    half = 0.5 * track_width_m
+    return Track.from_arrays(
+        "rounded_rectangle", centre + half * normal, centre - half * normal, centre
+    )
+
+
+class Driver:
+    """Plausible controls for a batch: lane keeping + a seeded random walk.
+
+    Steering aims at a point ``lookahead_m`` ahead on the reference line (pure pursuit)
+    plus a random walk; throttle is mostly on, braking before the corners' speed limit.
+    """
+
+    def __init__(
+        self,
+        world: World,
+        track: Track,
+        seed: int = 0,
+        lookahead_m: float = 25.0,
+        target_speed_mps: float = 28.0,
+    ) -> None:
+        self.world = world
+        self.track = track
+        self.rng = np.random.default_rng(seed)
+        self.lookahead_m = lookahead_m
+        self.target_speed_mps = target_speed_mps
+        self.noise = np.zeros(world.num_cars)
+        self.controls = np.zeros((world.num_cars, L.NUM_CONTROLS))
+
+    def __call__(self) -> NDArray[np.float64]:
+        w = self.world
+        xy = np.stack((w.x_m, w.y_m), axis=1)
+        s_m = self.track.project(xy).s_m
+        target, _ = self.track.line_point_at(s_m + self.lookahead_m)
+        heading = np.arctan2(target[:, 1] - w.y_m, target[:, 0] - w.x_m)
+        err = np.angle(np.exp(1j * (heading - w.yaw_rad)))
+        # pure pursuit: road-wheel angle, then steering-wheel degrees, then the steer input
+        p = w.params
+        wheelbase = p[:, L.P_LF_M] + p[:, L.P_LR_M]
+        delta = np.arctan(2.0 * wheelbase * np.sin(err) / self.lookahead_m)
+        wheel_deg = -np.degrees(delta) * p[:, L.P_STEER_RATIO]
+        last = p[:, L.P_NUM_STEER_POINTS].astype(np.int64) - 1
+        rows = np.arange(w.num_cars)
+        per_deg = p[rows, L.P_STEER_MAP_IN + last] / p[rows, L.P_STEER_MAP_DEG + last]
+        self.noise = 0.9 * self.noise + 0.01 * self.rng.standard_normal(w.num_cars)
+        self.controls[:, L.C_STEER] = np.clip(wheel_deg * per_deg + self.noise, -1.0, 1.0)
+        speed = w.speed_mps
+        self.controls[:, L.C_ACC] = np.where(speed > self.target_speed_mps, -1.0, 0.8)
+        self.controls[:, L.C_BRAKE] = np.where(speed > self.target_speed_mps + 4.0, 0.0, -1.0)
+        return self.controls
+
+
+def _reset_off_track(world: World, track: Track) -> None:
+    off = world.wheels_on_track.sum(axis=1) < 2
+    if off.any():
+        idx = np.flatnonzero(off)
+        start = track.line_m[0]
+        heading = track.line_heading_rad[0]
+        world.reset(idx, x_m=start[0], y_m=start[1], yaw_rad=heading, speed_mps=20.0)
+
+
+def _bench_batch(num_cars: int, track: Track, quick: bool) -> dict[str, Any]:
+    world = World(BENCH_CAR, num_cars=num_cars, track=track, config=WorldConfig())
+    start = track.line_m[0]
+    world.reset(x_m=start[0], y_m=start[1], yaw_rad=track.line_heading_rad[0], speed_mps=20.0)
+    driver = Driver(world, track, seed=num_cars)
+    controls = driver()
+    for _ in range(50):  # get the cars rolling, away from the reset state
+        world.step(driver())
+        _reset_off_track(world, track)
+    controls = driver().copy()
+
+    def one_step() -> None:
+        world.step(controls)
+
+    timing = time_per_call_s(one_step, min_time_s=0.2 if quick else 1.0, repeats=3 if quick else 7)
+    return {
+        "num_cars": num_cars,
+        "car": BENCH_CAR,
+        "control_hz": world.config.control_hz,
+        "physics_hz": world.config.physics_hz,
+        "substeps": world.num_substeps,
+        "seconds_per_step": timing["best_s"],
+        "median_seconds_per_step": timing["median_s"],
+        "control_steps_per_s": 1.0 / timing["best_s"],
+        "car_steps_per_s": num_cars / timing["best_s"],
+        "car_substeps_per_s": num_cars * world.num_substeps / timing["best_s"],
+    }
+
+
+def profile(track: Track, quick: bool) -> dict[str, float]:
+    """Seconds per internal step of one car, by part (isolated compiled loops)."""
+    from acgym.sim.dynamics import NUM_SCRATCH_ROWS, normal_loads, substep
+    from acgym.sim.integrator import update_surface
+    from acgym.sim.tyres import combined_forces
+
+    world = World(BENCH_CAR, num_cars=1, track=track)
+    start = track.line_m[0]
+    world.reset(x_m=start[0], y_m=start[1], yaw_rad=track.line_heading_rad[0], speed_mps=30.0)
+    p = world.params[0]
+    count = 200_000 if quick else 2_000_000
+    grid = world._grid
+    out: dict[str, float] = {}
+
+    @numba.njit(cache=False)
+    def tyres(p: NDArray[np.float64], n: int) -> float:
+        acc = 0.0
+        for i in range(n):
+            for w in range(4):
+                fx, fy, _, _, kx, ky = combined_forces(
+                    0.02 + 1e-9 * i, 0.03 - 0.01 * w, 3000.0, 1.0, p, L.P_TYRE_FRONT
+                )
+                acc += fx + fy + kx + ky
+        return acc
+
+    @numba.njit(cache=False)
+    def loads(p: NDArray[np.float64], n: int, buf: NDArray[np.float64]) -> None:
+        for i in range(n):
+            normal_loads(p, 30.0 + 1e-9 * i, 1.0, 2.0, buf)
+
+    @numba.njit(cache=False)
+    def surface(p, s, n, on, use, gp, cs, it, q, xs, ys):
+        for _ in range(n):
+            update_surface(p, s, on, use, gp, cs, it, q, xs, ys)
+
+    @numba.njit(cache=False)
+    def steps(p, s, o, n, on, sc):
+        for _ in range(n):
+            substep(p, s, o, 0.999, 0.02, 0.6, 0.0, on, True, 0.005, sc)
+
+    tyres(p, 10)
+    buf = np.zeros(4)
+    loads(p, 10, buf)
+    s = world._state[0].copy()
+    o = np.zeros(L.NUM_OUTPUTS)
+    on = np.ones(4)
+    xs = np.zeros(4)
+    ys = np.zeros(4)
+    sc = np.zeros((NUM_SCRATCH_ROWS, 4))
+    surface(p, s, 10, on, True, *grid, xs, ys)
+    steps(p, s.copy(), o, 10, on, sc)
+    start_s = time.perf_counter()
+    tyres(p, count)
+    out["four_tyres_s"] = (time.perf_counter() - start_s) / count
+    start_s = time.perf_counter()
+    loads(p, count, buf)
+    out["normal_loads_s"] = (time.perf_counter() - start_s) / count
+    start_s = time.perf_counter()
+    surface(p, s, count, on, True, *grid, xs, ys)
+    out["surface_four_tyres_s"] = (time.perf_counter() - start_s) / count
+    start_s = time.perf_counter()
+    steps(p, s.copy(), o, count, on, sc)
+    out["substep_total_s"] = (time.perf_counter() - start_s) / count
+    # Python side of World.step for one car: argument checks + dispatch, no physics
+    world1 = World(BENCH_CAR, num_cars=1, config=WorldConfig(control_hz=200.0, physics_hz=200.0))
+    u = np.zeros((1, 3))
+    timing = time_per_call_s(lambda: world1.step(u), min_time_s=0.2, repeats=3)
+    out["world_step_one_car_one_substep_s"] = timing["best_s"]
+    return out
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Time ``World.step`` for 1 and 256 cars; returns the figures (see ``docs/bench/sim.md``)."""
+    quick = bool(getattr(args, "quick", False))
+    track = rounded_rectangle_track()
+    results = {str(n): _bench_batch(n, track, quick) for n in BATCH_SIZES}
+    return {
+        "track": {"name": track.name, "length_m": track.length_m},
+        "batches": results,
+        "profile_seconds_per_internal_step": profile(track, quick),
+        "targets": {"one_car_steps_per_s": 50_000, "batch_256_car_steps_per_s": 500_000},
+    }
