@@ -9,6 +9,7 @@ filleted with circular arcs, scaled to about 5.8 km and resampled to about 3,800
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 import numpy as np
@@ -175,6 +176,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "sections": len(track.left_m),
             "line_points": len(track.line_m),
             "from_arrays_with_validation_ms": round(1e3 * build["best_s"], 2),
+            "load_average_1min": round(os.getloadavg()[0], 2),
             "cell_m": {
                 "line": round(track._line_index[0].cell_m, 2),
                 "borders": round(track._border_index[0].cell_m, 2),

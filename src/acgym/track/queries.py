@@ -313,6 +313,27 @@ def inside_points(
         out[n] = inside_point(xy_m[n, 0], xy_m[n, 1], params, cell_start, items, quads)
 
 
+@numba.njit(cache=True, inline="always")
+def _interp_one(s_m: float, knots_s_m: FloatArray, values: FloatArray, length_m: float) -> float:
+    """Linear interpolation at one distance (wrapped modulo ``length_m``)."""
+    m = knots_s_m.shape[0]
+    s = s_m % length_m
+    # Binary search: the last knot with knots_s_m[lo] <= s.
+    lo = 0
+    hi = m
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if knots_s_m[mid] <= s:
+            lo = mid
+        else:
+            hi = mid
+    s_next = knots_s_m[lo + 1] if lo + 1 < m else length_m
+    v_next = values[lo + 1] if lo + 1 < m else values[0]
+    span = s_next - knots_s_m[lo]
+    w = (s - knots_s_m[lo]) / span if span > 0.0 else 0.0
+    return values[lo] + w * (v_next - values[lo])
+
+
 @numba.njit(cache=True)
 def interp_closed(
     s_m: FloatArray, knots_s_m: FloatArray, values: FloatArray, length_m: float, out: FloatArray
@@ -327,20 +348,20 @@ def interp_closed(
         length_m: Loop length, m.
         out: ``(N,)`` result.
     """
-    m = knots_s_m.shape[0]
     for n in range(s_m.shape[0]):
-        s = s_m[n] % length_m
-        # Binary search: the last knot with knots_s_m[lo] <= s.
-        lo = 0
-        hi = m
-        while hi - lo > 1:
-            mid = (lo + hi) >> 1
-            if knots_s_m[mid] <= s:
-                lo = mid
-            else:
-                hi = mid
-        s_next = knots_s_m[lo + 1] if lo + 1 < m else length_m
-        v_next = values[lo + 1] if lo + 1 < m else values[0]
-        span = s_next - knots_s_m[lo]
-        w = (s - knots_s_m[lo]) / span if span > 0.0 else 0.0
-        out[n] = values[lo] + w * (v_next - values[lo])
+        out[n] = _interp_one(s_m[n], knots_s_m, values, length_m)
+
+
+@numba.njit(cache=True)
+def interp_ahead(
+    s_m: FloatArray,
+    step_m: float,
+    knots_s_m: FloatArray,
+    values: FloatArray,
+    length_m: float,
+    out: FloatArray,
+) -> None:
+    """``interp_closed`` at ``s + k * step_m`` for k = 0 .. K-1 into ``out`` ``(N, K)``."""
+    for n in range(s_m.shape[0]):
+        for k in range(out.shape[1]):
+            out[n, k] = _interp_one(s_m[n] + k * step_m, knots_s_m, values, length_m)

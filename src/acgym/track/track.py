@@ -235,13 +235,7 @@ class Track:
             Linear interpolation in arc length, shaped like ``s_m``; the closing interval
             runs from the last line point back to the first.
         """
-        channel = np.ascontiguousarray(values, dtype=np.float64)
-        if channel.shape != (len(self.line_m),):
-            raise TrackFileError(
-                f"track {self.name!r}: expected one value per reference-line point "
-                f"({len(self.line_m)},), got shape {channel.shape}"
-            )
-        return self._interp(s_m, channel)
+        return self._interp(s_m, self._channel(values))
 
     def values_ahead(
         self,
@@ -267,9 +261,15 @@ class Track:
         Returns:
             ``(N, K)`` samples.
         """
-        s = np.atleast_1d(np.asarray(s_m, dtype=np.float64))
-        offsets_m = np.arange(num_samples) * (float(distance_m) / num_samples)
-        return self.line_value_at(s[:, None] + offsets_m[None, :], values)
+        if num_samples < 1:
+            raise ValueError(f"num_samples: expected at least 1, got {num_samples}")
+        s = np.ascontiguousarray(np.atleast_1d(s_m), dtype=np.float64).reshape(-1)
+        channel = self._channel(values)
+        out = np.empty((len(s), int(num_samples)))
+        queries.interp_ahead(
+            s, float(distance_m) / num_samples, self._knots_m, channel, self.length_m, out
+        )
+        return out
 
     def curvature_ahead(
         self,
@@ -415,13 +415,25 @@ class Track:
         xy = row[..., 0:2] + w[..., None] * row[..., 2:4]
         return xy, np.arctan2(row[..., 3], row[..., 2])
 
+    @cached_property
+    def _knots_m(self) -> FloatArray:
+        return np.ascontiguousarray(self.line_s_m)
+
+    def _channel(self, values: ArrayLike) -> FloatArray:
+        """A per-line-point channel as a contiguous float64 ``(M,)`` array, checked."""
+        channel = np.ascontiguousarray(values, dtype=np.float64)
+        if channel.shape != (len(self.line_m),):
+            raise TrackFileError(
+                f"track {self.name!r}: expected one value per reference-line point "
+                f"({len(self.line_m)},), got shape {channel.shape}"
+            )
+        return channel
+
     def _interp(self, s_m: ArrayLike, channel: FloatArray) -> FloatArray:
         s = np.asarray(s_m, dtype=np.float64)
         flat = np.ascontiguousarray(s.reshape(-1))
         out = np.empty(flat.shape)
-        queries.interp_closed(
-            flat, np.ascontiguousarray(self.line_s_m), channel, self.length_m, out
-        )
+        queries.interp_closed(flat, self._knots_m, channel, self.length_m, out)
         return out.reshape(s.shape)
 
     def __repr__(self) -> str:
