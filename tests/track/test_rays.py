@@ -157,3 +157,10 @@ def test_a_non_finite_pose_gives_nan_distances(circle_track: Track) -> None:
         np.array([[np.nan, 0.0], [100.0, 0.0]]), np.array([0.0, np.nan]), FAN_RAD
     )
     assert np.isnan(distance).all()
+
+
+def test_single_pose_fan_accepts_a_list_of_angles(circle_track: Track) -> None:
+    expected = circle_track.cast_rays_pose(100.0, 0.0, 0.5 * np.pi, FAN_RAD)
+    np.testing.assert_array_equal(
+        circle_track.cast_rays_pose(100.0, 0.0, 0.5 * np.pi, FAN_RAD.tolist()), expected
+    )

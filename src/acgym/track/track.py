@@ -374,11 +374,18 @@ class Track:
         Args:
             x_m, y_m: Ray origin, m.
             heading_rad: Heading, rad CCW from +x.
-            angles_rad: Ray directions relative to the heading, ``(R,)`` float64 rad,
-                contiguous (used as is, not copied).
+            angles_rad: Ray directions relative to the heading, ``(R,)`` rad; a
+                contiguous float64 array is used as is (no copy), anything else is
+                converted.
             max_range_m: Range cap, m.
             out: Optional preallocated ``(R,)`` float64 result.
         """
+        if not (
+            type(angles_rad) is np.ndarray
+            and angles_rad.dtype == np.float64
+            and angles_rad.flags.c_contiguous
+        ):
+            angles_rad = np.ascontiguousarray(angles_rad, dtype=np.float64).reshape(-1)
         if out is None:
             out = np.empty(len(angles_rad))
         grid, table = self._border_index
