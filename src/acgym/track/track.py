@@ -8,6 +8,14 @@ reference line is an independent closed polyline (its own point count); distance
 the track, the lateral gap, curvature and the start/finish line are measured on it.
 Travel goes in the direction of increasing index; ``left`` is the left-hand side of a
 driver going that way.
+
+Queries (batched over N points, with one-point fast paths for the environment's step):
+``project`` / ``project_point`` (distance along the line and signed gap, global nearest
+point), ``curvature_ahead`` / ``values_ahead`` / ``line_value_at`` (channels along the
+line), ``is_inside`` / ``is_inside_point``, ``border_distance``, ``cast_rays`` /
+``cast_rays_pose`` and ``line_point_at``. They run compiled kernels over uniform-grid
+indexes (``acgym.track.spatial``) of the line, the borders and the surface quads, each
+built on first use and kept for the life of the track.
 """
 
 from __future__ import annotations
