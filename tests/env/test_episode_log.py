@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acgym.env.episode_log import EpisodeLog, episode_stats, states_table
+from acgym.env.episode_log import EpisodeLog, EpisodeRecorder, episode_stats, states_table
 from acgym.env.history import find_histories, load_episodes_stats, load_history, restricted_loads
 from acgym.errors import DataFileError
 
@@ -68,7 +68,9 @@ def test_each_episode_is_written_as_parquet_with_static_info_and_a_stats_row(tmp
     log = EpisodeLog(tmp_path, clock=lambda: next(clock))
     static = {"TrackName": "circle", "TrackLength": 628.3}
     for ep in (1, 2):
-        log.end_episode(rows_of_an_episode(), ep_count=ep, total_steps=6 * ep, static_info=static)
+        log.end_episode(
+            states_table(rows_of_an_episode()), ep_count=ep, total_steps=6 * ep, static_info=static
+        )
     files = find_histories(tmp_path / "laps")
     assert [f.name for f in files] == [
         "20260102_030405.678_states.parquet",
@@ -85,17 +87,15 @@ def test_each_episode_is_written_as_parquet_with_static_info_and_a_stats_row(tmp
 
 
 def test_an_existing_stats_file_is_appended_to(tmp_path):
-    EpisodeLog(tmp_path).end_episode(
-        rows_of_an_episode(), ep_count=1, total_steps=6, static_info={}
-    )
-    EpisodeLog(tmp_path).end_episode(
-        rows_of_an_episode(), ep_count=1, total_steps=6, static_info={}
-    )
+    for _ in range(2):
+        table = states_table(rows_of_an_episode())
+        EpisodeLog(tmp_path).end_episode(table, ep_count=1, total_steps=6, static_info={})
     assert len(load_episodes_stats(tmp_path)) == 2
 
 
 def test_no_rows_write_nothing(tmp_path):
-    assert EpisodeLog(tmp_path).end_episode([], ep_count=1, total_steps=0, static_info={}) == {}
+    empty = EpisodeRecorder().table()
+    assert EpisodeLog(tmp_path).end_episode(empty, ep_count=1, total_steps=0, static_info={}) == {}
     assert not (tmp_path / "episodes_stats.csv").exists()
 
 
@@ -103,7 +103,43 @@ def test_a_channel_mixing_types_is_named(tmp_path):
     rows = rows_of_an_episode()
     rows[2]["speed"] = "fast"
     with pytest.raises(DataFileError, match="channel 'speed' mixes value types"):
-        EpisodeLog(tmp_path).end_episode(rows, ep_count=1, total_steps=6, static_info={})
+        states_table(rows)
+
+
+def test_recorder_keeps_each_channel_type_and_grows_past_its_capacity():
+    recorder = EpisodeRecorder(capacity=2)
+    for t in range(5):
+        state = {
+            "steps": t + 1,
+            "speed": 1.5 * t,
+            "tyres_load": [1.0, 2.0, 3.0, float(t)],
+            "currentTime": 40 * t,
+        }
+        extras = {"currentTime": 0.04 * t, "sensors": np.full(3, float(t)), "terminated": t == 4}
+        recorder.append(state, extras)
+    columns = recorder.columns()
+    assert list(columns) == ["steps", "speed", "tyres_load", "currentTime", "sensors", "terminated"]
+    assert columns["steps"].dtype == np.int64 and list(columns["steps"]) == [1, 2, 3, 4, 5]
+    assert columns["terminated"].dtype == bool and columns["terminated"][-1]
+    np.testing.assert_allclose(columns["currentTime"], [0.0, 0.04, 0.08, 0.12, 0.16])
+    assert columns["sensors"].shape == (5, 3) and columns["sensors"][4, 0] == 4.0
+    np.testing.assert_array_equal(columns["tyres_load"][3], [1.0, 2.0, 3.0, 3.0])
+    table = recorder.table()
+    assert str(table.schema.field("sensors").type) == "list<item: double>"
+    assert table.column("tyres_load").to_pylist()[4] == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_recorder_widens_for_channels_that_appear_vanish_or_change_type():
+    recorder = EpisodeRecorder()
+    recorder.append({"speed": 1.0, "gear": 2}, {"reward": 0.1})
+    recorder.append({"speed": 2.0, "gear": 3, "LapCount": 1}, {"reward": 0.2})
+    recorder.append({"speed": 3.0, "LapCount": 1}, {"reward": 0.3})
+    recorder.append({"speed": 4.0, "gear": "N", "LapCount": 2}, {"reward": 0.4})
+    frame = recorder.dataframe()
+    assert list(frame["speed"]) == [1.0, 2.0, 3.0, 4.0]
+    assert np.isnan(frame["LapCount"].iloc[0]) and list(frame["LapCount"].iloc[1:]) == [1, 1, 2]
+    assert list(frame["gear"].iloc[[0, 1, 3]]) == [2, 3, "N"]
+    assert list(frame["reward"]) == [0.1, 0.2, 0.3, 0.4]
 
 
 def test_parquet_without_static_info_is_refused(tmp_path):

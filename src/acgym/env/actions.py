@@ -22,6 +22,7 @@ exactly inverse to each other.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -242,32 +243,38 @@ class ActionMapper:
         )
 
     def check_actions(self, actions: ArrayLike) -> FloatArray:
-        """Validate an action array ``(..., 3)``, finite; returns it as float64."""
-        array = np.asarray(actions, dtype=np.float64)
+        """Validate an action array ``(..., 3)``, finite; returns a float64 copy."""
+        array = np.array(actions, dtype=np.float64)
         if array.shape[-1:] != (NUM_ACTIONS,):
             raise ValueError(
                 f"actions: expected shape (..., 3) for [steer, accel, brake], got {array.shape}"
             )
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"actions: expected finite values, got {array}")
+        if not math.isfinite(array.sum()):  # a NaN or an infinity anywhere makes the sum so
+            if not np.all(np.isfinite(array)):
+                raise ValueError(f"actions: expected finite values, got {array}")
         return array
 
-    def to_controls(self, actions: ArrayLike, current_controls: ArrayLike) -> FloatArray:
+    def to_controls(
+        self, actions: ArrayLike, current_controls: ArrayLike, *, checked: bool = False
+    ) -> FloatArray:
         """Controls to apply after ``actions``, given the controls now applied.
 
         Args:
             actions: ``(..., 3)`` in [-1, 1] (values beyond are clipped by the limits).
             current_controls: ``(..., 3)`` controls applied now (ignored in absolute mode).
+            checked: ``actions`` already came from :meth:`check_actions`.
 
         Returns:
             ``(..., 3)`` controls [steer, acc, brake] within the car's range.
         """
-        actions = self.check_actions(actions)
+        if not checked:
+            actions = self.check_actions(actions)
         if self.relative:
-            new = np.asarray(current_controls, dtype=np.float64) + actions * self.max_delta
+            new = actions * self.max_delta
+            new += current_controls
         else:
             new = actions
-        return np.clip(new, self.low, self.high)
+        return np.minimum(np.maximum(new, self.low), self.high)  # np.clip, faster on 3 values
 
     def to_actions(self, previous_controls: ArrayLike, controls: ArrayLike) -> FloatArray:
         """The actions that move ``previous_controls`` to ``controls`` (the exact inverse).

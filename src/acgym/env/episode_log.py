@@ -59,7 +59,8 @@ def timestamp(now: datetime) -> str:
     return now.strftime("%Y%m%d_%H%M%S.%f")[:-3]
 
 
-def state_row(
+def fill_step_extras(
+    extras: dict[str, Any],
     state: Mapping[str, Any],
     frame: Frame,
     controls: np.ndarray,
@@ -68,24 +69,255 @@ def state_row(
     terminated: bool,
     truncated: bool,
 ) -> dict[str, Any]:
-    """The logged row of one step of car 0 of ``frame``: the state plus what the env added."""
-    row = dict(state)
-    if "currentTime" in row:
-        row["currentTime"] = row["currentTime"] / 1000.0  # the original logged seconds
-    row["timestamp_env"] = time.perf_counter()
+    """What the environment adds to the logged state of car 0 (updates ``extras`` in place).
+
+    The keys follow the original: the derived channels, ``sensors`` (the rays),
+    ``current_action_abs_i`` (applied controls), ``actions_i`` (raw actions), reward,
+    terminated, ``TimeLimit.truncated``, done, and ``currentTime`` in seconds.
+    """
+    if "currentTime" in state:
+        extras["currentTime"] = state["currentTime"] / 1000.0  # the original logged seconds
+    extras["timestamp_env"] = time.perf_counter()
     values, index = frame.values[0], frame.index
     for name in DERIVED_CHANNELS:
-        row[name] = float(values[index[name]])
+        extras[name] = float(values[index[name]])
     if frame.rays_m.shape[1]:
-        row["sensors"] = frame.rays_m[0].copy()
-    for i in range(3):
-        row[f"current_action_abs_{i}"] = float(controls[i])
-        row[f"actions_{i}"] = float(raw_actions[i])
-    row["reward"] = reward
-    row["terminated"] = terminated
-    row["TimeLimit.truncated"] = truncated
-    row["done"] = int(terminated or truncated)
-    return row
+        extras["sensors"] = frame.rays_m[0]  # copied by the recorder
+    c0, c1, c2 = controls.tolist()
+    a0, a1, a2 = raw_actions.tolist()
+    (
+        extras["current_action_abs_0"],
+        extras["current_action_abs_1"],
+        extras["current_action_abs_2"],
+    ) = c0, c1, c2
+    extras["actions_0"], extras["actions_1"], extras["actions_2"] = a0, a1, a2
+    extras["reward"] = reward
+    extras["terminated"] = terminated
+    extras["TimeLimit.truncated"] = truncated
+    extras["done"] = int(terminated or truncated)
+    return extras
+
+
+_NUMBER_KINDS = (
+    (bool, "b"),
+    (np.bool_, "b"),
+    (int, "i"),
+    (np.integer, "i"),
+    (float, "f"),
+    (np.floating, "f"),
+)
+
+
+def _number_kind(value: Any) -> str | None:
+    for kind_type, kind in _NUMBER_KINDS:
+        if isinstance(value, kind_type):
+            return kind
+    return None
+
+
+def _vector_length(value: Any) -> int | None:
+    if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "biuf":
+        return len(value)
+    if isinstance(value, list | tuple) and value and all(_number_kind(v) for v in value):
+        return len(value)
+    return None
+
+
+class EpisodeRecorder:
+    """The logged rows of one episode, stored by column without a Python object per step.
+
+    Numbers go into one growing float64 matrix, fixed-length number lists and arrays (the
+    rays, the game's 4-tyre lists) into their own matrices, anything else into lists. The
+    first row fixes the layout; later rows that add, drop or change the type of a channel
+    take a slower path that widens the layout (missing values become NaN / None). Integer
+    and boolean channels get their type back in :meth:`columns`.
+    """
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._initial_capacity = max(1, capacity)
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every row."""
+        self.length = 0
+        self._capacity = self._initial_capacity
+        self._order: list[str] = []
+        self._kind: dict[str, str] = {}  # key -> "b" | "i" | "f" (scalar), "v" (vector), "o"
+        self._scalar_keys: list[str] = []
+        self._scalars = np.empty((self._capacity, 0))
+        self._vectors: dict[str, np.ndarray] = {}
+        self._objects: dict[str, list[Any]] = {}
+        self._fast: (
+            tuple[int, int, list[str], list[str], list[tuple[str, bool]], list[tuple[str, bool]]]
+            | None
+        ) = None
+
+    def __len__(self) -> int:
+        return self.length
+
+    def append(self, state: Mapping[str, Any], extras: Mapping[str, Any]) -> None:
+        """Record one step: the backend's state and the env's additions (which win on a clash)."""
+        if self.length == self._capacity:
+            self._grow()
+        fast, t = self._fast, self.length
+        if fast is not None and len(state) == fast[0] and len(extras) == fast[1]:
+            try:
+                values = [state[k] for k in fast[2]]
+                values += [extras[k] for k in fast[3]]
+                self._scalars[t] = values
+                for key, from_extras in fast[4]:
+                    self._vectors[key][t] = extras[key] if from_extras else state[key]
+                objects = [(extras if from_extras else state)[key] for key, from_extras in fast[5]]
+            except (KeyError, ValueError, TypeError):
+                pass
+            else:
+                for (key, _), value in zip(fast[5], objects, strict=True):
+                    self._objects[key].append(value)
+                self.length += 1
+                return
+        self._append_slow(state, extras)
+
+    def _append_slow(self, state: Mapping[str, Any], extras: Mapping[str, Any]) -> None:
+        row = {**state, **extras}
+        t = self.length
+        for key, value in row.items():
+            if key not in self._kind:
+                self._add_column(key, value)
+        self._scalars[t] = np.nan
+        for key in self._order:
+            kind = self._kind[key]
+            value = row.get(key)
+            if kind in "bif":
+                value_kind = _number_kind(value) if value is not None else "f"
+                if value_kind is None:
+                    self._to_object(key)
+                elif value is not None:
+                    if value_kind == "f" and kind != "f":
+                        self._kind[key] = "f"
+                    self._scalars[t, self._scalar_keys.index(key)] = value
+                    continue
+                else:
+                    continue
+            if self._kind[key] == "v":
+                buffer = self._vectors[key]
+                if value is None:
+                    buffer[t] = np.nan
+                    continue
+                if _vector_length(value) == buffer.shape[1]:
+                    buffer[t] = value
+                    continue
+                self._to_object(key)
+            self._objects[key].append(value)
+        for key in self._objects:
+            if len(self._objects[key]) == t:  # absent from this row
+                self._objects[key].append(None)
+        self.length += 1
+        self._fast = self._layout_of(state, extras)
+
+    def _layout_of(self, state: Mapping[str, Any], extras: Mapping[str, Any]) -> Any:
+        """The fast path for rows with the key sets of this one (None if some key is unknown)."""
+        state_only = [k for k in state if k not in extras]
+        if len(state_only) + len(extras) != len(self._order):
+            return None
+        source = {k: False for k in state_only} | {k: True for k in extras}
+        if any(k not in source for k in self._order):
+            return None
+        scalars_state = [k for k in self._scalar_keys if not source[k]]
+        scalars_extras = [k for k in self._scalar_keys if source[k]]
+        if self._scalar_keys != scalars_state + scalars_extras:  # reorder the matrix to match
+            permutation = [self._scalar_keys.index(k) for k in scalars_state + scalars_extras]
+            self._scalars = self._scalars[:, permutation]
+            self._scalar_keys = scalars_state + scalars_extras
+        vectors = [(k, source[k]) for k in self._vectors]
+        objects = [(k, source[k]) for k in self._objects]
+        return (len(state), len(extras), scalars_state, scalars_extras, vectors, objects)
+
+    def _add_column(self, key: str, value: Any) -> None:
+        t = self.length
+        self._order.append(key)
+        kind = _number_kind(value)
+        length = _vector_length(value)
+        if kind is not None:
+            self._kind[key] = kind
+            self._scalar_keys.append(key)
+            column = np.full((self._capacity, 1), np.nan)
+            self._scalars = np.concatenate([self._scalars, column], axis=1)
+        elif length is not None:
+            self._kind[key] = "v"
+            self._vectors[key] = np.full((self._capacity, length), np.nan)
+        else:
+            self._kind[key] = "o"
+            self._objects[key] = [None] * t
+
+    def _to_object(self, key: str) -> None:
+        """Turn a numeric column into a list column (a channel changed type)."""
+        t = self.length
+        if key in self._vectors:
+            values: list[Any] = [row.copy() for row in self._vectors.pop(key)[:t]]
+        else:
+            j = self._scalar_keys.index(key)
+            values = self._scalars[:t, j].tolist()
+            self._scalar_keys.pop(j)
+            self._scalars = np.delete(self._scalars, j, axis=1)
+        self._kind[key] = "o"
+        self._objects[key] = values
+
+    def _grow(self) -> None:
+        self._capacity *= 2
+        self._scalars = np.concatenate([self._scalars, np.empty_like(self._scalars)])
+        for key, buffer in self._vectors.items():
+            self._vectors[key] = np.concatenate([buffer, np.empty_like(buffer)])
+
+    def columns(self) -> dict[str, Any]:
+        """Channel -> ``(T,)`` array, ``(T, L)`` array (vectors) or list, in first-seen order."""
+        t = self.length
+        out: dict[str, Any] = {}
+        for key in self._order:
+            kind = self._kind[key]
+            if kind == "v":
+                out[key] = self._vectors[key][:t].copy()
+            elif kind == "o":
+                out[key] = list(self._objects[key])
+            else:
+                column = self._scalars[:t, self._scalar_keys.index(key)].copy()
+                if kind == "b" and np.all((column == 0) | (column == 1)):
+                    column = column.astype(bool)
+                elif (
+                    kind in "bi"
+                    and np.all(np.isfinite(column))
+                    and np.all(column == np.round(column))
+                ):
+                    column = column.astype(np.int64)
+                out[key] = column
+        return out
+
+    def table(self) -> pa.Table:
+        """The rows as an Arrow table (vector channels become ``list<double>`` columns)."""
+        arrays = {}
+        for key, column in self.columns().items():
+            if isinstance(column, np.ndarray) and column.ndim == 2:
+                rows, length = column.shape
+                offsets = np.arange(0, rows * length + 1, length, dtype=np.int32)
+                arrays[key] = pa.ListArray.from_arrays(offsets, column.reshape(-1))
+            elif isinstance(column, list):
+                try:
+                    arrays[key] = pa.array(column)
+                except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+                    raise DataFileError(
+                        f"episode log: channel {key!r} mixes value types ({exc}); "
+                        "a backend must give each channel one type"
+                    ) from None
+            else:
+                arrays[key] = pa.array(column)
+        return pa.table(arrays)
+
+    def dataframe(self) -> pd.DataFrame:
+        """The rows as a DataFrame (vector channels hold one array per row)."""
+        data = {
+            key: list(c) if isinstance(c, np.ndarray) and c.ndim == 2 else c
+            for key, c in self.columns().items()
+        }
+        return pd.DataFrame(data)
 
 
 def states_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
@@ -181,16 +413,15 @@ class EpisodeLog:
 
     def end_episode(
         self,
-        rows: Sequence[Mapping[str, Any]],
+        table: pa.Table,
         *,
         ep_count: int,
         total_steps: int,
         static_info: Mapping[str, Any],
     ) -> dict[str, Any]:
-        """Write one finished episode; returns its statistics (``{}`` for no rows)."""
-        if not rows:
+        """Write one finished episode's states; returns its statistics (``{}`` for no rows)."""
+        if table.num_rows == 0:
             return {}
-        table = states_table(rows)
         stats = episode_stats(table, ep_count=ep_count, total_steps=total_steps)
         if stats["packages_lost"]:
             logger.warning(

@@ -331,6 +331,7 @@ class StateExpander:
                 "going_backwards",
             )
         )
+        self._control_cols = tuple(self._i[name] for name in CONTROL_CHANNELS)
         self._num_rays = num_rays
         self._back_angles = np.ascontiguousarray(self.angles_rad + math.pi)
 
@@ -356,6 +357,7 @@ class StateExpander:
             self._derive_one(frame)
         else:
             self._derive_many(frame)
+            frame.update_applied()
         if self.curvature_samples:
             frame.curvature_1pm[:] = self.track.curvature_ahead(
                 values[:, self._i["LapDist"]], self.curvature_samples, self.curvature_distance_m
@@ -367,11 +369,11 @@ class StateExpander:
                 frame.target_speed_mps.shape[1],
                 self.curvature_distance_m,
             )
-        frame.update_applied()
         return frame
 
     def _derive_one(self, frame: Frame) -> None:
         (ix, iy, iyaw, insp, ityres, igap, ilap, iac, icalc, ioot, iborder, iback) = self._cols
+        isteer, iacc, ibrake = self._control_cols
         row, track = frame.values[0], self.track
         x, y = row[ix], row[iy]
         _, row[igap] = track.project_point(x, y)
@@ -381,6 +383,10 @@ class StateExpander:
         row[icalc] = 1.0 if outside else 0.0
         row[ioot] = row[iac] if self.use_ac_out_of_track else row[icalc]
         row[iback] = 0.0
+        applied = frame.applied[0]
+        applied[0] = row[isteer] / STEER_ANGLE_SCALE_DEG
+        applied[1] = row[iacc]
+        applied[2] = row[ibrake]
         if self._num_rays:
             heading = heading_rad_from_yaw(row[iyaw])
             rays = track.cast_rays_pose(
@@ -423,16 +429,21 @@ class ObservationHistory:
     """The previous steps' basic observations and applied controls, per car.
 
     Attributes:
-        basic: ``(N, W, B)`` oldest first.
+        basic: ``(N, W, B)`` oldest first (a view of one flat buffer per car).
         controls: ``(N, W, 3)`` scaled applied controls, oldest first.
         count: ``(N,)`` steps pushed since the last clear.
+        full: ``(N, 1)`` whether ``window`` previous steps exist (kept up to date).
     """
 
     def __init__(self, num_cars: int, window: int, basic_size: int) -> None:
         self.window = window
-        self.basic = np.zeros((num_cars, window, basic_size))
-        self.controls = np.zeros((num_cars, window, 3))
+        self.basic_size = basic_size
+        self._basic = np.zeros((num_cars, window * basic_size))
+        self._controls = np.zeros((num_cars, window * 3))
+        self.basic = self._basic.reshape(num_cars, window, basic_size)
+        self.controls = self._controls.reshape(num_cars, window, 3)
         self.count = np.zeros(num_cars, dtype=np.int64)
+        self.full = np.zeros((num_cars, 1), dtype=bool)
 
     @classmethod
     def from_sequence(
@@ -452,27 +463,26 @@ class ObservationHistory:
             history.basic[lag:, k] = basic[: steps - lag]
             history.controls[lag:, k] = controls[: steps - lag]
         history.count[:] = np.arange(steps)
+        history.full[:, 0] = history.count >= window
         return history
-
-    @property
-    def full(self) -> NDArray[np.bool_]:
-        """``(N,)`` whether ``window`` previous steps exist."""
-        return self.count >= self.window
 
     def clear(self, mask: NDArray[np.bool_] | None = None) -> None:
         """Forget the history (of the cars in ``mask``, or all)."""
         rows = slice(None) if mask is None else mask
-        self.basic[rows] = 0.0
-        self.controls[rows] = 0.0
+        self._basic[rows] = 0.0
+        self._controls[rows] = 0.0
         self.count[rows] = 0
+        self.full[rows] = False
 
     def push(self, basic: FloatArray, controls: FloatArray) -> None:
         """Append one step: ``basic (N, B)``, ``controls (N, 3)``."""
-        self.basic[:, :-1] = self.basic[:, 1:]
-        self.basic[:, -1] = basic
-        self.controls[:, :-1] = self.controls[:, 1:]
-        self.controls[:, -1] = controls
+        size = self.basic_size
+        self._basic[:, :-size] = self._basic[:, size:]
+        self._basic[:, -size:] = basic
+        self._controls[:, :-3] = self._controls[:, 3:]
+        self._controls[:, -3:] = controls
         self.count += 1
+        np.greater_equal(self.count[:, None], self.window, out=self.full)
 
 
 class ObservationTerm(Protocol):
@@ -619,7 +629,7 @@ class PreviousControls:
 
     def write(self, frame: Frame, history: ObservationHistory, out: FloatArray) -> None:
         grouped = history.controls.transpose(0, 2, 1).reshape(len(out), -1)
-        np.multiply(grouped, history.full[:, None], out=out)
+        np.multiply(grouped, history.full, out=out)
 
 
 @dataclass(frozen=True)
@@ -661,7 +671,7 @@ class PreviousObservations:
         )
 
     def write(self, frame: Frame, history: ObservationHistory, out: FloatArray) -> None:
-        np.multiply(history.basic.reshape(len(out), -1), history.full[:, None], out=out)
+        np.multiply(history.basic.reshape(len(out), -1), history.full, out=out)
 
 
 @dataclass(frozen=True)

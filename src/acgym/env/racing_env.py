@@ -20,7 +20,7 @@ from acgym.env.backend import (
     checked_static_info,
 )
 from acgym.env.config import EnvConfig
-from acgym.env.episode_log import EpisodeLog, state_row
+from acgym.env.episode_log import EpisodeLog, EpisodeRecorder, fill_step_extras
 from acgym.env.observations import StateExpander, TrackGeometry, make_observation_builder
 from acgym.env.rendering import TopDownRenderer
 from acgym.env.rewards import actions_diff, make_reward
@@ -111,7 +111,8 @@ class RacingEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         self.n_episodes = self.total_steps = self.ep_steps = 0
         self.last_episode_stats: dict[str, Any] = {}
         self._ep_steps = np.zeros(1, dtype=np.int64)
-        self._rows: list[dict[str, Any]] = []
+        self.recorder = EpisodeRecorder()
+        self._extras: dict[str, Any] = {}
         self._controls = np.array(NEUTRAL_CONTROLS)
         self._raw_actions = np.array(NEUTRAL_CONTROLS)
         self._pending = self._closed = self._started = False
@@ -149,7 +150,7 @@ class RacingEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         for _ in range(RESET_FLUSH_STEPS):
             self.set_actions(NEUTRAL_CONTROLS)
             self._advance()
-        self._rows.clear()
+        self.recorder.clear()
         self.history.clear()
         self.terminations.reset(1, episode_history_only=True)
         self.set_actions(NEUTRAL_CONTROLS)
@@ -161,8 +162,13 @@ class RacingEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         """Apply an action now; ``step(None)`` later reads the state it leads to."""
         if self._closed:
             raise RuntimeError("the environment is closed")
-        self._raw_actions = self.action_mapper.check_actions(action).reshape(3)
-        self._controls = self.action_mapper.to_controls(self._raw_actions, self._controls)
+        raw = self.action_mapper.check_actions(action)
+        if raw.shape != (3,):
+            raise ValueError(
+                f"action: expected shape (3,) for [steer, accel, brake], got {raw.shape}"
+            )
+        self._raw_actions = raw
+        self._controls = self.action_mapper.to_controls(raw, self._controls, checked=True)
         steer, acc, brake = self._controls.tolist()
         self.backend.apply(Controls(steer, acc, brake))
         self._pending = True
@@ -198,30 +204,39 @@ class RacingEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
             info[key] = float(part[0])
         if terminated or truncated:
             info["termination_reasons"] = self.terminations.reasons(end.fired)
-        row = state_row(
-            state, frame, self._controls, self._raw_actions, reward, terminated, truncated
+        extras = fill_step_extras(
+            self._extras,
+            state,
+            frame,
+            self._controls,
+            self._raw_actions,
+            reward,
+            terminated,
+            truncated,
         )
         if self.config.use_obs_extra:
-            info["obs_extra"] = row["obs_extra"] = frame.values[0, self._extra].astype(np.float32)
-        self._rows.append(row)
-        self._last_state = row
+            info["obs_extra"] = extras["obs_extra"] = frame.values[0, self._extra].astype(
+                np.float32
+            )
+        self.recorder.append(state, extras)
+        self._last_state = state
         if (terminated or truncated) and self.config.recover_car_on_done:
             self.backend.apply(Controls(*NEUTRAL_CONTROLS))
             self.backend.reset({RESET_OPTION_SEND_RESET: True, RESET_OPTION_SEED: None})
         return obs[0].astype(np.float32), reward, terminated, truncated, info
 
     def _end_episode(self) -> dict[str, Any]:
-        log, info = self.episode_log, self.static_info or {}
+        log, info, table = self.episode_log, self.static_info or {}, self.recorder.table()
         stats = log.end_episode(
-            self._rows, ep_count=self.n_episodes, total_steps=self.total_steps, static_info=info
+            table, ep_count=self.n_episodes, total_steps=self.total_steps, static_info=info
         )
-        self._rows = []
+        self.recorder.clear()
         self.last_episode_stats = stats or self.last_episode_stats
         return stats
 
     def episode_states(self) -> pd.DataFrame:
         """The current episode's logged states so far (the original's ``get_history``)."""
-        return pd.DataFrame(self._rows)
+        return self.recorder.dataframe()
 
     def set_eval_mode(self) -> None:
         """Evaluation as in the original: ``eval_number_of_laps`` laps, the game's out-of-track."""

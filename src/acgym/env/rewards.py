@@ -38,7 +38,7 @@ def actions_diff(frame: Frame, history: ObservationHistory) -> FloatArray:
     Zero for a car whose history is not yet full, as in the original ``get_obs``.
     """
     diff = frame.applied - history.controls[:, -1]
-    diff *= history.full[:, None]
+    diff *= history.full
     return diff
 
 

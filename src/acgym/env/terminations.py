@@ -107,8 +107,9 @@ class LowSpeed:
 
     def __call__(self, frame: Frame, ep_steps: IntArray) -> BoolArray:
         slow = _column(frame, "speed") < self.speed_mps
-        self.counter = np.where(slow, self.counter - 1, self.timeout_steps)
-        return slow & (self.counter <= 0)
+        self.counter -= 1
+        self.counter[~slow] = self.timeout_steps
+        return self.counter <= 0
 
 
 @dataclass
@@ -200,14 +201,20 @@ class EpisodeEnd(NamedTuple):
 
 
 class Terminations:
-    """All enabled rules; every rule is evaluated every step (stateful rules count on it)."""
+    """All enabled rules; every rule is evaluated every step (stateful rules count on it).
+
+    Rules are kept terminations first, then truncations (each group in the given order).
+    """
 
     def __init__(self, rules: list[TerminationRule] | tuple[TerminationRule, ...]) -> None:
-        self.rules = tuple(rules)
+        self.rules = tuple(r for r in rules if not r.truncates) + tuple(
+            r for r in rules if r.truncates
+        )
         self.names = tuple(rule.name for rule in self.rules)
         if len(set(self.names)) != len(self.names):
             raise ValueError(f"terminations: expected unique rule names, got {self.names}")
-        self._truncates = np.array([rule.truncates for rule in self.rules], dtype=bool)
+        self._num_terminating = sum(not rule.truncates for rule in self.rules)
+        self._fired = np.zeros((len(self.rules), 0), dtype=bool)
 
     def reset(
         self, num_cars: int, mask: BoolArray | None = None, *, episode_history_only: bool = False
@@ -218,15 +225,15 @@ class Terminations:
                 rule.reset(num_cars, mask)
 
     def __call__(self, frame: Frame, ep_steps: IntArray) -> EpisodeEnd:
-        """Evaluate every rule for this step."""
-        if not self.rules:
-            none = np.zeros(frame.num_cars, dtype=bool)
-            return EpisodeEnd(none, none.copy(), np.zeros((0, frame.num_cars), dtype=bool))
-        fired = np.array([rule(frame, ep_steps) for rule in self.rules], dtype=bool).reshape(
-            len(self.rules), frame.num_cars
-        )
-        terminated = fired[~self._truncates].any(axis=0)
-        truncated = fired[self._truncates].any(axis=0)
+        """Evaluate every rule for this step (``fired`` is reused: copy it to keep it)."""
+        fired = self._fired
+        if fired.shape[1] != frame.num_cars:
+            fired = self._fired = np.zeros((len(self.rules), frame.num_cars), dtype=bool)
+        for k, rule in enumerate(self.rules):
+            fired[k] = rule(frame, ep_steps)
+        split = self._num_terminating
+        terminated = np.logical_or.reduce(fired[:split], axis=0)
+        truncated = np.logical_or.reduce(fired[split:], axis=0)
         return EpisodeEnd(terminated, truncated, fired)
 
     def reasons(self, fired: BoolArray, car: int = 0) -> tuple[str, ...]:
