@@ -693,7 +693,7 @@ class Client:
 def _check_control(name: str, value: float) -> float:
     try:
         value = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ProtocolError(f"controls.{name}: expected a number, got {value!r}") from None
     if not math.isfinite(value):
         raise ProtocolError(f"controls.{name}: {value} is not finite; nothing was sent")

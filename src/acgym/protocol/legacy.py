@@ -107,7 +107,9 @@ def encode_controls(controls: Controls, server_steps: int) -> bytes:
         value = getattr(controls, name)
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ProtocolError(f"controls.{name}: expected a number, got {value!r}")
-        value = float(value)
+        value = (
+            float(max(-2, min(2, value))) if isinstance(value, numbers.Integral) else float(value)
+        )
         if not math.isfinite(value):
             raise ProtocolError(f"controls.{name}: {value} is not finite; nothing was sent")
         values[name] = min(1.0, max(-1.0, value))
@@ -286,7 +288,9 @@ def decode_controls(data: bytes) -> tuple[Controls, int]:
     values = {}
     for name, default in (("steer", 0.0), ("acc", -1.0), ("brake", -1.0)):
         value = obj.get(name, default)
-        if type(value) not in (int, float) or not math.isfinite(value):
+        if type(value) is int:
+            value = float(max(-2, min(2, value)))  # clipped below anyway; no overflow
+        if type(value) is not float or not math.isfinite(value):
             raise RejectedMessage(
                 "bad_message", f"legacy controls: {name} {str(value)[:40]!r} is not a finite number"
             )

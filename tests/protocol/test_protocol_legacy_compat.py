@@ -1,0 +1,143 @@
+"""Legacy mode both ways: our client vs the original plugin, the original client vs us.
+
+The originals are faithful test doubles (proto_original_plugin, proto_original_client).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import wait_until
+from proto_fake_car import FakeCar
+from proto_original_client import OriginalClientDouble
+from proto_original_plugin import ORIGINAL_CONFIG, OriginalPluginDouble
+
+from acgym.errors import BackendError, ProtocolError
+from acgym.protocol import legacy
+from acgym.protocol.client import Client
+from acgym.protocol.messages import SAFE_CONTROLS
+from acgym.protocol.server import ProtocolServer
+
+
+def _legacy_client(plugin: OriginalPluginDouble, **kwargs: object) -> Client:
+    kwargs.setdefault("timeout_s", 5.0)
+    kwargs.setdefault("legacy_reset_wait_s", 0.05)
+    return Client(ego_port=plugin.ego_port, mgmt_port=plugin.mgmt_port, legacy=True, **kwargs)  # type: ignore[arg-type]
+
+
+def _well_formed_for_the_original(data: bytes) -> bool:
+    if data in (b"connect", b"disconnect"):
+        return True
+    obj = json.loads(data.decode("utf-8"))
+    return isinstance(obj, dict) and "server_steps" in obj and len(data) <= 1024
+
+
+def test_the_plugin_double_dies_on_a_malformed_datagram_like_the_original() -> None:
+    with OriginalPluginDouble() as plugin:
+        client = _legacy_client(plugin)
+        with client:
+            client.receive_state()
+            assert client._ego is not None
+            client._ego.send(b'{"steer": 0.1}')  # no server_steps: the original dies
+            wait_until(lambda: plugin.dead, what="the double to die")
+            state = client.receive_state()
+            while state["done"] != 1:
+                state = client.receive_state()
+    assert "server_steps" in (plugin.death or "")
+
+
+def test_legacy_client_drives_the_original_plugin_without_ever_killing_it() -> None:
+    with OriginalPluginDouble(rate_hz=50.0) as plugin:
+        with _legacy_client(plugin, drain="every") as client:
+            info = client.static_info()
+            assert info["TrackName"] == "ks_barcelona" and info["TrackConfiguration"] == "layout_gp"
+            assert info["backend"] == "assetto_corsa"
+            config = client.config()
+            assert config == ORIGINAL_CONFIG and len(config) == 28
+            track = client.track_info()  # ~600 KB, in 20 KB segments, connection left open
+            assert len(track["left_lane"]) == plugin.track_points == len(track["angle_array"])
+            first = client.receive_state()
+            assert first["steps"] >= 1 and len(first) >= 90 and first["done"] == 0
+            for step in range(30):
+                client.send_controls(
+                    0.1, -1.0 + step / 15.0, -1.0, enable_gear_shift=True, shift_up=step == 3
+                )
+                state = client.receive_state()
+            assert state["tyres_load"] == [1.0, 2.0, 3.0, 4.0]
+            wait_until(lambda: plugin.controls_received == 30, what="controls at the plugin")
+            assert plugin.controls["acc"] == pytest.approx(-1.0 + 29 / 15.0)
+            client.reset()
+            after = client.receive_state()
+            assert after["steps"] <= 5  # steps restarted with the new connect
+            assert plugin.resets == 1
+            with pytest.raises(ProtocolError, match="start only"):
+                client.reset({"distance_m": 10.0})
+            with pytest.raises(ProtocolError, match="counters"):
+                client.server_counters()
+            counters = client.counters
+        assert not plugin.dead, plugin.death
+        assert all(_well_formed_for_the_original(data) for data in plugin.received)
+    assert counters["states_received"] >= 31
+    assert counters.get("states_late", 0) == 0
+
+
+def test_legacy_client_refuses_to_send_controls_before_connecting() -> None:
+    with OriginalPluginDouble() as plugin:
+        client = _legacy_client(plugin)
+        with pytest.raises(BackendError, match="not connected"):
+            client.send_controls(0.0, 0.0, -1.0)
+        assert plugin.received == [] and not plugin.dead
+
+
+def test_original_client_drives_our_legacy_server() -> None:
+    car = FakeCar(num_track_points=500)
+    with ProtocolServer(car, ego_port=0, mgmt_port=0, legacy=True, control_rate_hz=50.0) as srv:
+        original = OriginalClientDouble(srv.ego_address[1], srv.mgmt_address[1], reset_wait_s=0.05)
+        info = original.get_static_info()
+        assert info["TrackName"] == "fake_ring" and info["isCarInPit"] == 0
+        config = original.get_config()
+        assert len(config) == 28 and config["ego_sampling_freq"] == 25
+        assert config["ego_server_port"] == srv.ego_address[1]
+        track = original.get_track_info()
+        assert len(track["fast_lane"]) == 500
+        original.setup_connection()
+        assert original.state["steps"] >= 1
+        for step in range(25):
+            original.set_controls(0.2, step / 25.0, -1.0)
+            original.respond_to_server()
+            state = original.step_sim()
+        assert len(state) >= 91 and state["done"] == 0
+        assert state["speed"] > 0 and state["tyres_load"][0] >= 3000.0
+        original.reset()
+        assert car.resets == [{}]
+        assert original.state["steps"] <= 5
+        original.close()
+        wait_until(lambda: srv.ego.client_address is None, what="the disconnect")
+    counters = srv.ego.counters
+    assert counters.get("datagrams_rejected", 0) == 0
+    assert counters["controls_applied"] == 25
+    assert [c.steer for c in car.controls].count(0.2) == 25
+    assert car.controls[-1] == SAFE_CONTROLS  # released on disconnect
+
+
+def test_our_legacy_client_and_server_work_together() -> None:
+    car = FakeCar()
+    with ProtocolServer(car, ego_port=0, mgmt_port=0, legacy=True, control_rate_hz=100.0) as srv:
+        client = Client(
+            ego_port=srv.ego_address[1],
+            mgmt_port=srv.mgmt_address[1],
+            legacy=True,
+            timeout_s=3.0,
+            legacy_reset_wait_s=0.02,
+        )
+        with client:
+            assert client.static_info()["CarName"] == "fake_car"
+            assert client.config()["sampling_freq"] == 50
+            assert len(client.track_info()["left_lane"]) == 100
+            client.reset()
+            for _ in range(10):
+                client.send_controls(0.0, 0.5, -1.0)
+                state = client.receive_state()
+            assert set(legacy.LEGACY_STATE_CHANNELS) <= set(state)
+    assert srv.ego.counters.get("datagrams_rejected", 0) == 0
