@@ -242,12 +242,17 @@ class ActionMapper:
             pedal_rate_per_s=config.actions.pedal_rate_per_s,
         )
 
-    def check_actions(self, actions: ArrayLike) -> FloatArray:
-        """Validate an action array ``(..., 3)``, finite; returns a float64 copy."""
+    def check_actions(self, actions: ArrayLike, *, single: bool = False) -> FloatArray:
+        """Validate an action array ``(..., 3)`` (``(3,)`` when ``single``), finite.
+
+        Returns:
+            A float64 copy.
+        """
         array = np.array(actions, dtype=np.float64)
-        if array.shape[-1:] != (NUM_ACTIONS,):
+        expected = "(3,)" if single else "(..., 3)"
+        if (array.shape != (NUM_ACTIONS,)) if single else (array.shape[-1:] != (NUM_ACTIONS,)):
             raise ValueError(
-                f"actions: expected shape (..., 3) for [steer, accel, brake], got {array.shape}"
+                f"actions: expected shape {expected} for [steer, accel, brake], got {array.shape}"
             )
         if not math.isfinite(array.sum()):  # a NaN or an infinity anywhere makes the sum so
             if not np.all(np.isfinite(array)):

@@ -139,10 +139,8 @@ class RacingEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         if self.static_info is None:  # once: check that the backend runs what is configured
             self.static_info = checked_static_info(self.backend, self.config)
             self.expander.track_length_m = float(self.static_info["TrackLength"])
-        send_reset = self.config.send_reset_at_start
-        self.backend.reset(
-            {RESET_OPTION_SEND_RESET: send_reset, RESET_OPTION_SEED: seed, **(options or {})}
-        )
+        backend_options = {RESET_OPTION_SEND_RESET: self.config.send_reset_at_start}
+        self.backend.reset({**backend_options, RESET_OPTION_SEED: seed, **(options or {})})
         self.terminations.reset(1)
         self.history.clear()
         self._controls = np.array(NEUTRAL_CONTROLS)
@@ -162,12 +160,7 @@ class RacingEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         """Apply an action now; ``step(None)`` later reads the state it leads to."""
         if self._closed:
             raise RuntimeError("the environment is closed")
-        raw = self.action_mapper.check_actions(action)
-        if raw.shape != (3,):
-            raise ValueError(
-                f"action: expected shape (3,) for [steer, accel, brake], got {raw.shape}"
-            )
-        self._raw_actions = raw
+        self._raw_actions = raw = self.action_mapper.check_actions(action, single=True)
         self._controls = self.action_mapper.to_controls(raw, self._controls, checked=True)
         steer, acc, brake = self._controls.tolist()
         self.backend.apply(Controls(steer, acc, brake))
@@ -194,30 +187,18 @@ class RacingEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         total, parts = self.reward_fn(frame, actions_diff(frame, self.history))
         end = self.terminations(frame, self._ep_steps)
         self.observation_builder.push(obs, frame, self.history)
-        reward, terminated, truncated = (
-            float(total[0]),
-            bool(end.terminated[0]),
-            bool(end.truncated[0]),
-        )
+        reward = float(total[0])
+        terminated, truncated = bool(end.terminated[0]), bool(end.truncated[0])
         info: dict[str, Any] = {"terminated": terminated, "TimeLimit.truncated": truncated}
         for key, part in zip(self.reward_fn.info_keys, parts, strict=True):
             info[key] = float(part[0])
         if terminated or truncated:
             info["termination_reasons"] = self.terminations.reasons(end.fired)
-        extras = fill_step_extras(
-            self._extras,
-            state,
-            frame,
-            self._controls,
-            self._raw_actions,
-            reward,
-            terminated,
-            truncated,
-        )
+        c, r = self._controls, self._raw_actions
+        extras = fill_step_extras(self._extras, state, frame, c, r, reward, terminated, truncated)
         if self.config.use_obs_extra:
-            info["obs_extra"] = extras["obs_extra"] = frame.values[0, self._extra].astype(
-                np.float32
-            )
+            extra = frame.values[0, self._extra].astype(np.float32)
+            info["obs_extra"] = extras["obs_extra"] = extra
         self.recorder.append(state, extras)
         self._last_state = state
         if (terminated or truncated) and self.config.recover_car_on_done:
