@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+import acgym
 from acgym.env.actions import (
     ActionMapper,
     CarMaps,
@@ -14,6 +17,8 @@ from acgym.env.actions import (
     telemetry_from_controls,
 )
 from acgym.errors import CarFileError
+
+PACKAGE_CARS_DIR = Path(acgym.__file__).resolve().parent / "sim" / "cars"
 
 CARS = ("dallara_f317", "bmw_z4_gt3", "ks_mazda_miata")
 
@@ -130,3 +135,19 @@ def test_brake_map_that_cannot_be_inverted_is_refused(tmp_path):
 def test_missing_car_file_is_a_car_file_error(tmp_path):
     with pytest.raises(CarFileError, match="cannot read"):
         CarMaps.from_folder(tmp_path)
+
+
+@pytest.mark.parametrize("car_name", CARS)
+def test_package_car_folders_have_readable_maps_matching_the_originals(
+    reference_cars_dir, car_name
+):
+    ours = CarMaps.from_folder(PACKAGE_CARS_DIR / car_name)
+    original = CarMaps.from_folder(reference_cars_dir / car_name)
+    assert ours.steer.full_lock_steer == pytest.approx(original.steer.full_lock_steer)
+    assert ours.steer.full_lock_deg == pytest.approx(original.steer.full_lock_deg, rel=1e-6)
+    statuses = np.linspace(0.0, 1.0, 11)
+    np.testing.assert_allclose(
+        ours.brake.input(statuses),
+        original.brake.input(statuses),
+        atol=1e-3,  # files rounded to 6 digits
+    )

@@ -198,6 +198,27 @@ def test_task_one_hot_marks_the_track_car_pair():
     np.testing.assert_array_equal(write(term, make_frame())[0], [0.0, 0.0, 1.0, 0.0])
 
 
+def test_target_speed_look_ahead_follows_the_task_one_hot_divided_by_80(track):
+    config = EnvConfig.from_dotlist(
+        ["use_target_speed=true", "enable_task_id_in_obs=true", "track=monza"]
+    )
+    builder = make_observation_builder(config)
+    assert builder.layout.names[-13:] == (
+        "task_03",
+        *(f"target_speed_ahead_{k:02d}" for k in range(12)),
+    )
+    target_mps = np.full(len(track.line_m), 30.0)
+    expander = StateExpander(config, track, target_speed_mps=target_mps)
+    frame = expander.expand(full_state())
+    obs = builder.build(frame, builder.new_history(1))
+    np.testing.assert_allclose(obs[0, -12:], np.full(12, 30.0 / 80.0))
+
+
+def test_target_speed_without_a_profile_is_refused(track):
+    with pytest.raises(ConfigError, match="use_target_speed"):
+        StateExpander(EnvConfig.from_dotlist(["use_target_speed=true"]), track)
+
+
 # --- state expansion ------------------------------------------------------------------
 
 
