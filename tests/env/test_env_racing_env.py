@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 from acgym.env.actions import CarMaps, controls_from_telemetry
 from acgym.env.backend import Controls
 from acgym.env.config import EnvConfig
-from acgym.env.history import find_histories, load_episodes_stats, load_history
+from acgym.env.history import find_histories, load_episodes_stats, load_history, rebuild_episode
 from acgym.env.observations import frame_from_columns
 from acgym.env.racing_env import RacingEnv
 from acgym.errors import ConfigError
@@ -180,9 +180,12 @@ def test_episodes_are_logged_and_the_logged_states_rebuild_the_same_observations
 ):
     env, _ = make_env(track, car, ["max_episode_py_time=0.4"], output_dir=tmp_path)
     online = [env.reset(seed=0)[0]]
+    rewards = []
     raw_actions = np.random.default_rng(2).uniform(-1, 1, size=(11, 3))
     for action in raw_actions:
-        online.append(env.step(action)[0])
+        obs, reward, *_ = env.step(action)
+        online.append(obs)
+        rewards.append(reward)
     env.reset()
     env.close()
     files = find_histories(tmp_path / "laps")
@@ -212,6 +215,12 @@ def test_episodes_are_logged_and_the_logged_states_rebuild_the_same_observations
         logged[1:] < env.action_mapper.high - 1e-9
     )
     np.testing.assert_allclose(actions[inside], np.clip(raw_actions, -1, 1)[inside], atol=1e-9)
+    # rebuild_episode does all of it at once (the original data loader)
+    episode = rebuild_episode(states, env.config, track, car)
+    np.testing.assert_allclose(episode.observations, np.array(online), atol=1e-6)
+    np.testing.assert_allclose(episode.rewards[1:], rewards, atol=1e-12)
+    np.testing.assert_allclose(episode.actions[1:][inside], raw_actions[inside], atol=1e-6)
+    assert not episode.terminated.any()
 
 
 def test_obs_extra_holds_the_extra_channels_unscaled(track, car):

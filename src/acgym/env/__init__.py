@@ -14,7 +14,7 @@ from acgym.env.actions import ActionMapper, BrakeMap, CarMaps, SteerMap, control
 from acgym.env.backend import Backend, BackendKind, Controls
 from acgym.env.config import EnvConfig
 from acgym.env.episode_log import EpisodeLog, EpisodeRecorder
-from acgym.env.history import History, load_history
+from acgym.env.history import History, RebuiltEpisode, load_history, rebuild_episode
 from acgym.env.observations import (
     Frame,
     ObservationBuilder,
@@ -42,6 +42,7 @@ __all__ = [
     "ObservationBuilder",
     "ObservationLayout",
     "RacingEnv",
+    "RebuiltEpisode",
     "Reward",
     "StateExpander",
     "SteerMap",
@@ -52,4 +53,5 @@ __all__ = [
     "make_observation_builder",
     "make_reward",
     "make_terminations",
+    "rebuild_episode",
 ]

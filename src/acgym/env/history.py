@@ -1,4 +1,5 @@
-"""Reading logged episodes back: our Parquet files and the original's Parquet and pickle laps.
+"""Reading logged episodes back: our Parquet files and the original's Parquet and pickle laps,
+and rebuilding their transitions (observations, actions, rewards) for offline training.
 
 The original stored laps first as pickles (``{"states": [state dicts], "static_info":
 ...}``) and later as ``*_states.parquet`` with ``static_info.json`` beside them. Pickles
@@ -16,9 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
+from acgym.env.actions import ActionMapper, CarMaps, controls_from_telemetry
+from acgym.env.config import EnvConfig
 from acgym.env.episode_log import STATIC_INFO_FILE, STATS_FILE
+from acgym.env.observations import (
+    ObservationHistory,
+    TrackGeometry,
+    frame_from_columns,
+    make_observation_builder,
+)
+from acgym.env.rewards import actions_diff, make_reward
 from acgym.errors import DataFileError
 
 ALLOWED_PICKLE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
@@ -189,3 +201,54 @@ def _load_pickle(path: Path) -> History:
             f"{path}: expected 'static_info' to be a dict, got {type(static_info).__name__}"
         )
     return History(states=states, static_info=static_info, path=path)
+
+
+@dataclass(frozen=True)
+class RebuiltEpisode:
+    """Transitions of a logged episode, rebuilt with the current environment settings.
+
+    Attributes:
+        observations: ``(T, D)`` float32, the observation of each step.
+        actions: ``(T, 3)`` float32, the action that led to each step (0 at the first).
+        rewards: ``(T,)`` reward of each step.
+        terminated: ``(T,)`` out of track at the step (the original data loader's signal).
+    """
+
+    observations: NDArray[np.float32]
+    actions: NDArray[np.float32]
+    rewards: NDArray[np.float64]
+    terminated: NDArray[np.bool_]
+
+
+def rebuild_episode(
+    states: pd.DataFrame, config: EnvConfig, track: TrackGeometry, car: CarMaps
+) -> RebuiltEpisode:
+    """Observations, actions and rewards of a logged episode, as the original data loader.
+
+    Logged telemetry (steerAngle, accStatus, brakeStatus) is turned back into controls
+    through the car's maps and into actions through the exact inverse; observations and
+    rewards are rebuilt from the logged channels with ``config``.
+    """
+    if len(states) == 0:
+        raise DataFileError("rebuild_episode: the episode has no steps")
+    frame = frame_from_columns(states, config, track)
+    builder = make_observation_builder(config)
+    observations = builder.build_sequence(frame)
+    history = ObservationHistory.from_sequence(
+        observations[:, : builder.basic_size], frame.applied, builder.window
+    )
+    rewards, _ = make_reward(config)(frame, actions_diff(frame, history))
+    controls = controls_from_telemetry(
+        states["steerAngle"].to_numpy(),
+        states["accStatus"].to_numpy(),
+        states["brakeStatus"].to_numpy(),
+        car,
+    )
+    actions = ActionMapper.from_config(car.steer, config).actions_from_controls(controls)
+    terminated = frame.column("out_of_track") != 0.0
+    return RebuiltEpisode(
+        observations=observations.astype(np.float32),
+        actions=actions.astype(np.float32),
+        rewards=rewards,
+        terminated=terminated,
+    )
