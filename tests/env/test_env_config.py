@@ -114,3 +114,11 @@ def test_config_round_trips_through_yaml(tmp_path):
     path.write_text(config.to_yaml())
     assert EnvConfig.from_yaml(path) == config
     assert config.observation.channels == ("speed", "gap")
+
+
+def test_an_omegaconf_section_loads_like_a_dict():
+    from omegaconf import OmegaConf
+
+    full = OmegaConf.create(yaml.safe_load(ORIGINAL_CONFIG_YML))
+    full.AssettoCorsa.track = "monza"
+    assert EnvConfig.from_dict(full.AssettoCorsa) == EnvConfig(track="monza")

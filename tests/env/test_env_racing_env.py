@@ -8,7 +8,7 @@ from env_fakes import FakeBackend, circle_track
 from gymnasium.utils.env_checker import check_env
 
 from acgym.env.actions import CarMaps, controls_from_telemetry
-from acgym.env.backend import Controls
+from acgym.env.backend import Backend, Controls
 from acgym.env.config import EnvConfig
 from acgym.env.history import find_histories, load_episodes_stats, load_history, rebuild_episode
 from acgym.env.observations import frame_from_columns
@@ -256,3 +256,7 @@ def test_unknown_render_mode_is_refused(track, car):
 def test_gymnasium_env_checker_passes(track, car):
     env, _ = make_env(track, car)
     check_env(env, skip_render_check=True)
+
+
+def test_the_fake_backend_satisfies_the_backend_protocol(car):
+    assert isinstance(FakeBackend(car), Backend)
