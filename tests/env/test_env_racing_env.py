@@ -13,7 +13,7 @@ from acgym.env.config import EnvConfig
 from acgym.env.history import find_histories, load_episodes_stats, load_history, rebuild_episode
 from acgym.env.observations import frame_from_columns
 from acgym.env.racing_env import RacingEnv
-from acgym.errors import ConfigError
+from acgym.errors import BackendError, ConfigError
 
 BASE = ["track=circle"]
 
@@ -260,3 +260,15 @@ def test_gymnasium_env_checker_passes(track, car):
 
 def test_the_fake_backend_satisfies_the_backend_protocol(car):
     assert isinstance(FakeBackend(car), Backend)
+
+
+def test_a_nan_channel_from_the_backend_is_a_backend_error_naming_the_value(track, car):
+    class NanSpeed(FakeBackend):
+        def observe(self):
+            state = super().observe()
+            state["speed"] = float("nan")
+            return state
+
+    env, _ = make_env(track, car, backend=NanSpeed(car))
+    with pytest.raises(BackendError, match=r"\['speed'\] are not finite"):
+        env.reset()

@@ -805,6 +805,17 @@ class ObservationBuilder:
             term.write(frame, history, view)
         return self._out
 
+    def check_finite(self, observation: FloatArray) -> None:
+        """Raise ``BackendError`` naming the values that are NaN or infinite, if any."""
+        if math.isfinite(observation.sum()):
+            return
+        bad = np.flatnonzero(~np.isfinite(observation).all(axis=0))
+        names = [self.layout.names[i] for i in bad[:8]]
+        raise BackendError(
+            f"observation values {names} are not finite: the backend sent NaN or infinite "
+            "channels (or a position off the track's grid)"
+        )
+
     def push(self, observation: FloatArray, frame: Frame, history: ObservationHistory) -> None:
         """Append this step (its basic block and applied controls) to the history."""
         history.push(observation[:, : self.basic_size], frame.applied)

@@ -184,6 +184,7 @@ class RacingEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         state = self.backend.observe()
         frame = self.expander.expand(state)
         obs = self.observation_builder.build(frame, self.history)
+        self.observation_builder.check_finite(obs)
         total, parts = self.reward_fn(frame, actions_diff(frame, self.history))
         end = self.terminations(frame, self._ep_steps)
         self.observation_builder.push(obs, frame, self.history)
