@@ -14,7 +14,7 @@ def test_codec_bench_reports_costs_per_state() -> None:
 
 
 def test_lockstep_bench_runs_against_a_server_subprocess() -> None:
-    result = bench.bench_lockstep(200)
+    result = bench.bench_lockstep(200, "sim")
     assert result["steps"] == 200 and result["steps_per_s"] > 0
 
 
@@ -27,7 +27,9 @@ def test_realtime_bench_measures_jitter_at_both_ends() -> None:
 
 def test_run_has_the_figures_the_docs_quote(monkeypatch: object) -> None:
     calls = []
-    monkeypatch.setattr(bench, "bench_lockstep", lambda n: calls.append(n) or {"steps_per_s": 1.0})  # type: ignore[attr-defined]
+    monkeypatch.setattr(
+        bench, "bench_lockstep", lambda n, kind: calls.append((n, kind)) or {"steps_per_s": 1.0}
+    )  # type: ignore[attr-defined]
     monkeypatch.setattr(  # type: ignore[attr-defined]
         bench,
         "bench_realtime",
@@ -37,10 +39,13 @@ def test_run_has_the_figures_the_docs_quote(monkeypatch: object) -> None:
         },
     )
     result = bench.run(argparse.Namespace(quick=True))
-    assert calls == [1000]
-    assert set(result["targets_met"]) == {
-        "lockstep_steps_per_s",
-        "server_jitter_p99_ms",
-        "client_jitter_p99_ms",
-    }
+    assert calls == [(1000, "full"), (1000, "sim")]
+    assert set(result["codec"]) == {"full", "sim"}
     assert result["targets_met"]["server_jitter_p99_ms"] is True
+    assert result["targets_met"]["client_jitter_p99_ms"] is False
+
+
+def test_sim_like_state_zeroes_what_a_simulator_does_not_model() -> None:
+    state = bench.TrivialSource(kind="sim").state()
+    assert state["fl_tire_temperature_core"] == 0.0 and state["speed"] != 0.0
+    assert len(state) == len(bench.TrivialSource(kind="full").state())

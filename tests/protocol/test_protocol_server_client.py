@@ -175,6 +175,28 @@ def test_token_is_checked_on_both_channels() -> None:
         assert srv.mgmt.counters_snapshot()["datagrams_rejected_bad_token"] == 1
 
 
+@pytest.mark.parametrize(
+    ("connect", "code"),
+    [
+        (
+            b'{"type":"connect","version":2,"token":null,"mode":"realtime","nonce":1}',
+            "version_mismatch",
+        ),
+        (
+            b'{"type":"connect","version":1,"token":null,"mode":"warp","nonce":1}',
+            "unsupported_mode",
+        ),
+    ],
+)
+def test_a_refused_connect_is_told_why(server: ProtocolServer, connect: bytes, code: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+        stranger.settimeout(3.0)
+        stranger.sendto(connect, server.ego_address)
+        reply = codec.decode_from_server(stranger.recv(4096))
+    assert isinstance(reply, ErrorMessage) and reply.code == code
+    assert server.ego.client_address is None
+
+
 def test_servers_on_a_non_loopback_address_need_a_token() -> None:
     with pytest.raises(ConfigError, match="token"):
         EgoServer(FakeCar(), host="0.0.0.0", port=0)

@@ -39,7 +39,6 @@ from acgym.protocol.messages import (
     Connect,
     Connected,
     Controls,
-    ControlsMessage,
     Disconnect,
     Disconnected,
     ErrorMessage,
@@ -252,16 +251,19 @@ class Client:
             BackendError: not connected, or the server is gone.
         """
         self._require_connected()
-        values = [
-            _check_control(name, value)
-            for name, value in (("steer", steer), ("acc", acc), ("brake", brake))
-        ]
-        controls = Controls(*values, bool(enable_gear_shift), bool(shift_up), bool(shift_down))
+        controls = Controls(
+            _check_control("steer", steer),
+            _check_control("acc", acc),
+            _check_control("brake", brake),
+            bool(enable_gear_shift),
+            bool(shift_up),
+            bool(shift_down),
+        )
         if self.legacy:
             data = legacy_wire.encode_controls(controls, max(self.last_seq, 0))
         else:
             self._controls_seq += 1
-            data = codec.encode_ego(ControlsMessage(self._controls_seq, self.last_seq, controls))
+            data = codec.encode_controls(self._controls_seq, self.last_seq, controls)
             self._controls_datagram = data
         self._send_ego(data)
         self._counters["controls_sent"] += 1
@@ -691,6 +693,8 @@ class Client:
 
 
 def _check_control(name: str, value: float) -> float:
+    if type(value) is float and -1.0 <= value <= 1.0:
+        return value  # the common case, checked fast
     try:
         value = float(value)
     except (TypeError, ValueError, OverflowError):

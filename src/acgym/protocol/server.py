@@ -427,8 +427,12 @@ class EgoServer:
                     self._handle(data, addr)
             except RejectedMessage as exc:
                 self.counters.reject("datagrams_", exc.code, str(exc))
+                if self.legacy:
+                    continue  # the original client would eval an error
                 session = self._session
-                if session is not None and addr == session.addr and not self.legacy:
+                if exc.code in ("version_mismatch", "unsupported_mode"):  # a refused connect
+                    self._reply_error(exc.code, str(exc), addr, per_s=10.0)
+                elif session is not None and addr == session.addr:
                     self._reply_error(exc.code, str(exc), addr)
             except Exception as exc:
                 self.counters["source_errors"] += 1
