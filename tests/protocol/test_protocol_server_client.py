@@ -253,6 +253,20 @@ def test_a_vanished_client_gets_safe_controls_then_is_dropped() -> None:
             client.receive_state()
 
 
+def test_a_lockstep_client_may_pause_longer_than_the_timeouts() -> None:
+    car = FakeCar()
+    with ProtocolServer(
+        car, ego_port=0, mgmt_port=0, client_timeout_s=0.05, client_drop_s=0.1
+    ) as srv:
+        with make_client(srv, mode="lockstep") as client:
+            client.receive_state()
+            client.step(0.3, 0.5, -1.0)
+            time.sleep(0.3)  # a long training update between two steps
+            assert client.step(0.3, 0.5, -1.0)["packetId"] == 2
+        assert [c.steer for c in car.controls[:2]] == [0.3, 0.3]  # no safe controls between
+        assert srv.ego.counters["client_timeouts"] == 0 and srv.ego.counters["clients_dropped"] == 0
+
+
 def test_a_stopped_server_ends_the_episode_then_the_client_raises(car: FakeCar) -> None:
     srv = ProtocolServer(car, ego_port=0, mgmt_port=0, control_rate_hz=100.0).start()
     with make_client(srv, drain="every") as client:

@@ -196,7 +196,7 @@ class EgoServer:
         legacy: speak the original plugin's format instead of v1 (real time only).
         client_timeout_s: real time: release to safe controls after this long without
             controls (``None``: keep the last controls, like the original plugin).
-        client_drop_s: forget a client silent for this long.
+        client_drop_s: real time: forget a client silent for this long.
         spin_s: real time: sleep until this long before a tick, then spin.
     """
 
@@ -259,6 +259,8 @@ class EgoServer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop_thread_id: int | None = None
+        self._loop_done = threading.Event()
+        self._loop_done.set()
         self._direct_lock = threading.Lock()
         self._last_error_reply_s: dict[str, float] = {}
         self._closed = False
@@ -287,6 +289,7 @@ class EgoServer:
 
     def serve_forever(self) -> None:
         """Serve until ``stop``."""
+        self._loop_done.clear()
         self._loop_thread_id = threading.get_ident()
         selector = selectors.DefaultSelector()
         selector.register(self._sock, selectors.EVENT_READ, "ego")
@@ -323,6 +326,7 @@ class EgoServer:
             selector.close()
             self._run_jobs(cancel=True)
             self._loop_thread_id = None
+            self._loop_done.set()
 
     def stop(self) -> None:
         """Stop serving (tell the client), join the thread, close the sockets. Safe twice."""
@@ -333,6 +337,8 @@ class EgoServer:
             self._wake_w.send(b"x")
         except OSError:
             pass
+        if threading.get_ident() != self._loop_thread_id:
+            self._loop_done.wait(timeout=5.0)  # the loop leaves before its sockets close
         if self._thread is not None:
             self._thread.join(timeout=5.0)
         session = self._session
@@ -361,8 +367,9 @@ class EgoServer:
             BackendError: the thread did not run it within ``timeout_s`` (``busy``).
             Exception: whatever ``fn`` raised.
         """
-        running = self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
-        if not running or threading.get_ident() == self._loop_thread_id:
+        loop_thread_id = self._loop_thread_id
+        running = loop_thread_id is not None and not self._stop.is_set()
+        if not running or threading.get_ident() == loop_thread_id:
             with self._direct_lock:
                 return fn()
         job = _Job(fn)
@@ -447,7 +454,7 @@ class EgoServer:
         if session is None:
             return
         now_s = time.perf_counter()
-        if now_s - session.last_heard_s > self.client_drop_s:
+        if session.mode == "realtime" and now_s - session.last_heard_s > self.client_drop_s:
             logger.warning("ego server: dropping silent client %s", session.addr)
             if not session.legacy:
                 self._sendto(codec.encode_ego(Disconnected("client_timeout")), session.addr)
@@ -743,6 +750,9 @@ class ManagementServer:
         self._connections: dict[int, _Connection] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._loop_done = threading.Event()
+        self._loop_done.set()
+        self._loop_thread_id: int | None = None
         self._direct_lock = threading.Lock()
         self._closed = False
 
@@ -769,6 +779,8 @@ class ManagementServer:
             self._wake_w.send(b"x")
         except OSError:
             pass
+        if threading.get_ident() != self._loop_thread_id:
+            self._loop_done.wait(timeout=5.0)
         if self._thread is not None:
             self._thread.join(timeout=5.0)
         self._closed = True
@@ -787,6 +799,15 @@ class ManagementServer:
 
     def serve_forever(self) -> None:
         """Serve until ``stop``."""
+        self._loop_done.clear()
+        self._loop_thread_id = threading.get_ident()
+        try:
+            self._serve()
+        finally:
+            self._loop_thread_id = None
+            self._loop_done.set()
+
+    def _serve(self) -> None:
         self._selector.register(self._listener, selectors.EVENT_READ, None)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         logger.info(
