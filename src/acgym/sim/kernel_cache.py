@@ -21,6 +21,10 @@ _KERNEL_SOURCES = (
     _SIM_DIR / "powertrain.py",
     _SIM_DIR / "dynamics.py",
     _SIM_DIR / "integrator.py",
+    _SIM_DIR / "lap_timing.py",
+    _SIM_DIR / "telemetry.py",
+    _SIM_DIR / "session.py",
+    _SIM_DIR / "driver.py",
     _SIM_DIR.parent / "track" / "queries.py",
 )
 _STAMP_NAME = "sim_kernel_sources.sha1"
