@@ -21,9 +21,9 @@ The model (details and references in ``docs/sim.md``):
   Slips divide by ``max(|vx_wheel|, v_slip)``, which keeps them finite at a standstill.
 
 Integration (fixed step ``dt``; semi-implicit Euler): tyre forces are evaluated at the
-start of the step; the stiff parts are implicit, linearised with the tyres' secant slip
-stiffnesses (``Fx/kappa``, ``Fy/alpha``: the initial slope near zero slip, smaller past
-the peak): each wheel's spin (then the differential clutch and the Coulomb brakes as
+start of the step; the stiff parts are implicit, linearised with the tyres' tangent slip
+stiffnesses (the Magic Formula's slope: ``B C D`` near zero slip, where the stiffness is
+stiff, zero at and past the peak, where the force no longer grows): each wheel's spin (then the differential clutch and the Coulomb brakes as
 projections), then the body's ``vx`` (scalar) and ``(vy, r)`` (2x2 solve). Positions use
 the new velocities. This is stable at 200 Hz and above from a standstill to top speed
 with no chatter: at low speed a tyre acts as a stiff damper, which the implicit steps
@@ -101,6 +101,8 @@ from acgym.units import GRAVITY_MPS2
 
 RPM_PER_RADPS = 30.0 / math.pi
 NEUTRAL_REV_TAU_S = 0.3
+STIFF_LIMIT = 0.5
+"""Largest ``dt * stiffness / mass`` of the body's tyre damping left to the explicit step."""
 """Time constant of a free engine's speed (neutral) toward its throttle set point, s."""
 
 # rows of the per-call scratch array (each row holds one value per wheel)
@@ -375,12 +377,21 @@ def substep(
         jac_ab += c_lat * c * b
         jac_bb += c_lat * b * b
     drag = p[P_DRAG_COEF] * vx * abs(vx)
-    dvx = dt * (sum_fx - drag + m * vy * r) / (m + dt * jac_x)
+    # Only the stiffness an explicit step cannot take (lambda dt > STIFF_LIMIT) is treated
+    # implicitly: above a few m/s the body update is explicit and exact in the steady
+    # state; at low speed, where a tyre is a stiff damper, the excess is implicit.
     iz = p[P_YAW_INERTIA_KGM2]
-    a11 = m + dt * jac_aa
-    a12 = dt * (jac_ab + m * vx)
-    a21 = dt * jac_ab
-    a22 = iz + dt * jac_bb
+    jac_x = max(jac_x - STIFF_LIMIT * m / dt, 0.0)
+    dvx = dt * (sum_fx - drag + m * vy * r) / (m + dt * jac_x)
+    aa = max(jac_aa - STIFF_LIMIT * m / dt, 0.0)
+    bb = max(jac_bb - STIFF_LIMIT * iz / dt, 0.0)
+    ab = 0.0
+    if aa > 0.0 and bb > 0.0:
+        ab = jac_ab * math.sqrt(aa * bb / (jac_aa * jac_bb))
+    a11 = m + dt * aa
+    a12 = dt * (ab + m * vx)
+    a21 = dt * ab
+    a22 = iz + dt * bb
     b1 = dt * (sum_fy - m * vx * r)
     b2 = dt * sum_mz
     det = a11 * a22 - a12 * a21

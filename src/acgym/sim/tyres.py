@@ -175,6 +175,22 @@ def magic_formula(slip: float, b: float, c: float, e: float) -> float:
 
 
 @numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+def magic_formula_slope(slip: float, b: float, c: float, e: float) -> tuple[float, float]:
+    """Normalised Magic Formula and its derivative with respect to the slip.
+
+    Returns:
+        ``(g, dg/dx)`` with ``g = sin(C atan(phi))``, ``phi = B x - E (B x - atan(B x))``,
+        ``dg/dx = cos(C atan(phi)) C phi' / (1 + phi^2)``,
+        ``phi' = B (1 - E + E / (1 + (B x)^2))``.
+    """
+    bx = b * slip
+    phi = bx - e * (bx - fast_atan(bx))
+    angle = c * fast_atan(phi)
+    dphi = b * (1.0 - e + e / (1.0 + bx * bx))
+    return fast_sin(angle), fast_sin(angle + 0.5 * math.pi) * c * dphi / (1.0 + phi * phi)
+
+
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
 def load_friction(mu0: float, load_sens: float, fz_n: float, fz0_n: float) -> float:
     """Peak friction coefficient at load ``fz_n`` (degressive, floored)."""
     mu = mu0 * (1.0 + load_sens * (fz_n - fz0_n) / fz0_n)
@@ -198,9 +214,10 @@ def combined_forces(
 
     Returns:
         ``(fx_n, fy_n, mu_x, mu_y, kx_n, ky_nprad)``: forces in the wheel frame, the peak
-        friction coefficients at this load and surface, and the secant slip stiffnesses
-        ``Fx / kappa`` (N per unit slip ratio) and ``Fy / alpha`` (N/rad), which equal the
-        initial slopes ``B C D`` at zero slip; the integrator's implicit steps use them.
+        friction coefficients at this load and surface, and the tangent slip stiffnesses:
+        the slopes of the pure-slip curves at the combined slip (N per unit slip ratio,
+        N/rad), ``B C D`` at zero slip, zero at and past the peak. The integrator's
+        implicit steps use them as the Jacobian of the tyre forces.
     """
     if fz_n <= 0.0:
         return 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
@@ -219,23 +236,18 @@ def combined_forces(
         return kx * kappa, ky * alpha_rad, mu_x, mu_y, kx, ky
     s = math.sqrt(s2)
     inv_s = 1.0 / s
-    fx0 = (
-        mu_x
-        * fz_n
-        * magic_formula(
-            s * p[base + T_KAPPA_PEAK], p[base + T_B_X], p[base + T_C_X], p[base + T_E_X]
-        )
+    dx = mu_x * fz_n
+    dy = mu_y * fz_n
+    gx, slope_x = magic_formula_slope(
+        s * p[base + T_KAPPA_PEAK], p[base + T_B_X], p[base + T_C_X], p[base + T_E_X]
     )
-    fy0 = (
-        mu_y
-        * fz_n
-        * magic_formula(
-            s * p[base + T_ALPHA_PEAK_RAD], p[base + T_B_Y], p[base + T_C_Y], p[base + T_E_Y]
-        )
+    gy, slope_y = magic_formula_slope(
+        s * p[base + T_ALPHA_PEAK_RAD], p[base + T_B_Y], p[base + T_C_Y], p[base + T_E_Y]
     )
-    kx = fx0 * inv_s * p[base + T_INV_KAPPA_PEAK]
-    ky = fy0 * inv_s * p[base + T_INV_ALPHA_PEAK]
-    return kx * kappa, ky * alpha_rad, mu_x, mu_y, kx, ky
+    # slopes of the pure-slip curves at the combined slip; zero past the peak
+    kx = dx * slope_x if slope_x > 0.0 else 0.0
+    ky = dy * slope_y if slope_y > 0.0 else 0.0
+    return dx * gx * sx * inv_s, dy * gy * sy * inv_s, mu_x, mu_y, kx, ky
 
 
 @numba.njit(cache=True)
