@@ -341,6 +341,12 @@ def substep(
         o[O_FX_N + w] = fx
         o[O_FY_N + w] = scratch[_FY, w]
 
+    if reflected_inertia > 0.0:
+        # clutch locked: the engine turns with the driven wheels' new speed
+        s[S_ENGINE_RPM] = (
+            0.5 * (s[S_WHEEL_OMEGA + 2] + s[S_WHEEL_OMEGA + 3]) * ratio * RPM_PER_RADPS
+        )
+
     # --- rigid body: vx implicit (scalar), (vy, r) implicit (2x2) -------------------------
     sum_fx = 0.0
     sum_fy = 0.0

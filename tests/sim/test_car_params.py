@@ -1,0 +1,188 @@
+"""Car presets: loading, sources, maps, errors, the speed-profile limits."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from acgym.errors import CarFileError
+from acgym.sim import CarParams, list_cars, load_car
+from acgym.sim.car_params import CARS_DIR, car_param_array
+from acgym.sim.layout import NUM_PARAMS
+from acgym.units import GRAVITY_MPS2, RPM_PER_RADPS
+
+
+def test_the_three_original_presets_are_built_in() -> None:
+    assert set(list_cars()) >= {"dallara_f317", "bmw_z4_gt3", "ks_mazda_miata"}
+
+
+def _leaves(node: object, path: str = "") -> list[tuple[str, object]]:
+    if isinstance(node, dict):
+        if "value" in node:
+            return [(path, node)]
+        out = []
+        for key, value in node.items():
+            if path == "" and key in ("name", "description", "sources"):
+                continue
+            if key == "source":
+                continue
+            out += _leaves(value, f"{path}.{key}" if path else key)
+        return out
+    return [(path, node)]
+
+
+def test_every_preset_parameter_names_its_source(car: CarParams) -> None:
+    data = yaml.safe_load((Path(car.path) / "car.yaml").read_text())
+    sources = data["sources"]
+    for path, leaf in _leaves(data):
+        if path.startswith("engine.torque_curve"):
+            continue  # the curve as a whole has one source, checked below
+        assert isinstance(leaf, dict) and str(leaf.get("source", "")).strip(), (
+            f"{car.name}: {path} has no source"
+        )
+        for key in __import__("re").findall(r"\[(\w+)\]", leaf["source"]):
+            assert key in sources, f"{car.name}: {path} cites unknown source [{key}]"
+    assert data["engine"]["torque_curve"]["source"].strip()
+
+
+def test_steer_maps_hold_the_original_locks() -> None:
+    expected = {
+        "dallara_f317": (0.5341796875, 240.0),
+        "bmw_z4_gt3": (0.7119140625, 320.0),
+        "ks_mazda_miata": (1.0, 302.4),
+    }
+    for name, (full_input, lock_deg) in expected.items():
+        steering = load_car(name).steering
+        assert steering.map_input[-1] == pytest.approx(full_input)
+        assert steering.lock_deg == pytest.approx(lock_deg, abs=1e-3)
+        assert steering.wheel_deg(1.0) == pytest.approx(lock_deg, abs=1e-3)  # clamped at the lock
+        assert steering.wheel_deg(-0.5 * full_input) == pytest.approx(-0.5 * lock_deg, abs=1e-3)
+
+
+def test_brake_map_is_the_documented_power_curve(car: CarParams) -> None:
+    for x in np.linspace(-1.0, 1.0, 21):
+        assert car.brake_map.status_at(x) == pytest.approx(((x + 1.0) / 2.0) ** 2.4, abs=1e-6)
+    # the original project's sample maps read 0.18946 at input 0 (0.5 ** 2.4)
+    assert car.brake_map.status_at(0.0) == pytest.approx(0.189465, abs=1e-6)
+    for status in (0.0, 0.2, 0.7, 1.0):
+        assert car.brake_map.status_at(car.brake_map.input_for(status)) == pytest.approx(
+            status, abs=1e-9
+        )
+
+
+def test_vehicle_limits_come_from_the_tyre_peak_at_static_load(car: CarParams) -> None:
+    limits = car.vehicle_limits()
+    c = car.chassis
+    front_n = c.mass_kg * GRAVITY_MPS2 * c.front_weight_fraction
+    rear_n = c.mass_kg * GRAVITY_MPS2 - front_n
+
+    def mu_at(tyre: object, load: float, mu0: float) -> float:
+        return mu0 * (
+            1.0 + tyre.load_sensitivity * (load - tyre.nominal_load_n) / tyre.nominal_load_n
+        )
+
+    mu_lat = (
+        mu_at(car.front_tyre, front_n / 2, car.front_tyre.mu_y) * front_n
+        + mu_at(car.rear_tyre, rear_n / 2, car.rear_tyre.mu_y) * rear_n
+    ) / (front_n + rear_n)
+    assert limits.mu_lat == pytest.approx(mu_lat, rel=1e-9)
+    assert limits.mass_kg == c.mass_kg
+    assert limits.drag_area_m2 == car.aero.drag_area_m2
+    assert limits.downforce_area_m2 == car.aero.downforce_area_m2
+    top_ratio = car.gearbox.ratios[-1] * car.gearbox.final_drive
+    assert limits.max_speed_mps == pytest.approx(
+        car.engine.limiter_rpm / RPM_PER_RADPS / top_ratio * car.rear_tyre.radius_m
+    )
+    peak_power = max(
+        t * r / RPM_PER_RADPS
+        for r, t in zip(car.engine.torque_curve_rpm, car.engine.torque_curve_nm, strict=True)
+    )
+    assert limits.max_power_w == pytest.approx(peak_power * car.gearbox.efficiency, rel=0.02)
+    assert limits.driven_load_fraction == pytest.approx(1.0 - c.front_weight_fraction)
+
+
+def test_published_figures_are_in_the_presets() -> None:
+    miata = load_car("ks_mazda_miata")
+    assert miata.gearbox.ratios == (5.087, 2.991, 2.035, 1.594, 1.286, 1.0)
+    assert miata.gearbox.final_drive == 2.866
+    power_w, rpm = miata.engine.peak_power_w()
+    assert power_w == pytest.approx(118e3, rel=0.01) and rpm == pytest.approx(6000, abs=100)
+    gt3_power_w, _ = load_car("bmw_z4_gt3").engine.peak_power_w()
+    assert gt3_power_w == pytest.approx(379e3, rel=0.01)
+    f3_power_w, _ = load_car("dallara_f317").engine.peak_power_w()
+    assert f3_power_w == pytest.approx(179e3, rel=0.02)
+
+
+def test_param_array_has_one_row_layout(car: CarParams) -> None:
+    p = car_param_array(car)
+    assert p.shape == (NUM_PARAMS,) and np.all(np.isfinite(p))
+
+
+def test_a_user_adds_a_car_by_copying_a_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "my_car"
+    shutil.copytree(CARS_DIR / "ks_mazda_miata", folder)
+    text = (folder / "car.yaml").read_text().replace("name: ks_mazda_miata", "name: my_car")
+    (folder / "car.yaml").write_text(text)
+    car = load_car(folder)
+    assert (
+        car.name == "my_car" and car.chassis.mass_kg == load_car("ks_mazda_miata").chassis.mass_kg
+    )
+    assert load_car(folder / "car.yaml").name == "my_car"
+
+
+def _broken_copy(tmp_path: Path, edit: object) -> Path:
+    folder = tmp_path / "ks_mazda_miata"
+    shutil.copytree(CARS_DIR / "ks_mazda_miata", folder)
+    data = yaml.safe_load((folder / "car.yaml").read_text())
+    edit(data)
+    (folder / "car.yaml").write_text(yaml.safe_dump(data))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["chassis"].pop("mass_kg"), "missing key(s) mass_kg"),
+        (lambda d: d["chassis"].update(mass_lb=2500), "unknown key(s) mass_lb"),
+        (lambda d: d["chassis"].update(mass_kg="heavy"), "chassis.mass_kg: expected a number"),
+        (lambda d: d["chassis"].update(mass_kg=-1.0), "chassis.mass_kg must be > 0"),
+        (lambda d: d["tyres"]["front"].update(shape_y=2.5), "Magic Formula C"),
+        (lambda d: d["gearbox"].update(ratios=[1.0, 2.0]), "ratios must be > 0 and decrease"),
+        (lambda d: d["brakes"].update(abs="yes"), "expected true or false"),
+        (lambda d: d.update(name="other"), "differs from the folder name"),
+    ],
+)
+def test_bad_car_files_say_what_is_wrong(tmp_path: Path, edit: object, message: str) -> None:
+    folder = _broken_copy(tmp_path, edit)
+    with pytest.raises(CarFileError, match=__import__("re").escape(message)):
+        load_car(folder)
+
+
+def test_missing_or_malformed_maps_are_reported(tmp_path: Path) -> None:
+    folder = _broken_copy(tmp_path, lambda d: None)
+    (folder / "steer_map.csv").unlink()
+    with pytest.raises(CarFileError, match=r"steer_map\.csv: missing"):
+        load_car(folder)
+    (folder / "steer_map.csv").write_text("a,b\n1,2\n3,4\n")
+    with pytest.raises(CarFileError, match="header"):
+        load_car(folder)
+    (folder / "steer_map.csv").write_text("x_points,y_points\n-1.0,-300\n1.0,300\n")
+    (folder / "brake_map.csv").write_text("x_points,y_points\n0.0,0.0\n1.0,1.0\n")
+    with pytest.raises(CarFileError, match="cover"):
+        load_car(folder)
+
+
+def test_unknown_car_names_list_the_presets() -> None:
+    with pytest.raises(CarFileError, match="dallara_f317"):
+        load_car("no_such_car")
+
+
+def test_static_axle_loads_sum_to_weight(car: CarParams) -> None:
+    front, rear = car.static_axle_loads_n
+    assert front + rear == pytest.approx(car.chassis.mass_kg * GRAVITY_MPS2)
+    assert math.isclose(front / (front + rear), car.chassis.front_weight_fraction)
