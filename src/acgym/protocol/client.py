@@ -313,10 +313,9 @@ class Client:
                     next_retry_s = now_s + self.retry_s
                 continue
             state = self._ingest(data)
-            if state is _END:
-                if chosen is None:
-                    chosen = dict(self._last_state or {})
-                    chosen["done"] = 1
+            if state is _END:  # the session is over: the newest state, marked done
+                chosen = dict(chosen if chosen is not None else self._last_state or {})
+                chosen["done"] = 1
                 break
             if state is None:
                 continue

@@ -423,7 +423,7 @@ class ManagementServer:
                 )
             return {"first_seq": self._reset(options)}
         if request.type == "get_counters":
-            return self.counters_snapshot()
+            return self._call(self.counters_snapshot)  # the ego counters move on its thread
         getter = {
             "get_static_info": self.source.static_info,
             "get_config": self.source.config,
