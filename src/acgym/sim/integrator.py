@@ -50,6 +50,7 @@ from acgym.sim.layout import (
     S_GEAR,
     S_SHIFT_TIMER_S,
     S_VX_MPS,
+    S_VY_MPS,
     S_WHEEL_OMEGA,
     S_X_M,
     S_Y_M,
@@ -57,7 +58,21 @@ from acgym.sim.layout import (
 )
 from acgym.sim.powertrain import interp_clamped, manual_shift_gear
 from acgym.sim.tyres import FASTMATH
-from acgym.track.queries import inside_point
+from acgym.track.queries import inside_point, nearest_segment
+
+SPEED_MARGIN_MPS = 15.0
+"""Speed a car may gain within one control period, bounding its travel (generous), m/s."""
+REACH_MARGIN_M = 0.5
+"""Extra distance from the borders before a car counts as near one, m."""
+
+
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+def _half_diagonal(p: NDArray[np.float64]) -> float:
+    """Largest distance from the centre of gravity to a tyre contact point, m."""
+    lf = p[P_LF_M]
+    lr = p[P_LR_M]
+    half_t = 0.5 * max(p[P_TRACK_FRONT_M], p[P_TRACK_REAR_M])
+    return math.sqrt(max(lf, lr) ** 2 + half_t * half_t)
 
 
 @numba.njit(cache=True, inline="always", fastmath=FASTMATH)
@@ -132,7 +147,11 @@ def step_cars(
     cell_start: NDArray[np.int32],
     items: NDArray[np.int32],
     quads: NDArray[np.float64],
-) -> None:
+    border_params: NDArray[np.float64],
+    border_start: NDArray[np.int32],
+    border_items: NDArray[np.int32],
+    border_segments: NDArray[np.float64],
+) -> int:
     """Advance every car by one control period (``num_substeps`` steps of ``dt``), in place.
 
     Args:
@@ -149,8 +168,23 @@ def step_cars(
         use_track: Look the surface up on the track (else every tyre is on the surface).
         grid_params, cell_start, items, quads: The track's quad grid
             (:func:`acgym.track.spatial.quad_grid`); dummies when ``use_track`` is false.
+        border_params, border_start, border_items, border_segments: The track's border
+            segment grid (:func:`acgym.track.spatial.segment_grid`); dummies likewise.
+
+    Surface flags: a car whose centre is farther from every border than it can travel in
+    the period plus its half-diagonal cannot change any tyre's surface, so its flags are
+    looked up once; a car near a border is looked up in every internal step. Both give
+    the same flags.
+
+    Returns:
+        -1 when every car was stepped; else the first car whose controls are not finite
+        (then no car was stepped).
     """
     num_cars = state.shape[0]
+    for i in range(num_cars):
+        for c in range(3):
+            if not math.isfinite(controls[i, c]):
+                return i  # nothing stepped: the caller reports the bad row
     scratch = np.empty((NUM_SCRATCH_ROWS, 4))
     xs = np.empty(4)
     ys = np.empty(4)
@@ -190,8 +224,21 @@ def step_cars(
         cos_delta = math.cos(delta)
         sin_delta = math.sin(delta)
         car_auto = auto_shift and not manual
-        for _ in range(num_substeps):
+        near_border = False
+        if use_track:
             update_surface(p, s, surface, use_track, grid_params, cell_start, items, quads, xs, ys)
+            _, _, d2 = nearest_segment(
+                s[S_X_M], s[S_Y_M], border_params, border_start, border_items, border_segments
+            )
+            speed = math.sqrt(s[S_VX_MPS] * s[S_VX_MPS] + s[S_VY_MPS] * s[S_VY_MPS])
+            reach = (speed + SPEED_MARGIN_MPS) * dt * num_substeps + _half_diagonal(p)
+            reach += REACH_MARGIN_M
+            near_border = d2 < reach * reach
+        for _ in range(num_substeps):
+            if near_border:
+                update_surface(
+                    p, s, surface, use_track, grid_params, cell_start, items, quads, xs, ys
+                )
             substep(
                 p, s, o, cos_delta, sin_delta, gas, brake_status, surface, car_auto, dt, scratch
             )
@@ -204,3 +251,4 @@ def step_cars(
         o[O_ROAD_WHEEL_RAD] = delta
         o[O_GAS] = gas
         o[O_BRAKE] = brake_status
+    return -1

@@ -162,17 +162,17 @@ class World:
         self._no_flags = np.zeros((self.num_cars, L.NUM_GEAR_FLAGS))
         if track is None:
             self._use_track = False
-            self._grid = (
-                np.zeros(5),
-                np.zeros(1, dtype=np.int32),
-                np.zeros(0, dtype=np.int32),
-                np.zeros((0, 8)),
-            )
+            empty = (np.zeros(5), np.zeros(1, dtype=np.int32), np.zeros(0, dtype=np.int32))
+            self._grid = (*empty, np.zeros((0, 8)))
+            self._border_grid = (*empty, np.zeros((0, 4)))
         else:
-            # The track's compiled inside test reads its quad grid (built once, cached).
+            # The track's compiled queries read its spatial grids (built once, cached):
+            # the surface quads (inside test) and the border segments (nearest border).
             grid, quads = track._quad_index
+            border, segments = track._border_index
             self._use_track = True
             self._grid = (grid.params, grid.cell_start, grid.items, quads)
+            self._border_grid = (border.params, border.cell_start, border.items, segments)
         self.reset()
 
     # --- stepping ---------------------------------------------------------------------
@@ -262,11 +262,13 @@ class World:
         Raises:
             ConfigError: A shape is wrong or a control is not finite.
         """
-        u = np.asarray(controls, dtype=np.float64)
+        u = (
+            controls
+            if type(controls) is np.ndarray and controls.dtype == np.float64
+            else np.asarray(controls, dtype=np.float64)
+        )
         if u.shape != (self.num_cars, L.NUM_CONTROLS):
             raise ConfigError(f"controls: expected shape ({self.num_cars}, 3), got {u.shape}")
-        if not np.isfinite(u).all():
-            raise ConfigError("controls: every value must be finite (got NaN or inf)")
         if gear_flags is None:
             flags = self._no_flags
         else:
@@ -275,7 +277,7 @@ class World:
                 raise ConfigError(
                     f"gear_flags: expected shape ({self.num_cars}, 3), got {flags.shape}"
                 )
-        step_cars(
+        bad = step_cars(
             self.params,
             self._state,
             self._outputs,
@@ -287,7 +289,12 @@ class World:
             self.num_substeps,
             self._use_track,
             *self._grid,
+            *self._border_grid,
         )
+        if bad >= 0:
+            raise ConfigError(
+                f"controls: row {bad} is not finite ({u[bad].tolist()}); no car was stepped"
+            )
 
     # --- read-only views --------------------------------------------------------------
 
