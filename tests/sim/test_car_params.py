@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 from pathlib import Path
@@ -12,7 +13,7 @@ import yaml
 
 from acgym.errors import CarFileError
 from acgym.sim import CarParams, list_cars, load_car
-from acgym.sim.car_params import CARS_DIR, car_param_array
+from acgym.sim.car_params import CARS_DIR, Differential, car_param_array
 from acgym.sim.layout import NUM_PARAMS
 from acgym.units import GRAVITY_MPS2, RPM_PER_RADPS
 
@@ -76,7 +77,7 @@ def test_brake_map_is_the_documented_power_curve(car: CarParams) -> None:
 
 
 def test_vehicle_limits_come_from_the_tyre_peak_at_static_load(car: CarParams) -> None:
-    limits = car.vehicle_limits()
+    limits = car.vehicle_limits(fitted=False)
     c = car.chassis
     front_n = c.mass_kg * GRAVITY_MPS2 * c.front_weight_fraction
     rear_n = c.mass_kg * GRAVITY_MPS2 - front_n
@@ -186,3 +187,19 @@ def test_static_axle_loads_sum_to_weight(car: CarParams) -> None:
     front, rear = car.static_axle_loads_n
     assert front + rear == pytest.approx(car.chassis.mass_kg * GRAVITY_MPS2)
     assert math.isclose(front / (front + rear), car.chassis.front_weight_fraction)
+
+
+def test_fitted_vehicle_limits_follow_the_cars_cornering_limit(car: CarParams) -> None:
+    """The speed profile's mu (g + k v^2) against the hand-calculated skid-pad limit
+    (tests/sim/test_vehicle_performance.py, open differential) over the speed range."""
+    from test_vehicle_performance import expected_max_lateral_mps2
+
+    limits = car.vehicle_limits()
+    k = 0.5 * limits.air_density_kgpm3 * limits.downforce_area_m2 / limits.mass_kg
+    open_diff = dataclasses.replace(car, differential=Differential(preload_nm=0.0, power_lock=0.0))
+    for v in np.linspace(15.0, 0.75 * car.top_gear_speed_mps(), 5):
+        profile = limits.mu_lat * (GRAVITY_MPS2 + k * v * v)
+        assert profile == pytest.approx(expected_max_lateral_mps2(open_diff, v), rel=0.05), (
+            car.name,
+            v,
+        )

@@ -328,26 +328,142 @@ class CarParams:
         ratio = self.gearbox.ratios[-1] * self.gearbox.final_drive
         return self.engine.limiter_rpm / RPM_PER_RADPS / ratio * self.rear_tyre.radius_m
 
-    def vehicle_limits(self) -> VehicleLimits:
+    def axle_grip_n(
+        self, speed_mps: float, ax_mps2: float, ay_mps2: float
+    ) -> tuple[float, float, float, float]:
+        """Peak tyre forces of the axles at a steady state, N.
+
+        Loads: static distribution, downforce with its front/rear split, longitudinal
+        transfer ``m ax h / L`` and lateral transfer ``m ay h / t`` per axle (roll-stiffness
+        split); each tyre gives ``mu(Fz) Fz`` (load sensitivity).
+
+        Returns:
+            ``(front_x, rear_x, front_y, rear_y)``: longitudinal and lateral peak forces of
+            the front and rear axles.
+        """
+        c = self.chassis
+        m, wb, h = c.mass_kg, c.wheelbase_m, c.cog_height_m
+        down = 0.5 * AIR_DENSITY_KGPM3 * self.aero.downforce_area_m2 * speed_mps**2
+        transfer = m * ax_mps2 * h / wb
+        front = (
+            m * GRAVITY_MPS2 * c.lr_m / wb + down * self.aero.front_downforce_fraction - transfer
+        )
+        rear = (
+            m * GRAVITY_MPS2 * c.lf_m / wb
+            + down * (1.0 - self.aero.front_downforce_fraction)
+            + transfer
+        )
+        lat_f = c.front_roll_stiffness_fraction * m * ay_mps2 * h / c.track_front_m
+        lat_r = (1.0 - c.front_roll_stiffness_fraction) * m * ay_mps2 * h / c.track_rear_m
+        out = [0.0, 0.0, 0.0, 0.0]
+        for axle, (tyre, load, lat) in enumerate(
+            ((self.front_tyre, front, lat_f), (self.rear_tyre, rear, lat_r))
+        ):
+            for wheel_load in (0.5 * load - lat, 0.5 * load + lat):
+                fz = max(wheel_load, 0.0)
+                mu_x, mu_y = tyre.peak_mu(fz)
+                out[axle] += mu_x * fz
+                out[2 + axle] += mu_y * fz
+        return out[0], out[1], out[2], out[3]
+
+    def lateral_limit_mps2(self, speed_mps: float) -> float:
+        """Steady-state cornering limit at a speed on a flat surface, m/s^2.
+
+        The front axle must carry ``m ay lr / L`` and the rear ``m ay lf / L``; each gives
+        its tyres' peak (see :meth:`axle_grip_n`, lateral transfer at ``ay``); the smaller
+        ratio limits; the rear's lateral peak shrinks on its friction ellipse by the drive
+        force that holds the speed against drag, rolling resistance and the front tyres'
+        induced drag (side force times the sine of steer angle + peak slip angle). ``ay`` enters the
+        loads: a fixed-point iteration. The differential and the transients are left out.
+        """
+        c = self.chassis
+        # the driven rear tyres also push the car against drag and rolling resistance,
+        # which takes its share of their friction ellipse
+        down = 0.5 * AIR_DENSITY_KGPM3 * self.aero.downforce_area_m2 * speed_mps**2
+        drive = 0.5 * AIR_DENSITY_KGPM3 * self.aero.drag_area_m2 * speed_mps**2
+        drive += self.rear_tyre.rolling_resistance * (c.mass_kg * GRAVITY_MPS2 + down)
+        ay = GRAVITY_MPS2
+        for _ in range(100):
+            _, rear_x, front_y, rear_y = self.axle_grip_n(speed_mps, 0.0, ay)
+            # + the front tyres' induced drag: their side force tilted by the steer angle
+            steer = (
+                c.wheelbase_m * ay / max(speed_mps, 1.0) ** 2 + self.front_tyre.peak_slip_angle_rad
+            )
+            need = drive + c.mass_kg * ay * c.lr_m / c.wheelbase_m * math.sin(steer)
+            rear_y *= math.sqrt(max(1.0 - (need / rear_x) ** 2, 0.0)) if rear_x > 0.0 else 0.0
+            limit = min(
+                front_y * c.wheelbase_m / (c.mass_kg * c.lr_m),
+                rear_y * c.wheelbase_m / (c.mass_kg * c.lf_m),
+            )
+            if abs(limit - ay) < 1e-9:
+                break
+            ay = 0.5 * (ay + limit)
+        return ay
+
+    def braking_limit_mps2(self, speed_mps: float) -> float:
+        """Steady-state braking limit from the tyres alone (no drag), m/s^2.
+
+        With ABS every tyre works at its peak; without, the brake bias splits the brake
+        force (torque share over the tyre radius) and the axle that reaches its peak first
+        limits it. Longitudinal transfer at the deceleration: a fixed-point iteration.
+        """
+        front_share = self.brakes.front_fraction / self.front_tyre.radius_m
+        rear_share = (1.0 - self.brakes.front_fraction) / self.rear_tyre.radius_m
+        share = front_share / (front_share + rear_share)
+        decel = GRAVITY_MPS2
+        for _ in range(100):
+            front_x, rear_x, _, _ = self.axle_grip_n(speed_mps, -decel, 0.0)
+            force = (
+                front_x + rear_x
+                if self.brakes.abs
+                else min(front_x / share, rear_x / (1.0 - share))
+            )
+            limit = force / self.chassis.mass_kg
+            if abs(limit - decel) < 1e-9:
+                break
+            decel = 0.5 * (decel + limit)
+        return decel
+
+    def vehicle_limits(self, fitted: bool = True) -> VehicleLimits:
         """The car's limits for the racing-line speed profile.
 
-        ``mu_lat``/``mu_long`` are the Magic Formula peaks at each axle's static corner
-        load (load sensitivity applied), weighted by the static axle loads;
-        ``max_power_w`` is the peak engine power times the drivetrain efficiency (power
-        at the wheels, what accelerates the car); ``max_speed_mps`` the speed at the
-        limiter in top gear; ``driven_load_fraction`` the rear (driven) axle's share.
+        The profile's point-mass model grips ``mu (g + k v^2)`` with ``k = 0.5 rho ClA / m``.
+        With ``fitted`` (the default) ``mu_lat`` and the grip-equivalent ``downforce_area_m2``
+        are the least-squares fit of :meth:`lateral_limit_mps2` from 10 m/s to the top-gear
+        speed, and ``mu_long`` the fit of :meth:`braking_limit_mps2` with that ``k``, so the
+        profile follows this car's tyre model (load sensitivity and load transfer cost a
+        few per cent of grip at the limit, more with downforce; the fitted ``ClA`` is lower
+        than ``aero.downforce_area_m2``). With ``fitted=False`` they are the Magic Formula
+        peaks at each axle's static corner load, weighted by the axle loads, and the
+        physical ``ClA``. Either way ``max_power_w`` is the peak engine power times the
+        drivetrain efficiency (power at the wheels), ``max_speed_mps`` the speed at the
+        limiter in top gear and ``driven_load_fraction`` the rear (driven) axle's share.
         """
         front_n, rear_n = self.static_axle_loads_n
-        mu_xf, mu_yf = self.front_tyre.peak_mu(0.5 * front_n)
-        mu_xr, mu_yr = self.rear_tyre.peak_mu(0.5 * rear_n)
         total_n = front_n + rear_n
         power_w, _ = self.engine.peak_power_w()
+        mu_xf, mu_yf = self.front_tyre.peak_mu(0.5 * front_n)
+        mu_xr, mu_yr = self.rear_tyre.peak_mu(0.5 * rear_n)
+        mu_lat = (mu_yf * front_n + mu_yr * rear_n) / total_n
+        mu_long = (mu_xf * front_n + mu_xr * rear_n) / total_n
+        downforce_area_m2 = self.aero.downforce_area_m2
+        if fitted:
+            speeds = np.linspace(10.0, self.top_gear_speed_mps(), 24)
+            lateral = np.array([self.lateral_limit_mps2(v) for v in speeds])
+            # lateral = mu g + mu k v^2: linear in (mu g, mu k)
+            design = np.stack((np.full_like(speeds, GRAVITY_MPS2), speeds**2), axis=1)
+            (mu_lat, mu_k), *_ = np.linalg.lstsq(design, lateral, rcond=None)
+            k = mu_k / mu_lat
+            downforce_area_m2 = 2.0 * k * self.chassis.mass_kg / AIR_DENSITY_KGPM3
+            braking = np.array([self.braking_limit_mps2(v) for v in speeds])
+            basis = GRAVITY_MPS2 + k * speeds**2
+            mu_long = float(np.dot(braking, basis) / np.dot(basis, basis))
         return VehicleLimits(
             mass_kg=self.chassis.mass_kg,
-            mu_lat=(mu_yf * front_n + mu_yr * rear_n) / total_n,
-            mu_long=(mu_xf * front_n + mu_xr * rear_n) / total_n,
+            mu_lat=float(mu_lat),
+            mu_long=float(mu_long),
             drag_area_m2=self.aero.drag_area_m2,
-            downforce_area_m2=self.aero.downforce_area_m2,
+            downforce_area_m2=float(downforce_area_m2),
             max_power_w=power_w * self.gearbox.efficiency,
             max_speed_mps=self.top_gear_speed_mps(),
             driven_load_fraction=rear_n / total_n,
