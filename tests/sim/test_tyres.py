@@ -13,6 +13,7 @@ from acgym.sim.layout import P_TYRE_FRONT, P_TYRE_REAR
 from acgym.sim.tyres import (
     fast_atan,
     fast_sin,
+    fast_sincos,
     magic_formula,
     magic_formula_slope,
     stiffness_factor,
@@ -31,6 +32,9 @@ def test_polynomial_atan_and_sin_match_libm() -> None:
     assert max(abs(fast_atan(v) - math.atan(v)) for v in x) < 5e-13
     y = np.linspace(-2 * math.pi, 2 * math.pi, 60_001)
     assert max(abs(fast_sin(v) - math.sin(v)) for v in y) < 2e-13
+    z = np.linspace(-math.pi, math.pi, 60_001)
+    assert max(abs(fast_sincos(v)[0] - math.sin(v)) for v in z) < 2e-13
+    assert max(abs(fast_sincos(v)[1] - math.cos(v)) for v in z) < 2e-13
 
 
 @pytest.mark.parametrize(

@@ -91,10 +91,11 @@ def stiffness_factor(peak_slip: float, shape: float, curvature: float) -> float:
     return 0.5 * (lo + hi) / peak_slip
 
 
-# Odd polynomials for atan on |t| <= tan(pi/8) and sin on |y| <= pi/2: least-squares fits
-# of atan(t)/t and sin(y)/y in t^2 (y^2) on Chebyshev nodes (numpy.linalg.lstsq, 8000
-# nodes; degrees 7 and 6). Max abs error 2.9e-13 (atan) and 8e-14 (sin), checked in
-# tests/sim/test_tyres.py; about 3x faster than the libm calls, which dominate the cost.
+# Polynomials for atan on |t| <= tan(pi/8), sin and cos on |y| <= pi/2: least-squares fits
+# of atan(t)/t, sin(y)/y and cos(y) in t^2 (y^2) on Chebyshev nodes (numpy.linalg.lstsq,
+# 8000 nodes; degrees 7, 6 and 7). Max abs error 2.9e-13 (atan), 8e-14 (sin) and 5e-14
+# (cos), checked in tests/sim/test_tyres.py; about 3x faster than the libm calls, which
+# dominate the cost.
 _ATAN = (
     0.9999999999992705,
     -0.3333333327838446,
@@ -113,6 +114,16 @@ _SIN = (
     2.75569531415377e-06,
     -2.5030276321095515e-08,
     1.5411331951334158e-10,
+)
+_COS = (
+    1.0000000000000244,
+    -0.4999999999999284,
+    0.041666666665843774,
+    -0.00138888888613516,
+    2.4801582883077466e-05,
+    -2.7556935977498557e-07,
+    2.0858312289652855e-09,
+    -1.1007153386901216e-11,
 )
 _TAN_PI_8 = 0.41421356237309503
 _TAN_3PI_8 = 2.414213562373095
@@ -168,6 +179,34 @@ def fast_sin(y: float) -> float:
 
 
 @numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+def fast_sincos(y: float) -> tuple[float, float]:
+    """``(sin(y), cos(y))`` for ``|y| <= pi`` to 1e-13 (one reflection, two polynomials)."""
+    a = abs(y)
+    cos_sign = 1.0
+    if a > 0.5 * math.pi:
+        a = math.pi - a
+        cos_sign = -1.0
+    u = a * a
+    ps = _SIN[6]
+    ps = ps * u + _SIN[5]
+    ps = ps * u + _SIN[4]
+    ps = ps * u + _SIN[3]
+    ps = ps * u + _SIN[2]
+    ps = ps * u + _SIN[1]
+    ps = ps * u + _SIN[0]
+    pc = _COS[7]
+    pc = pc * u + _COS[6]
+    pc = pc * u + _COS[5]
+    pc = pc * u + _COS[4]
+    pc = pc * u + _COS[3]
+    pc = pc * u + _COS[2]
+    pc = pc * u + _COS[1]
+    pc = pc * u + _COS[0]
+    sine = a * ps
+    return (sine if y >= 0.0 else -sine), cos_sign * pc
+
+
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
 def magic_formula(slip: float, b: float, c: float, e: float) -> float:
     """Normalised Magic Formula ``sin(C atan(B x - E (B x - atan(B x))))`` (peak 1)."""
     bx = b * slip
@@ -181,13 +220,14 @@ def magic_formula_slope(slip: float, b: float, c: float, e: float) -> tuple[floa
     Returns:
         ``(g, dg/dx)`` with ``g = sin(C atan(phi))``, ``phi = B x - E (B x - atan(B x))``,
         ``dg/dx = cos(C atan(phi)) C phi' / (1 + phi^2)``,
-        ``phi' = B (1 - E + E / (1 + (B x)^2))``.
+        ``phi' = B (1 - E + E / (1 + (B x)^2))``. ``C < 2`` keeps ``C atan(phi)`` within
+        ``(-pi, pi)``.
     """
     bx = b * slip
     phi = bx - e * (bx - fast_atan(bx))
-    angle = c * fast_atan(phi)
+    sine, cosine = fast_sincos(c * fast_atan(phi))
     dphi = b * (1.0 - e + e / (1.0 + bx * bx))
-    return fast_sin(angle), fast_sin(angle + 0.5 * math.pi) * c * dphi / (1.0 + phi * phi)
+    return sine, cosine * c * dphi / (1.0 + phi * phi)
 
 
 @numba.njit(cache=True, inline="always", fastmath=FASTMATH)
