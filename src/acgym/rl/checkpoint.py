@@ -1,0 +1,206 @@
+"""Checkpoints of an agent: ``state_dict`` tensors + JSON metadata, written atomically.
+
+A checkpoint is a folder::
+
+    agent.pt      networks, optimisers, temperature, noise generator (torch.save of
+                  tensors and plain containers; read back with ``weights_only=True``)
+    replay.npz    the replay buffer (optional; ``numpy.load(allow_pickle=False)``)
+    meta.json     configuration, sizes, action bounds, counters, numpy generator state
+
+Every file is written to a temp file and renamed; ``meta.json`` is written last, so a
+folder without it is an interrupted save and is ignored. Nothing is pickled beyond
+tensors, numbers and strings.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from acgym import __version__
+from acgym.errors import DataFileError
+from acgym.fileio import atomic_path, write_text_atomic
+from acgym.rl.config import AgentConfig, from_dict, to_dict
+from acgym.rl.discor import DisCor
+from acgym.rl.sac import SAC
+
+FORMAT = "acgym.rl.checkpoint"
+VERSION = 1
+AGENT_FILE = "agent.pt"
+REPLAY_FILE = "replay.npz"
+META_FILE = "meta.json"
+LATEST_FILE = "latest"
+
+
+def save_checkpoint(
+    path: Path | str,
+    agent: SAC,
+    *,
+    save_replay: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``agent`` (and optionally its replay buffer) to the folder ``path``.
+
+    Args:
+        path: checkpoint folder (created; files in it are replaced).
+        agent: the agent to save.
+        save_replay: include the replay buffer as ``replay.npz``.
+        extra: JSON-serialisable data stored under ``meta["extra"]`` (e.g. the trainer's
+            counters).
+
+    Returns:
+        The folder.
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / META_FILE).unlink(missing_ok=True)  # incomplete until the new meta is written
+    state = agent.state_dict()
+    np_rng = state.pop("np_rng")
+    with atomic_path(path / AGENT_FILE) as tmp:
+        torch.save(state, tmp)
+    if save_replay:
+        with atomic_path(path / REPLAY_FILE) as tmp, open(tmp, "wb") as stream:
+            np.savez(stream, **agent.replay.state_dict())
+    else:
+        (path / REPLAY_FILE).unlink(missing_ok=True)
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "acgym": __version__,
+        "torch": torch.__version__,
+        "algorithm": agent.config.algorithm,
+        "agent_config": to_dict(agent.config),
+        "obs_dim": agent.obs_dim,
+        "action_dim": agent.action_dim,
+        "action_low": agent.action_low.tolist(),
+        "action_high": agent.action_high.tolist(),
+        "num_envs": getattr(agent.replay, "num_envs", 1),
+        "num_updates": agent.num_updates,
+        "np_rng": np_rng,
+        "replay": save_replay,
+        "extra": extra or {},
+    }
+    write_text_atomic(path / META_FILE, json.dumps(meta, indent=2) + "\n")
+    return path
+
+
+def read_meta(path: Path | str) -> dict[str, Any]:
+    """The metadata of a complete checkpoint folder; DataFileError if there is none."""
+    meta_path = Path(path) / META_FILE
+    if not meta_path.is_file():
+        raise DataFileError(
+            f"{path} is not a complete checkpoint (no {META_FILE}): pick another checkpoint "
+            "or a run folder"
+        )
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise DataFileError(
+            f"{meta_path}: expected format {FORMAT} version {VERSION}, got "
+            f"{meta.get('format')} version {meta.get('version')}"
+        )
+    return meta
+
+
+def load_checkpoint(path: Path | str, agent: SAC, *, load_replay: bool = True) -> dict[str, Any]:
+    """Restore a checkpoint into ``agent`` (built with the same configuration).
+
+    Args:
+        path: checkpoint folder.
+        agent: destination; its sizes and algorithm must match the checkpoint's.
+        load_replay: also restore the replay buffer when the checkpoint has one.
+
+    Returns:
+        The checkpoint's metadata.
+    """
+    path = Path(path)
+    meta = read_meta(path)
+    saved = (meta["algorithm"], meta["obs_dim"], meta["action_dim"])
+    if saved != (agent.config.algorithm, agent.obs_dim, agent.action_dim):
+        raise DataFileError(
+            f"{path}: checkpoint of (algorithm, obs_dim, action_dim) = {saved}, agent is "
+            f"{(agent.config.algorithm, agent.obs_dim, agent.action_dim)}"
+        )
+    state = torch.load(path / AGENT_FILE, map_location="cpu", weights_only=True)
+    state["np_rng"] = meta["np_rng"]
+    agent.load_state_dict(state)
+    if load_replay and meta["replay"]:
+        with np.load(path / REPLAY_FILE, allow_pickle=False) as data:
+            agent.replay.load_state_dict({key: data[key] for key in data.files})
+    return meta
+
+
+def load_agent(
+    path: Path | str, *, device: str | None = None, load_replay: bool = False, **agent_kwargs: Any
+) -> SAC:
+    """Build the agent a checkpoint describes and restore it (e.g. for evaluation).
+
+    Args:
+        path: checkpoint folder, or a run folder (its latest checkpoint).
+        device: override the saved device setting (``"cpu"``, ``"auto"``...).
+        load_replay: restore the replay buffer too (it is then allocated at full size).
+        agent_kwargs: passed to the agent's constructor (e.g. ``replay``).
+    """
+    path = resolve_checkpoint(path)
+    meta = read_meta(path)
+    values = dict(meta["agent_config"])
+    if device is not None:
+        values["device"] = device
+    if not load_replay and "replay" not in agent_kwargs:
+        values.update(replay_size=1, offline_replay_size=1)  # evaluation needs no replay
+    config = from_dict(AgentConfig, values)
+    cls = DisCor if config.algorithm == "discor" else SAC
+    agent = cls(
+        meta["obs_dim"],
+        meta["action_dim"],
+        config,
+        num_envs=meta.get("num_envs", 1),
+        action_low=meta["action_low"],
+        action_high=meta["action_high"],
+        **agent_kwargs,
+    )
+    load_checkpoint(path, agent, load_replay=load_replay)
+    return agent
+
+
+def resolve_checkpoint(path: Path | str) -> Path:
+    """A checkpoint folder from a checkpoint folder or a run/checkpoints folder (latest)."""
+    path = Path(path)
+    if (path / META_FILE).is_file():
+        return path
+    for folder in (path, path / "checkpoints"):
+        latest = latest_checkpoint(folder)
+        if latest is not None:
+            return latest
+    raise DataFileError(f"no complete checkpoint in {path}")
+
+
+def latest_checkpoint(folder: Path | str) -> Path | None:
+    """The newest complete checkpoint in ``folder`` (the ``latest`` pointer, else the
+    last complete ``step_*`` folder by name), or ``None``."""
+    folder = Path(folder)
+    pointer = folder / LATEST_FILE
+    if pointer.is_file():
+        candidate = folder / pointer.read_text(encoding="utf-8").strip()
+        if (candidate / META_FILE).is_file():
+            return candidate
+    complete = sorted(p for p in folder.glob("step_*") if (p / META_FILE).is_file())
+    return complete[-1] if complete else None
+
+
+def mark_latest(folder: Path | str, checkpoint: Path | str) -> None:
+    """Point ``folder/latest`` at ``checkpoint`` (atomically)."""
+    write_text_atomic(Path(folder) / LATEST_FILE, Path(checkpoint).name + "\n")
+
+
+def prune_checkpoints(folder: Path | str, keep: int) -> None:
+    """Delete all but the ``keep`` newest ``step_*`` checkpoints (``keep = 0``: none)."""
+    if keep <= 0:
+        return
+    checkpoints = sorted(Path(folder).glob("step_*"))
+    for old in checkpoints[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)

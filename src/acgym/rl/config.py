@@ -1,0 +1,240 @@
+"""Configuration of the learner (:class:`AgentConfig`) and of the training loop
+(:class:`TrainerConfig`).
+
+Defaults are the original implementation's (``config.yml`` of assetto_corsa_gym, sections
+``Agent``, ``SAC`` and ``DisCor``). :func:`from_original` reads such a tree with the
+original key names; :data:`ORIGINAL_KEYS` is the mapping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import torch
+
+from acgym.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Hyperparameters of SAC and DisCor (the original's values by default)."""
+
+    algorithm: str = "sac"
+    """``"sac"`` or ``"discor"``."""
+    gamma: float = 0.992
+    """Per-step discount factor."""
+    n_step: int = 3
+    """Rewards summed per transition (n-step returns); the bootstrap uses ``gamma^n``."""
+    actor_lr: float = 3e-4
+    """Adam learning rate of the policy (original: ``policy_lr``)."""
+    critic_lr: float = 3e-4
+    """Adam learning rate of the twin Q-functions (original: ``q_lr``)."""
+    alpha_lr: float = 3e-4
+    """Adam learning rate of ``log(alpha)`` (original: ``entropy_lr``)."""
+    error_lr: float = 3e-4
+    """DisCor: Adam learning rate of the error networks."""
+    actor_hidden: tuple[int, ...] = (256, 256, 256)
+    """Hidden layer widths of the policy (original: ``policy_hidden_units``)."""
+    critic_hidden: tuple[int, ...] = (256, 256, 256)
+    """Hidden layer widths of each Q-function (original: ``q_hidden_units``)."""
+    error_hidden: tuple[int, ...] = (256, 256, 256, 256)
+    """DisCor: hidden layer widths of each error network (original: ``error_hidden_units``)."""
+    tau: float = 0.005
+    """Polyak coefficient of the target networks (original: ``target_update_coef``)."""
+    target_update_interval: int = 1
+    """Gradient updates between target-network updates (the original: every update)."""
+    init_alpha: float = 1.0
+    """Initial entropy temperature (the original starts ``log(alpha)`` at 0)."""
+    target_entropy: float | None = None
+    """Target entropy of the automatic temperature tuning; ``None`` = ``-action_dim``."""
+    error_tau_init: float = 10.0
+    """DisCor: initial temperature ``tau`` of the weights ``exp(-gamma Delta / tau)``
+    (original: ``tau_init``); it then tracks the mean predicted error."""
+    error_nstep_discount: bool = False
+    """DisCor: discount the error recursion by the transition's ``gamma^m`` (consistent
+    with n-step targets) instead of the original's single ``gamma``."""
+    batch_size: int = 128
+    """Transitions per gradient update."""
+    replay_size: int = 8_000_000
+    """Capacity of the (online) replay buffer (original: ``memory_size``)."""
+    use_offline_replay: bool = False
+    """Keep demonstrations in a separate buffer mixed into each batch (original:
+    ``use_offline_buffer``)."""
+    offline_replay_size: int = 12_000_000
+    """Capacity of the offline buffer (original: ``offline_buffer_size``)."""
+    offline_fraction: float = 0.5
+    """Share of each batch drawn from the offline buffer (the original: half)."""
+    seed: int = 0
+    """Seed of the networks' initialisation, the policy noise and replay sampling."""
+    device: str = "auto"
+    """``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``..."""
+    num_threads: int | None = None
+    """``torch.set_num_threads`` on CPU; ``None`` leaves PyTorch's choice."""
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ("sac", "discor"):
+            raise ConfigError(f"algorithm must be 'sac' or 'discor', got {self.algorithm!r}")
+        if not 0.0 < self.gamma <= 1.0:
+            raise ConfigError(f"gamma must be in (0, 1], got {self.gamma}")
+        for name in ("n_step", "batch_size", "replay_size", "offline_replay_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.target_update_interval < 1:
+            raise ConfigError(
+                f"target_update_interval must be >= 1, got {self.target_update_interval}"
+            )
+        if not 0.0 < self.tau <= 1.0:
+            raise ConfigError(f"tau must be in (0, 1], got {self.tau}")
+        if self.init_alpha <= 0.0 or self.error_tau_init <= 0.0:
+            raise ConfigError("init_alpha and error_tau_init must be positive")
+        for name in ("actor_hidden", "critic_hidden", "error_hidden"):
+            object.__setattr__(self, name, tuple(int(w) for w in getattr(self, name)))
+
+    def torch_device(self) -> torch.device:
+        """The device to use: ``"auto"`` resolves to CUDA when available, else CPU."""
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """Settings of the generic training loop (:class:`acgym.rl.trainer.Trainer`)."""
+
+    total_steps: int = 8_000_000
+    """Environment steps to train for, counting every sub-environment (original:
+    ``num_steps``)."""
+    start_steps: int = 2000
+    """Steps of uniformly random actions before the policy acts and learning starts."""
+    updates_per_step: float = 1.0
+    """Update-to-data ratio: gradient updates per environment step (the original: one
+    update per step, ``update_interval: 1``)."""
+    log_interval: int = 100
+    """Environment steps between TensorBoard scalar writes of the losses."""
+    checkpoint_interval: int = 200_000
+    """Environment steps between checkpoints; 0 = none (original: ``checkpoint_freq``)."""
+    keep_checkpoints: int = 3
+    """Most recent checkpoints kept on disk; 0 keeps all."""
+    save_replay: bool = False
+    """Include the replay buffer (``replay.npz``) in checkpoints (needed for an exact
+    resume; large)."""
+    eval_interval: int = 0
+    """Environment steps between calls of the evaluation hook; 0 = never."""
+    num_eval_episodes: int = 1
+    """Episodes per evaluation, passed to the evaluation hook."""
+    threaded_env: bool = False
+    """Step the environment in a background thread while the learner updates (same
+    results as in-line; see docs/bench/sac.md for when it is faster)."""
+    progress: bool = True
+    """Show a tqdm progress bar."""
+
+    def __post_init__(self) -> None:
+        for name in ("total_steps", "start_steps", "log_interval", "checkpoint_interval"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.updates_per_step < 0:
+            raise ConfigError(f"updates_per_step must be >= 0, got {self.updates_per_step}")
+        if self.log_interval == 0:
+            raise ConfigError("log_interval must be >= 1")
+
+
+# The original's keys: (section, key) -> (our config, our field). Sections are those of
+# the original config.yml; ``None`` marks keys that have no counterpart and are ignored.
+ORIGINAL_KEYS: dict[tuple[str, str], tuple[str, str] | None] = {
+    ("", "seed"): ("agent", "seed"),
+    ("Agent", "num_steps"): ("trainer", "total_steps"),
+    ("Agent", "batch_size"): ("agent", "batch_size"),
+    ("Agent", "memory_size"): ("agent", "replay_size"),
+    ("Agent", "offline_buffer_size"): ("agent", "offline_replay_size"),
+    ("Agent", "use_offline_buffer"): ("agent", "use_offline_replay"),
+    ("Agent", "update_interval"): ("trainer", "updates_per_step"),  # 1 / update_interval
+    ("Agent", "start_steps"): ("trainer", "start_steps"),
+    ("Agent", "log_interval"): None,  # episodes between reward logs: we log every episode
+    ("Agent", "eval_interval"): ("trainer", "eval_interval"),
+    ("Agent", "num_eval_episodes"): ("trainer", "num_eval_episodes"),
+    ("Agent", "checkpoint_freq"): ("trainer", "checkpoint_interval"),
+    ("SAC", "gamma"): ("agent", "gamma"),
+    ("SAC", "nstep"): ("agent", "n_step"),
+    ("SAC", "policy_lr"): ("agent", "actor_lr"),
+    ("SAC", "q_lr"): ("agent", "critic_lr"),
+    ("SAC", "entropy_lr"): ("agent", "alpha_lr"),
+    ("SAC", "policy_hidden_units"): ("agent", "actor_hidden"),
+    ("SAC", "q_hidden_units"): ("agent", "critic_hidden"),
+    ("SAC", "target_update_coef"): ("agent", "tau"),
+    ("SAC", "log_interval"): None,  # updates between loss logs: see TrainerConfig.log_interval
+    ("DisCor", "error_lr"): ("agent", "error_lr"),
+    ("DisCor", "error_hidden_units"): ("agent", "error_hidden"),
+    ("DisCor", "tau_init"): ("agent", "error_tau_init"),
+}
+
+_SECTIONS = ("Agent", "SAC", "DisCor")
+
+_T = TypeVar("_T", AgentConfig, TrainerConfig)
+
+
+def from_dict(cls: type[_T], values: Mapping[str, Any]) -> _T:
+    """Build ``cls`` from a flat mapping of field names; unknown keys raise ConfigError."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} keys {unknown}; valid keys: {sorted(names)}")
+    return cls(**values)
+
+
+def from_original(
+    tree: Mapping[str, Any], algorithm: str = "sac"
+) -> tuple[AgentConfig, TrainerConfig]:
+    """Read the original's configuration tree (``config.yml`` loaded as a mapping).
+
+    Only the sections ``Agent``, ``SAC``, ``DisCor`` and the top-level ``seed`` are read;
+    the environment's sections belong to the environment. Keys of those sections that
+    :data:`ORIGINAL_KEYS` does not know raise ConfigError.
+
+    Args:
+        tree: the loaded original configuration (plain dicts or an OmegaConf container).
+        algorithm: ``"sac"`` or ``"discor"`` (the original's ``--algo``).
+
+    Returns:
+        ``(agent_config, trainer_config)``.
+    """
+    values: dict[str, dict[str, Any]] = {"agent": {"algorithm": algorithm}, "trainer": {}}
+    entries = [("", "seed", tree["seed"])] if "seed" in tree else []
+    for section in _SECTIONS:
+        for key, value in dict(tree.get(section) or {}).items():
+            entries.append((section, key, value))
+    for section, key, value in entries:
+        if (section, key) not in ORIGINAL_KEYS:
+            raise ConfigError(f"unknown key {section}.{key} in the original configuration")
+        target = ORIGINAL_KEYS[(section, key)]
+        if target is None:
+            continue
+        which, name = target
+        if name == "updates_per_step":
+            if int(value) < 1:
+                raise ConfigError(f"Agent.update_interval must be >= 1, got {value}")
+            value = 1.0 / int(value)
+        elif isinstance(value, (list, tuple)) or type(value).__name__ == "ListConfig":
+            value = tuple(value)
+        values[which][name] = value
+    return from_dict(AgentConfig, values["agent"]), from_dict(TrainerConfig, values["trainer"])
+
+
+def to_dict(config: AgentConfig | TrainerConfig) -> dict[str, Any]:
+    """A JSON-friendly dict of a config (tuples as lists)."""
+    return {
+        key: list(value) if isinstance(value, tuple) else value
+        for key, value in dataclasses.asdict(config).items()
+    }
+
+
+__all__ = [
+    "ORIGINAL_KEYS",
+    "AgentConfig",
+    "TrainerConfig",
+    "from_dict",
+    "from_original",
+    "to_dict",
+]

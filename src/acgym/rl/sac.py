@@ -1,0 +1,379 @@
+"""Soft Actor-Critic with n-step returns and automatic entropy tuning.
+
+One update, in the original implementation's order (Haarnoja et al. 2018; the
+assetto_corsa_gym DisCor code base):
+
+1. policy:  ``L_pi = E[alpha log pi(a|s) - min_i Q_i(s, a)]``, ``a ~ pi(.|s)``;
+   temperature: ``L_alpha = -E[log(alpha) (H_target - H)]`` with ``H = -log pi(a|s)``
+   and ``H_target = -|A|``. Both from one backward pass and one Adam step (their
+   parameters are disjoint, so this equals two separate steps);
+2. critics: ``y = R + (1 - d) gamma^m (min_i Q'_i(s', a') - alpha log pi(a'|s'))`` with
+   ``a' ~ pi(.|s')`` from the updated policy and ``alpha`` after its step,
+   ``L_Q = sum_i E[(Q_i(s, a) - y)^2]``;
+3. target critics: Polyak averaging ``Q' <- (1 - tau) Q' + tau Q``.
+
+``R``, ``m``, ``d`` are the n-step return, its length and the termination flag from
+:class:`acgym.rl.replay.ReplayBatch`. The two critics are one batched
+:class:`~acgym.rl.networks.EnsembleMLP`. Speed: fused Adam, Polyak by
+``torch._foreach_lerp_``, no critic weight gradients in the policy loss, no host syncs
+in the update (metrics come back as tensors); see docs/bench/sac.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike, NDArray
+from torch import Tensor
+
+from acgym.errors import ConfigError
+from acgym.rl.config import AgentConfig
+from acgym.rl.networks import EnsembleMLP, SquashedGaussianActor
+from acgym.rl.replay import EnsembleReplay, NStepReplay, Replay, ReplayBatch
+
+
+@dataclass(frozen=True)
+class SpeedOptions:
+    """Implementation switches of the update; every combination computes the same maths.
+
+    They exist to measure what each optimisation buys (``acgym bench sac``) and to test
+    that the fast path matches the plain one. Leave the defaults for training.
+    """
+
+    optimizer: str = "fused"
+    """Adam implementation: ``"loop"`` (per parameter), ``"foreach"`` or ``"fused"``."""
+    foreach_polyak: bool = True
+    """Target update with one ``torch._foreach_lerp_`` instead of a Python loop."""
+    detach_critic_in_actor_loss: bool = True
+    """The policy loss reaches the action through detached critic weights, so its
+    backward pass skips the critic's weight gradients (discarded anyway)."""
+    joint_actor_alpha_step: bool = True
+    """One backward pass and one optimizer step for the policy and the temperature."""
+
+
+def make_replay(
+    config: AgentConfig, obs_dim: int, action_dim: int, num_envs: int, device: torch.device
+) -> NStepReplay | EnsembleReplay:
+    """The replay buffer ``config`` asks for (online only, or online + offline)."""
+    online = NStepReplay(
+        config.replay_size,
+        obs_dim,
+        action_dim,
+        config.gamma,
+        config.n_step,
+        num_envs,
+        seed=config.seed + 1,
+        device=device,
+    )
+    if not config.use_offline_replay:
+        return online
+    offline = NStepReplay(
+        config.offline_replay_size,
+        obs_dim,
+        action_dim,
+        config.gamma,
+        config.n_step,
+        num_envs=1,
+        seed=config.seed + 2,
+        device=device,
+    )
+    return EnsembleReplay(online, offline, config.offline_fraction)
+
+
+def _adam(groups: list[dict[str, Any]], kind: str, device: torch.device) -> torch.optim.Adam:
+    if kind == "fused":
+        return torch.optim.Adam(groups, fused=True)
+    if kind == "foreach":
+        return torch.optim.Adam(groups, foreach=True)
+    if kind == "loop":
+        return torch.optim.Adam(groups, foreach=False)
+    raise ConfigError(f"optimizer must be 'loop', 'foreach' or 'fused', got {kind!r}")
+
+
+class SAC:
+    """Soft Actor-Critic agent: networks, optimisers, temperature and replay buffer.
+
+    The agent works in normalised actions ``[-1, 1]^action_dim``; :meth:`act` and
+    :meth:`random_action` return environment actions (scaled to ``[action_low,
+    action_high]``) and :meth:`observe` normalises them back before storing.
+
+    Args:
+        obs_dim: observation width.
+        action_dim: action width.
+        config: hyperparameters.
+        num_envs: environments feeding the replay buffer (its pending windows).
+        action_low: ``(action_dim,)`` lower bounds of the environment's actions;
+            ``None`` = -1.
+        action_high: ``(action_dim,)`` upper bounds; ``None`` = 1.
+        replay: a replay buffer to use instead of the one ``config`` describes.
+        speed: implementation switches (benchmarks and tests).
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        config: AgentConfig | None = None,
+        *,
+        num_envs: int = 1,
+        action_low: ArrayLike | None = None,
+        action_high: ArrayLike | None = None,
+        replay: Replay | None = None,
+        speed: SpeedOptions | None = None,
+    ) -> None:
+        self.config = config = config or AgentConfig()
+        self.speed = speed = speed or SpeedOptions()
+        self.obs_dim = obs_dim
+        self.action_dim = action_dim
+        self.device = device = config.torch_device()
+        if config.num_threads is not None and device.type == "cpu":
+            torch.set_num_threads(config.num_threads)
+        low = np.full(action_dim, -1.0) if action_low is None else np.asarray(action_low, float)
+        high = np.full(action_dim, 1.0) if action_high is None else np.asarray(action_high, float)
+        if low.shape != (action_dim,) or high.shape != (action_dim,):
+            raise ConfigError(
+                f"action bounds must have shape ({action_dim},), got {low.shape}, {high.shape}"
+            )
+        if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(high > low)):
+            raise ConfigError(f"action bounds must be finite with high > low, got {low}, {high}")
+        self.action_low = low.astype(np.float32)
+        self.action_high = high.astype(np.float32)
+        self.target_entropy = (
+            -float(action_dim) if config.target_entropy is None else config.target_entropy
+        )
+
+        # Seeded initialisation that leaves the global torch RNG untouched.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            self._build_networks()
+        self._build_optimizers()
+        self.generator = torch.Generator(device=device)
+        self.generator.manual_seed(config.seed)
+        self.np_rng = np.random.default_rng(config.seed)
+        self.replay: Replay = replay or make_replay(config, obs_dim, action_dim, num_envs, device)
+        self.num_updates = 0
+
+    # ----------------------------------------------------------------- construction
+    def _build_networks(self) -> None:
+        config, device = self.config, self.device
+        in_dim = self.obs_dim + self.action_dim
+        self.actor = SquashedGaussianActor(self.obs_dim, self.action_dim, config.actor_hidden)
+        self.actor.to(device)
+        self.critic = EnsembleMLP(2, in_dim, config.critic_hidden, 1).to(device)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.log_alpha = torch.full(
+            (1,), math.log(config.init_alpha), device=device, requires_grad=True
+        )
+        # Views that share storage with the critic's weights but carry no gradient.
+        self._critic_frozen = [p.detach() for p in self.critic.parameters()]
+        self._online = list(self.critic.parameters())
+        self._target = list(self.critic_target.parameters())
+
+    def _build_optimizers(self) -> None:
+        config, device = self.config, self.device
+        actor_group = {"params": list(self.actor.parameters()), "lr": config.actor_lr}
+        alpha_group = {"params": [self.log_alpha], "lr": config.alpha_lr}
+        if self.speed.joint_actor_alpha_step:
+            self.actor_optim = _adam([actor_group, alpha_group], self.speed.optimizer, device)
+            self.alpha_optim = None
+        else:
+            self.actor_optim = _adam([actor_group], self.speed.optimizer, device)
+            self.alpha_optim = _adam([alpha_group], self.speed.optimizer, device)
+        self.critic_optim = _adam(self._critic_groups(), self.speed.optimizer, device)
+
+    def _critic_groups(self) -> list[dict[str, Any]]:
+        return [{"params": list(self.critic.parameters()), "lr": self.config.critic_lr}]
+
+    # -------------------------------------------------------------------- acting
+    @property
+    def alpha(self) -> float:
+        """The current entropy temperature."""
+        return float(self.log_alpha.detach().exp())
+
+    def to_env_action(self, action: NDArray[np.floating]) -> NDArray[np.float32]:
+        """Scale normalised actions ``[-1, 1]`` to the environment's bounds."""
+        scaled = self.action_low + 0.5 * (np.asarray(action) + 1.0) * (
+            self.action_high - self.action_low
+        )
+        return scaled.astype(np.float32)
+
+    def normalize_action(self, action: ArrayLike) -> NDArray[np.float32]:
+        """Map environment actions to ``[-1, 1]`` (clipped), the inverse of
+        :meth:`to_env_action`."""
+        unit = (
+            2.0
+            * (np.asarray(action, dtype=np.float64) - self.action_low)
+            / (self.action_high - self.action_low)
+            - 1.0
+        )
+        return np.clip(unit, -1.0, 1.0).astype(np.float32)
+
+    def act(self, obs: ArrayLike, deterministic: bool = False) -> NDArray[np.float32]:
+        """Actions for observations ``(obs_dim,)`` or ``(N, obs_dim)``, in environment units.
+
+        Samples from the policy, or takes ``tanh(mean)`` when ``deterministic``.
+        """
+        obs = np.asarray(obs, dtype=np.float32)
+        with torch.inference_mode():
+            x = torch.as_tensor(obs, device=self.device).reshape(-1, self.obs_dim)
+            if deterministic:
+                action = self.actor.mean_action(x)
+            else:
+                action = self.actor(x, self.generator)[0]
+            action = action.cpu().numpy()
+        return self.to_env_action(action.reshape(*obs.shape[:-1], self.action_dim))
+
+    def random_action(self, num: int | None = None) -> NDArray[np.float32]:
+        """Uniformly random environment actions, ``(action_dim,)`` or ``(num, action_dim)``."""
+        shape = (self.action_dim,) if num is None else (num, self.action_dim)
+        return self.to_env_action(self.np_rng.uniform(-1.0, 1.0, size=shape))
+
+    def observe(
+        self,
+        obs: ArrayLike,
+        action: ArrayLike,
+        reward: ArrayLike,
+        next_obs: ArrayLike,
+        terminated: ArrayLike,
+        truncated: ArrayLike,
+        env_ids: ArrayLike | None = None,
+    ) -> None:
+        """Store transitions (environment actions) in the replay buffer; see
+        :meth:`acgym.rl.replay.NStepReplay.add` for shapes."""
+        self.replay.add(
+            obs, self.normalize_action(action), reward, next_obs, terminated, truncated, env_ids
+        )
+
+    @property
+    def demonstrations(self) -> Replay:
+        """Where demonstration data goes: the offline buffer, or the only buffer."""
+        return self.replay.offline if isinstance(self.replay, EnsembleReplay) else self.replay
+
+    # ------------------------------------------------------------------ learning
+    def update(self, num_updates: int = 1, *, update_alpha: bool = True) -> dict[str, Tensor]:
+        """Run ``num_updates`` gradient updates on batches sampled from the replay buffer.
+
+        Args:
+            num_updates: updates to run.
+            update_alpha: tune the temperature (off for offline pretraining, as the
+                original).
+
+        Returns:
+            Metrics of the last update as 0-d tensors (convert with ``float`` when
+            logging, to keep host syncs out of the loop); empty when ``num_updates`` is 0.
+        """
+        metrics: dict[str, Tensor] = {}
+        for _ in range(num_updates):
+            metrics = self.update_on_batch(
+                self.replay.sample(self.config.batch_size), update_alpha=update_alpha
+            )
+        return metrics
+
+    def update_on_batch(
+        self, batch: ReplayBatch, *, update_alpha: bool = True
+    ) -> dict[str, Tensor]:
+        """One gradient update on ``batch`` (policy, temperature, critics, targets)."""
+        metrics = self._policy_step(batch.observations, update_alpha)
+        with torch.no_grad():
+            alpha = self.log_alpha.exp()
+            next_action, next_log_prob, _ = self.actor(batch.next_observations, self.generator)
+            next_sa = torch.cat([batch.next_observations, next_action], dim=-1)
+            next_q = self.critic_target(next_sa).squeeze(-1).amin(dim=0)
+            target = batch.rewards + (1.0 - batch.terminations) * batch.discounts * (
+                next_q - alpha * next_log_prob
+            )
+        sa = torch.cat([batch.observations, batch.actions], dim=-1)
+        metrics.update(self._critic_step(batch, sa, next_sa, target))
+        self.num_updates += 1
+        if self.num_updates % self.config.target_update_interval == 0:
+            self._update_targets()
+        return metrics
+
+    def _policy_step(self, obs: Tensor, update_alpha: bool) -> dict[str, Tensor]:
+        action, log_prob, _ = self.actor(obs, self.generator)
+        frozen = self._critic_frozen if self.speed.detach_critic_in_actor_loss else None
+        q = self.critic(torch.cat([obs, action], dim=-1), frozen).squeeze(-1).amin(dim=0)
+        alpha = self.log_alpha.detach().exp()
+        actor_loss = (alpha * log_prob - q).mean()
+        entropy = -log_prob.detach()
+        alpha_loss = -(self.log_alpha * (self.target_entropy - entropy)).mean()
+        self.actor_optim.zero_grad(set_to_none=True)
+        if self.alpha_optim is None:
+            (actor_loss + alpha_loss if update_alpha else actor_loss).backward()
+            self.actor_optim.step()
+        else:
+            actor_loss.backward()
+            self.actor_optim.step()
+            if update_alpha:
+                self.alpha_optim.zero_grad(set_to_none=True)
+                alpha_loss.backward()
+                self.alpha_optim.step()
+        return {
+            "loss/actor": actor_loss.detach(),
+            "loss/alpha": alpha_loss.detach(),
+            "stats/alpha": alpha[0],
+            "stats/entropy": entropy.mean(),
+        }
+
+    def _critic_step(
+        self, batch: ReplayBatch, sa: Tensor, next_sa: Tensor, target: Tensor
+    ) -> dict[str, Tensor]:
+        q = self.critic(sa).squeeze(-1)  # (2, batch)
+        critic_loss = (q - target).square().mean(dim=1).sum()
+        self.critic_optim.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_optim.step()
+        return {"loss/critic": critic_loss.detach(), "stats/q_mean": q.detach().mean()}
+
+    @torch.no_grad()
+    def _update_targets(self) -> None:
+        if self.speed.foreach_polyak:
+            torch._foreach_lerp_(self._target, self._online, self.config.tau)
+        else:
+            for target, online in zip(self._target, self._online, strict=True):
+                target.mul_(1.0 - self.config.tau).add_(online, alpha=self.config.tau)
+
+    # --------------------------------------------------------------- checkpoints
+    def _modules(self) -> dict[str, torch.nn.Module]:
+        return {"actor": self.actor, "critic": self.critic, "critic_target": self.critic_target}
+
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        optims = {"actor_optim": self.actor_optim, "critic_optim": self.critic_optim}
+        if self.alpha_optim is not None:
+            optims["alpha_optim"] = self.alpha_optim
+        return optims
+
+    def _tensors(self) -> dict[str, Tensor]:
+        return {"log_alpha": self.log_alpha}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Networks, optimisers, temperature, noise generator and update counter.
+
+        Tensors and plain containers only (loadable with ``weights_only=True``); the numpy
+        generator of random actions is in ``"np_rng"`` as a JSON-friendly dict.
+        """
+        state: dict[str, Any] = {name: m.state_dict() for name, m in self._modules().items()}
+        state.update({name: o.state_dict() for name, o in self._optimizers().items()})
+        state.update({name: t.detach().clone() for name, t in self._tensors().items()})
+        state["generator"] = self.generator.get_state()
+        state["np_rng"] = self.np_rng.bit_generator.state
+        state["num_updates"] = self.num_updates
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` output (same config and speed options)."""
+        for name, module in self._modules().items():
+            module.load_state_dict(state[name])
+        for name, optim in self._optimizers().items():
+            optim.load_state_dict(state[name])
+        with torch.no_grad():
+            for name, tensor in self._tensors().items():
+                tensor.copy_(state[name])
+        self.generator.set_state(state["generator"])
+        self.np_rng.bit_generator.state = state["np_rng"]
+        self.num_updates = int(state["num_updates"])
