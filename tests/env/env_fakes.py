@@ -99,6 +99,7 @@ class FakeBackend:
     control_rate_hz = 25.0
     supports_lock_step = True
     num_cars = 1
+    exact_reset = False  # as the game: the env drives the original's flush steps
 
     def __init__(
         self,
@@ -137,6 +138,7 @@ class FakeBackend:
             }
         )
         self.connected = False
+        self.states_lost = 0
         self.close_calls = 0
         self.reset_calls: list[dict[str, Any]] = []
         self.applied: list[Controls] = []
@@ -205,6 +207,7 @@ class FakeBackend:
         self.server_step += 1
         while self.server_step in self.lost_steps:
             self.server_step += 1
+            self.states_lost += 1
         theta = self.s_m / self.radius_m
         r = self.radius_m - self.lateral_m
         outside = abs(self.lateral_m) > 0.5 * self.width_m

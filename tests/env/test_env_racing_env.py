@@ -249,6 +249,14 @@ def test_rgb_render_draws_the_car_on_the_track(track, car):
 
 def test_unknown_render_mode_is_refused(track, car):
     with pytest.raises(ConfigError, match="render_mode"):
+        make_env(track, car, render_mode="ansi")
+
+
+def test_human_render_mode_without_a_display_is_a_clear_error(track, car, monkeypatch):
+    monkeypatch.setattr("acgym.env.rendering.sys.platform", "linux")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(ConfigError, match=r"needs a display.*rgb_array"):
         make_env(track, car, render_mode="human")
 
 

@@ -16,6 +16,11 @@ scalars; a batched backend (``num_cars > 1``) returns ``(num_cars,)`` arrays per
 Real-time backends (the game, a real-time simulator server) apply controls on arrival and
 ``observe`` blocks until the next state is due; lock-step backends advance exactly one
 control period per ``apply`` + ``observe`` pair.
+
+A backend that also satisfies :class:`RowBackend` (the in-process simulator) hands the
+environment its telemetry as one ``(num_cars, C)`` float64 matrix per step instead of a
+dict: the environment's fast path, with no dict built per step. The dict path stays for
+remote backends, whose states arrive as JSON.
 """
 
 from __future__ import annotations
@@ -41,6 +46,22 @@ from where the car is (the original's ``send_reset_at_start``)."""
 
 RESET_OPTION_SEED = "seed"
 """Reset option: the seed given to ``env.reset`` (``None`` when not given)."""
+
+
+class RowLayout(NamedTuple):
+    """Where each wire channel lives in a backend's telemetry rows.
+
+    Attributes:
+        columns: Wire channel -> its first column, in the order a state dict lists them.
+        int_channels: Channels holding integers (logged as int64).
+        list_channels: Channels of 4 consecutive columns (fl, fr, rl, rr; logged as lists).
+        num_columns: Columns of a row.
+    """
+
+    columns: Mapping[str, int]
+    int_channels: frozenset[str]
+    list_channels: frozenset[str]
+    num_columns: int
 
 
 class Controls(NamedTuple):
@@ -75,12 +96,21 @@ class Backend(Protocol):
         supports_lock_step: Whether the world waits for the controls of each step (a
             simulator in lock-step) rather than running in real time (the game).
         num_cars: Cars driven at once; states hold ``(num_cars,)`` arrays when > 1.
+        exact_reset: Whether the state ``reset`` returns is the episode's settled first
+            state (the simulator places the car exactly). When False (the game), the
+            environment drives the original's neutral flush steps after a reset.
+        states_lost: States, since the backend was created, that the environment never
+            received (lost on the network, or superseded before they were read).
     """
 
     kind: BackendKind
     control_rate_hz: float
     supports_lock_step: bool
     num_cars: int
+    exact_reset: bool
+
+    @property
+    def states_lost(self) -> int: ...
 
     def connect(self) -> None:
         """Open the connection (idempotent)."""
@@ -111,6 +141,23 @@ class Backend(Protocol):
     def track_info(self) -> dict[str, Any]:
         """The game's track description (left_lane, right_lane, fast_lane, ...);
         ``{}`` when the world has none."""
+
+
+@runtime_checkable
+class RowBackend(Backend, Protocol):
+    """A backend with the fast path: telemetry rows instead of state dicts.
+
+    Attributes:
+        row_layout: The columns of the rows.
+    """
+
+    row_layout: RowLayout
+
+    def rows(self) -> NDArray[np.float64]:
+        """The current telemetry, ``(num_cars, num_columns)`` (a view: copy what you keep)."""
+
+    def step_rows(self) -> NDArray[np.float64]:
+        """Advance one control period with the applied controls; return :meth:`rows`."""
 
 
 def track_full_name(static_info: Mapping[str, Any]) -> str:

@@ -140,6 +140,50 @@ class TaskConfig:
 
 
 @dataclass(frozen=True)
+class StartConfig:
+    """Where simulator episodes start (LocalSim and the vector env; the game always starts
+    at its own start). Reset options of the same names override these for one episode."""
+
+    distance_m: float = 0.0
+    """Start this far along the reference line, m (0: the start/finish line)."""
+    lateral_offset_m: float = 0.0
+    """Start this far left (+) of the reference line, m."""
+    heading_offset_rad: float = 0.0
+    """Heading relative to the reference line's, rad, anticlockwise +."""
+    speed_mps: float = 0.0
+    """Forward speed at the start, m/s."""
+    random: bool = False
+    """Draw every start from the episode's seeded generator (``env.reset(seed=...)``):
+    distance uniform over the lap, lateral offset, heading offset and speed uniform within
+    the bounds below; the four fixed values above are then unused (reset option
+    ``random_start`` sets this per episode)."""
+    max_lateral_offset_m: float = 0.0
+    """Random starts: lateral offset uniform in [-this, this], m."""
+    max_heading_offset_rad: float = 0.0
+    """Random starts: heading offset uniform in [-this, this], rad."""
+    max_speed_mps: float = 0.0
+    """Random starts: speed uniform in [0, this], m/s."""
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """The optional egocentric image (``observation`` becomes a Dict of "vector" and
+    "image"): occupancy of the track surface around the car, forward up."""
+
+    enabled: bool = False
+    """Add the image to the observation."""
+    size_px: int = 64
+    """Side of the square image, pixels."""
+    m_per_px: float = 1.5
+    """Ground size of one pixel, m (64 px x 1.5 m: 84 m ahead, 12 m behind, 48 m each side)."""
+    behind_px: int = 8
+    """Rows below the car's centre of gravity (the view behind the car), pixels."""
+    raster_oversample: int = 4
+    """The track surface is rasterised once at ``m_per_px / raster_oversample`` metres per
+    cell with ``Track.is_inside``; each image pixel reads the cell under its centre."""
+
+
+@dataclass(frozen=True)
 class EnvConfig:
     """Options of the racing environment, under the original ``AssettoCorsa:`` names."""
 
@@ -228,6 +272,10 @@ class EnvConfig:
     """Rate limits of relative actions."""
     tasks: TaskConfig = field(default_factory=TaskConfig)
     """The task one-hot's (track, car) pairs."""
+    start: StartConfig = field(default_factory=StartConfig)
+    """Where simulator episodes start."""
+    image: ImageConfig = field(default_factory=ImageConfig)
+    """The optional egocentric image observation."""
 
     def __post_init__(self) -> None:
         _check_values(self)
@@ -424,6 +472,21 @@ def _check_values(config: EnvConfig) -> None:
         raise ConfigError(f"max_laps_number: expected None or >= 0, got {config.max_laps_number}")
     if config.color_mode not in ("gray", "bgr"):
         raise ConfigError(f"color_mode: expected 'gray' or 'bgr', got {config.color_mode!r}")
+    start = config.start
+    for name in ("max_lateral_offset_m", "max_heading_offset_rad", "max_speed_mps", "speed_mps"):
+        value = getattr(start, name)
+        if not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"start.{name}: expected a finite number >= 0, got {value}")
+    image = config.image
+    positive("image.m_per_px", image.m_per_px)
+    if image.size_px < 8:
+        raise ConfigError(f"image.size_px: expected >= 8, got {image.size_px}")
+    if not 0 <= image.behind_px < image.size_px:
+        raise ConfigError(
+            f"image.behind_px: expected 0 <= behind_px < size_px ({image.size_px}), got {image.behind_px}"
+        )
+    if image.raster_oversample < 1:
+        raise ConfigError(f"image.raster_oversample: expected >= 1, got {image.raster_oversample}")
     if config.termination.low_speed_mps < 0:
         raise ConfigError(
             f"termination.low_speed_mps: expected >= 0, got {config.termination.low_speed_mps}"

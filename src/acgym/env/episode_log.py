@@ -34,12 +34,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from numpy.typing import NDArray
 
+from acgym.env.backend import RowLayout
 from acgym.env.observations import DERIVED_CHANNELS, Frame
 from acgym.errors import DataFileError
 from acgym.fileio import write_text_atomic, write_with_atomic
 
 logger = logging.getLogger(__name__)
+
+FloatArray = NDArray[np.float64]
 
 STATS_FILE = "episodes_stats.csv"
 """Running per-episode statistics, in the output folder."""
@@ -293,31 +297,170 @@ class EpisodeRecorder:
 
     def table(self) -> pa.Table:
         """The rows as an Arrow table (vector channels become ``list<double>`` columns)."""
-        arrays = {}
-        for key, column in self.columns().items():
-            if isinstance(column, np.ndarray) and column.ndim == 2:
-                rows, length = column.shape
-                offsets = np.arange(0, rows * length + 1, length, dtype=np.int32)
-                arrays[key] = pa.ListArray.from_arrays(offsets, column.reshape(-1))
-            elif isinstance(column, list):
-                try:
-                    arrays[key] = pa.array(column)
-                except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
-                    raise DataFileError(
-                        f"episode log: channel {key!r} mixes value types ({exc}); "
-                        "a backend must give each channel one type"
-                    ) from None
-            else:
-                arrays[key] = pa.array(column)
-        return pa.table(arrays)
+        return _arrow_table(self.columns())
 
     def dataframe(self) -> pd.DataFrame:
         """The rows as a DataFrame (vector channels hold one array per row)."""
-        data = {
-            key: list(c) if isinstance(c, np.ndarray) and c.ndim == 2 else c
-            for key, c in self.columns().items()
-        }
-        return pd.DataFrame(data)
+        return _dataframe(self.columns())
+
+
+ROW_EXTRA_SCALARS = (
+    "timestamp_env",
+    *DERIVED_CHANNELS,
+    "current_action_abs_0",
+    "current_action_abs_1",
+    "current_action_abs_2",
+    "actions_0",
+    "actions_1",
+    "actions_2",
+    "reward",
+    "terminated",
+    "TimeLimit.truncated",
+)
+"""What :class:`RowRecorder` adds to a telemetry row, in ``fill_step_extras``'s order."""
+
+_BOOL_EXTRAS = frozenset({"terminated", "TimeLimit.truncated"})
+
+
+class RowRecorder:
+    """The logged rows of one episode of a row backend (the simulator's fast path).
+
+    Each step stores the car's telemetry row and the environment's additions in one
+    float64 row of a growing matrix; :meth:`columns` gives the same columns, names, order
+    and types as :class:`EpisodeRecorder` gives for the equivalent state dicts
+    (``currentTime`` in seconds, the integer channels as int64, the per-tyre lists and
+    ``sensors`` as vectors, ``done`` from the episode end).
+
+    Args:
+        layout: The backend's row layout.
+        num_rays: Ray distances per step (0: no ``sensors`` column).
+        num_extra: Values of ``obs_extra`` per step (0: none).
+        capacity: Initial rows.
+    """
+
+    def __init__(
+        self, layout: RowLayout, num_rays: int, num_extra: int = 0, capacity: int = 1024
+    ) -> None:
+        self.layout = layout
+        self.num_rays = num_rays
+        self.num_extra = num_extra
+        c = layout.num_columns
+        e = c + len(ROW_EXTRA_SCALARS)
+        self._slices = (slice(0, c), slice(c, e), slice(e, e + num_rays))
+        self._extra_slice = slice(e + num_rays, e + num_rays + num_extra)
+        self.width = e + num_rays + num_extra
+        self._initial_capacity = max(1, capacity)
+        self._scratch = np.zeros(len(ROW_EXTRA_SCALARS))
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every row."""
+        self.length = 0
+        self._data = np.empty((self._initial_capacity, self.width))
+
+    def __len__(self) -> int:
+        return self.length
+
+    def append(
+        self,
+        row: FloatArray,
+        frame: Frame,
+        car: int,
+        controls: FloatArray,
+        raw_actions: FloatArray,
+        reward: float,
+        terminated: bool,
+        truncated: bool,
+        derived_cols: NDArray[np.intp],
+        extra_cols: NDArray[np.intp] | None = None,
+    ) -> None:
+        """Record one step of car ``car`` (``derived_cols``: the frame's DERIVED_CHANNELS)."""
+        if self.length == len(self._data):
+            self._data = np.concatenate([self._data, np.empty_like(self._data)])
+        out = self._data[self.length]
+        tele, extras, rays = self._slices
+        out[tele] = row
+        e = self._scratch
+        e[0] = time.perf_counter()
+        values = frame.values[car]
+        e[1:8] = values[derived_cols]
+        e[8:11] = controls
+        e[11:14] = raw_actions
+        e[14], e[15], e[16] = reward, terminated, truncated
+        out[extras] = e
+        if self.num_rays:
+            out[rays] = frame.rays_m[car]
+        if self.num_extra:
+            out[self._extra_slice] = values[extra_cols]
+        self.length += 1
+
+    def columns(self) -> dict[str, Any]:
+        """Channel -> ``(T,)`` or ``(T, L)`` array, in EpisodeRecorder's order and types."""
+        data = self._data[: self.length]
+        layout = self.layout
+        _, extras, rays = self._slices
+        out: dict[str, Any] = {}
+        for name, col in layout.columns.items():
+            if name in layout.list_channels:
+                out[name] = data[:, col : col + 4].copy()
+            elif name == "currentTime":
+                out[name] = data[:, col] / 1000.0  # the original logged seconds
+            elif name in layout.int_channels:
+                out[name] = data[:, col].astype(np.int64)
+            else:
+                out[name] = data[:, col].copy()
+        added = data[:, extras]
+        for k, name in enumerate(ROW_EXTRA_SCALARS):
+            out[name] = added[:, k].astype(bool) if name in _BOOL_EXTRAS else added[:, k].copy()
+            if name == DERIVED_CHANNELS[-1] and self.num_rays:
+                out["sensors"] = data[:, rays].copy()
+        terminated, truncated = out["terminated"], out["TimeLimit.truncated"]
+        out["done"] = (terminated | truncated).astype(np.int64)
+        if self.num_extra:
+            out["obs_extra"] = data[:, self._extra_slice].astype(np.float32)
+        return _in_dict_order(out, layout)
+
+    def table(self) -> pa.Table:
+        """The rows as an Arrow table (vector channels become ``list<double>`` columns)."""
+        return _arrow_table(self.columns())
+
+    def dataframe(self) -> pd.DataFrame:
+        """The rows as a DataFrame (vector channels hold one array per row)."""
+        return _dataframe(self.columns())
+
+
+def _in_dict_order(columns: dict[str, Any], layout: RowLayout) -> dict[str, Any]:
+    """The columns ordered as ``{**state, **extras}`` orders them (state keys first)."""
+    first = [name for name in layout.columns if name in columns]
+    return {name: columns[name] for name in [*first, *(c for c in columns if c not in first)]}
+
+
+def _arrow_table(columns: Mapping[str, Any]) -> pa.Table:
+    arrays = {}
+    for key, column in columns.items():
+        if isinstance(column, np.ndarray) and column.ndim == 2:
+            rows, length = column.shape
+            offsets = np.arange(0, rows * length + 1, length, dtype=np.int32)
+            arrays[key] = pa.ListArray.from_arrays(offsets, column.reshape(-1))
+        elif isinstance(column, list):
+            try:
+                arrays[key] = pa.array(column)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+                raise DataFileError(
+                    f"episode log: channel {key!r} mixes value types ({exc}); "
+                    "a backend must give each channel one type"
+                ) from None
+        else:
+            arrays[key] = pa.array(column)
+    return pa.table(arrays)
+
+
+def _dataframe(columns: Mapping[str, Any]) -> pd.DataFrame:
+    data = {
+        key: list(c) if isinstance(c, np.ndarray) and c.ndim == 2 else c
+        for key, c in columns.items()
+    }
+    return pd.DataFrame(data)
 
 
 def states_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
@@ -418,11 +561,18 @@ class EpisodeLog:
         ep_count: int,
         total_steps: int,
         static_info: Mapping[str, Any],
+        packages_lost: int | None = None,
     ) -> dict[str, Any]:
-        """Write one finished episode's states; returns its statistics (``{}`` for no rows)."""
+        """Write one finished episode's states; returns its statistics (``{}`` for no rows).
+
+        ``packages_lost``: the backend's count of states the env never received during the
+        episode; None keeps the original's sum of the jumps of ``steps``.
+        """
         if table.num_rows == 0:
             return {}
         stats = episode_stats(table, ep_count=ep_count, total_steps=total_steps)
+        if packages_lost is not None:
+            stats["packages_lost"] = float(packages_lost)
         if stats["packages_lost"]:
             logger.warning(
                 "episode %d: %g packets lost between the backend and the env",

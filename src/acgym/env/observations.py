@@ -41,10 +41,15 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import NDArray
 
+from acgym.env.backend import RowLayout
 from acgym.env.config import EnvConfig
+from acgym.env.features import FEATURE_COLUMNS, TrackArrays, derive_cars
 from acgym.errors import BackendError, ConfigError
+from acgym.track.queries import interp_ahead
+from acgym.track.track import Track
 
 FloatArray = NDArray[np.float64]
+IndexArray = NDArray[np.int64]
 
 TOP_SPEED_MPS = 80.0
 """The original's speed scale, m/s."""
@@ -271,6 +276,11 @@ def frame_channels(config: EnvConfig) -> tuple[str, ...]:
 class StateExpander:
     """Backend states -> :class:`Frame` (gap, LapDist, out of track, rays, look-ahead).
 
+    Two inputs, one computation: :meth:`expand` reads a state dict (remote backends),
+    :meth:`expand_rows` a telemetry matrix (the in-process simulator's fast path); both
+    then run :func:`acgym.env.features.derive_cars` and the look-ahead, so the derived
+    channels cannot differ between the two.
+
     Args:
         config: Environment config.
         track: Track geometry (reference line = racing line).
@@ -284,7 +294,7 @@ class StateExpander:
     def __init__(
         self,
         config: EnvConfig,
-        track: TrackGeometry,
+        track: Track,
         num_cars: int = 1,
         *,
         track_length_m: float | None = None,
@@ -292,48 +302,39 @@ class StateExpander:
     ) -> None:
         obs = config.observation
         self.track = track
+        self.track_arrays = TrackArrays.of(track)
         self.track_length_m = float(track.length_m if track_length_m is None else track_length_m)
         self.use_ac_out_of_track = config.use_ac_out_of_track
         self.max_tyres_out = config.termination.max_tyres_out
         self.max_ray_range_m = obs.max_ray_range_m
         self.curvature_samples = obs.curvature_num_samples if obs.include_curvature else 0
         self.curvature_distance_m = obs.curvature_distance_m
+        self._curvature = np.ascontiguousarray(track.line_curvature_1pm, dtype=np.float64)
+        self._knots_m = np.ascontiguousarray(track.line_s_m, dtype=np.float64)
         self.target_speed_mps = None
         if config.use_target_speed:
             if target_speed_mps is None:
                 raise ConfigError(
                     "use_target_speed: expected a target speed per reference-line point, got none"
                 )
-            self.target_speed_mps = np.ascontiguousarray(target_speed_mps, dtype=np.float64)
+            self.target_speed_mps = track._channel(target_speed_mps)
         num_target = obs.curvature_num_samples if self.target_speed_mps is not None else 0
         num_rays = obs.num_rays if config.enable_sensors else 0
         self.angles_rad = np.ascontiguousarray(ray_angles_rad(num_rays, obs.ray_fov_deg))
+        self._back_angles = np.ascontiguousarray(self.angles_rad + math.pi)
+        self._back_m = np.zeros(num_rays)
         self.frame = Frame(
             frame_channels(config), num_cars, num_rays, self.curvature_samples, num_target
         )
         channels = self.frame.channels
         self.wire_channels = channels[: len(channels) - len(DERIVED_CHANNELS)]
+        self._num_wire = len(self.wire_channels)
         self._i = self.frame.index
-        self._cols = tuple(
-            self._i[name]
-            for name in (
-                "world_position_x",
-                "world_position_y",
-                "yaw",
-                "NormalizedSplinePosition",
-                "numberOfTyresOut",
-                "gap",
-                "LapDist",
-                "out_of_track_ac",
-                "out_of_track_calc",
-                "out_of_track",
-                "dist_to_border",
-                "going_backwards",
-            )
-        )
-        self._control_cols = tuple(self._i[name] for name in CONTROL_CHANNELS)
-        self._num_rays = num_rays
-        self._back_angles = np.ascontiguousarray(self.angles_rad + math.pi)
+        self._feature_cols = np.array([self._i[c] for c in FEATURE_COLUMNS], dtype=np.int64)
+        self._all_cars = np.arange(num_cars, dtype=np.int64)
+        self._lap_col = self._i["LapDist"]
+        self._row_layout: RowLayout | None = None
+        self._row_cols = np.zeros(0, dtype=np.intp)
 
     def expand(self, state: Mapping[str, Any]) -> Frame:
         """Fill and return the frame for one backend state (scalars, or ``(N,)`` arrays)."""
@@ -341,7 +342,7 @@ class StateExpander:
         values = frame.values
         try:
             if frame.num_cars == 1:
-                values[0, : len(self.wire_channels)] = [state[c] for c in self.wire_channels]
+                values[0, : self._num_wire] = [state[c] for c in self.wire_channels]
             else:
                 for j, c in enumerate(self.wire_channels):
                     values[:, j] = state[c]
@@ -353,76 +354,67 @@ class StateExpander:
             raise BackendError(
                 f"the backend's state has a non-numeric channel value ({exc})"
             ) from None
-        if frame.num_cars == 1:
-            self._derive_one(frame)
-        else:
-            self._derive_many(frame)
+        return self._derive(self._all_cars)
+
+    def expand_rows(
+        self, rows: FloatArray, layout: RowLayout, cars: IndexArray | None = None
+    ) -> Frame:
+        """Fill the frame from telemetry rows ``(N, C)`` (only the rows ``cars``, or all)."""
+        if layout is not self._row_layout:  # resolve the columns once per layout
+            missing = [c for c in self.wire_channels if c not in layout.columns]
+            if missing:
+                raise BackendError(
+                    f"the backend's telemetry rows lack the channels {missing} (DESIGN.md, telemetry channels)"
+                )
+            self._row_cols = np.array([layout.columns[c] for c in self.wire_channels], np.intp)
+            self._row_layout = layout
+        values = self.frame.values
+        if cars is None:
+            np.take(rows, self._row_cols, axis=1, out=values[:, : self._num_wire])
+            return self._derive(self._all_cars)
+        values[cars, : self._num_wire] = rows[cars][:, self._row_cols]
+        return self._derive(cars)
+
+    def _derive(self, cars: IndexArray) -> Frame:
+        frame, t = self.frame, self.track_arrays
+        derive_cars(
+            frame.values,
+            frame.rays_m,
+            cars,
+            self._feature_cols,
+            self.track_length_m,
+            float(self.max_tyres_out),
+            self.use_ac_out_of_track,
+            self.angles_rad,
+            self._back_angles,
+            self.max_ray_range_m,
+            self._back_m,
+            *t,
+        )
+        all_cars = len(cars) == frame.num_cars
+        if all_cars:
             frame.update_applied()
+        else:
+            frame.applied[cars] = frame.values[cars][:, frame._applied_index] / CONTROL_SCALES
         if self.curvature_samples:
-            frame.curvature_1pm[:] = self.track.curvature_ahead(
-                values[:, self._i["LapDist"]], self.curvature_samples, self.curvature_distance_m
-            )
+            self._ahead(frame, cars, all_cars, self._curvature, frame.curvature_1pm)
         if self.target_speed_mps is not None:
-            frame.target_speed_mps[:] = self.track.values_ahead(
-                values[:, self._i["LapDist"]],
-                self.target_speed_mps,
-                frame.target_speed_mps.shape[1],
-                self.curvature_distance_m,
-            )
+            self._ahead(frame, cars, all_cars, self.target_speed_mps, frame.target_speed_mps)
         return frame
 
-    def _derive_one(self, frame: Frame) -> None:
-        (ix, iy, iyaw, insp, ityres, igap, ilap, iac, icalc, ioot, iborder, iback) = self._cols
-        isteer, iacc, ibrake = self._control_cols
-        row, track = frame.values[0], self.track
-        x, y = row[ix], row[iy]
-        _, row[igap] = track.project_point(x, y)
-        row[ilap] = self.track_length_m * row[insp]
-        row[iac] = 1.0 if row[ityres] > self.max_tyres_out else 0.0
-        outside = not track.is_inside_point(x, y)
-        row[icalc] = 1.0 if outside else 0.0
-        row[ioot] = row[iac] if self.use_ac_out_of_track else row[icalc]
-        row[iback] = 0.0
-        applied = frame.applied[0]
-        applied[0] = row[isteer] / STEER_ANGLE_SCALE_DEG
-        applied[1] = row[iacc]
-        applied[2] = row[ibrake]
-        if self._num_rays:
-            heading = heading_rad_from_yaw(row[iyaw])
-            rays = track.cast_rays_pose(
-                x, y, heading, self.angles_rad, self.max_ray_range_m, out=frame.rays_m[0]
-            )
-            border = rays.min()
-            if outside:  # the track may lie behind the car: look the other way too
-                back = track.cast_rays_pose(x, y, heading, self._back_angles, self.max_ray_range_m)
-                border = min(border, back.min())
-            row[iborder] = border
+    def _ahead(
+        self, frame: Frame, cars: IndexArray, all_cars: bool, channel: FloatArray, out: FloatArray
+    ) -> None:
+        """Sample a per-line-point channel ahead of each car's LapDist into ``out`` rows."""
+        lap_m = np.ascontiguousarray(frame.values[cars, self._lap_col])
+        step_m = self.curvature_distance_m / out.shape[1]
+        t = self.track_arrays
+        if all_cars:
+            interp_ahead(lap_m, step_m, self._knots_m, channel, t.length_m, out)
         else:
-            row[iborder] = math.nan
-
-    def _derive_many(self, frame: Frame) -> None:
-        i, values, track = self._i, frame.values, self.track
-        xy = values[:, [i["world_position_x"], i["world_position_y"]]]
-        values[:, i["gap"]] = track.project(xy).gap_m
-        values[:, i["LapDist"]] = self.track_length_m * values[:, i["NormalizedSplinePosition"]]
-        values[:, i["out_of_track_ac"]] = values[:, i["numberOfTyresOut"]] > self.max_tyres_out
-        outside = ~track.is_inside(xy)
-        values[:, i["out_of_track_calc"]] = outside
-        source = "out_of_track_ac" if self.use_ac_out_of_track else "out_of_track_calc"
-        values[:, i["out_of_track"]] = values[:, i[source]]
-        values[:, i["going_backwards"]] = 0.0
-        if frame.rays_m.shape[1]:
-            heading = heading_rad_from_yaw(values[:, i["yaw"]])
-            frame.rays_m[:] = track.cast_rays(xy, heading, self.angles_rad, self.max_ray_range_m)
-            border = frame.rays_m.min(axis=1)
-            if outside.any():
-                back = track.cast_rays(
-                    xy[outside], heading[outside], self._back_angles, self.max_ray_range_m
-                )
-                border[outside] = np.minimum(border[outside], back.min(axis=1))
-            values[:, i["dist_to_border"]] = border
-        else:
-            values[:, i["dist_to_border"]] = np.nan
+            part = np.empty((len(cars), out.shape[1]))
+            interp_ahead(lap_m, step_m, self._knots_m, channel, t.length_m, part)
+            out[cars] = part
 
 
 class ObservationHistory:

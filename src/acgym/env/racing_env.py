@@ -17,69 +17,54 @@ from acgym.env.backend import (
     RESET_OPTION_SEND_RESET,
     Backend,
     Controls,
+    RowBackend,
     checked_static_info,
 )
 from acgym.env.config import EnvConfig
-from acgym.env.episode_log import EpisodeLog, EpisodeRecorder, fill_step_extras
-from acgym.env.observations import StateExpander, TrackGeometry, make_observation_builder
-from acgym.env.rendering import TopDownRenderer
-from acgym.env.rewards import actions_diff, make_reward
-from acgym.env.terminations import make_terminations
+from acgym.env.episode_log import EpisodeLog, EpisodeRecorder, RowRecorder, fill_step_extras
+from acgym.env.observations import DERIVED_CHANNELS, Frame
+from acgym.env.pipeline import StepPipeline
+from acgym.env.rendering import HumanWindow, TopDownRenderer, check_render_mode
+from acgym.env.terminations import Terminations, make_terminations
 from acgym.errors import ConfigError
 from acgym.fileio import write_text_atomic
+from acgym.track.track import Track
 
 RESET_FLUSH_STEPS = 2
-"""Steps driven with neutral controls after a backend reset and thrown away (the original's
-flush, so that the first state of an episode is a settled one)."""
+"""Steps driven with neutral controls after a reset of a backend without exact resets (the
+game) and thrown away: the original's flush, so that the first state is a settled one."""
 
-StepResult = tuple[NDArray[np.float32], float, bool, bool, dict[str, Any]]
+StepResult = tuple[Any, float, bool, bool, dict[str, Any]]
 """observation, reward, terminated, truncated, info."""
 
 
-class RacingEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
+class RacingEnv(gym.Env[Any, NDArray[np.float32]]):
     """Race a car around a track, in Assetto Corsa or the built-in simulator.
 
-    ## Description
-    The original ``assetto_corsa_gym`` environment over a :class:`~acgym.env.backend.Backend`;
-    it cannot tell the game from the simulator except by ``backend.kind``.
+    See docs/environment.md (Description, Action Space, Observation Space, Rewards,
+    Starting State, Episode End, Arguments, Backends). In short: actions
+    ``Box(-1, 1, (3,))`` (steer, accel, brake; relative by default); observations the
+    original's 125 values (``observation_layout`` names them), or a Dict with the
+    egocentric image; reward speed (km/h) x (1 - |gap| / 12) / 300; terminated out of
+    track / 10 s slow / ``max_gap``; truncated at 15,000 steps, ``max_laps_number`` laps
+    or the game's ``done``. ``set_actions(a)`` then ``step(None)`` is the real-time pair.
 
-    ## Action Space
-    ``Box(-1, 1, (3,), float32)``: steer, accel, brake. Relative by default (changes
-    rate-limited to 900 deg/s of wheel and 12 /s of pedal), see :mod:`acgym.env.actions`.
-    ``set_actions(a)`` then ``step(None)`` is the real-time pair (apply now, read later).
-
-    ## Observation Space
-    Unbounded ``Box`` of 125 values with the defaults, in the original order; the layout
-    follows from the config (``observation_layout`` names every index, docs/observation.md).
-
-    ## Rewards
-    Speed (km/h) x (1 - |gap| / 12) / 300, optionally minus a control-change penalty;
-    ``info["reward/<term>"]`` holds each term (:mod:`acgym.env.rewards`).
-
-    ## Starting State
-    The backend resets the car (``send_reset_at_start``); two neutral steps are thrown away
-    and the third state is the first observation. History values are 0 until 3 steps exist.
-
-    ## Episode End
-    Terminated: out of track, 10 s under 1 m/s, ``max_gap``. Truncated: more than
-    ``max_episode_steps`` (15,000) steps, ``max_laps_number`` laps, the game's ``done``.
-    ``info["termination_reasons"]`` names the rules (:mod:`acgym.env.terminations`).
-
-    ## Arguments
-    backend, track (geometry, racing line as reference line), car (steer / brake maps),
-    config (``EnvConfig``), output_dir (episode log; None: none), render_mode
-    (``"rgb_array"``: top-down view), target_speed_mps (per line point, ``use_target_speed``).
-
-    ## Version History
-    * v0: the original's observation, reward, termination and logs over any backend.
+    Args:
+        backend: The world (``LocalSim``, ``Remote`` or any ``Backend``).
+        track: Track geometry (racing line as reference line).
+        car: The car's steer and brake maps.
+        config: Options (``EnvConfig``).
+        output_dir: Episode log folder (None: statistics in memory only).
+        render_mode: None, ``"rgb_array"`` (top-down view) or ``"human"`` (a window).
+        target_speed_mps: Per line point, for ``use_target_speed``.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 25}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 25}
 
     def __init__(
         self,
         backend: Backend,
-        track: TrackGeometry,
+        track: Track,
         car: CarMaps,
         config: EnvConfig | None = None,
         *,
@@ -88,8 +73,7 @@ class RacingEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         target_speed_mps: NDArray[np.float64] | None = None,
     ) -> None:
         self.config = config = EnvConfig() if config is None else config
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ConfigError(f"render_mode: expected None or 'rgb_array', got {render_mode!r}")
+        check_render_mode(render_mode)
         if backend.num_cars != 1:
             raise ConfigError(
                 f"RacingEnv drives one car; expected backend.num_cars == 1, got {backend.num_cars}"
@@ -97,32 +81,46 @@ class RacingEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         self.render_mode, self.backend, self.track, self.car = render_mode, backend, track, car
         self.action_mapper = ActionMapper.from_config(car.steer, config)
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32)
-        self.expander = StateExpander(config, track, target_speed_mps=target_speed_mps)
-        self.observation_builder = make_observation_builder(config)
-        self.observation_space = self.observation_builder.space
-        self.history = self.observation_builder.new_history(1)
-        self.reward_fn = make_reward(config)
-        self.terminations = make_terminations(config)
-        self._extra = [self.expander.frame.index[c] for c in config.observation.extra_channels]
+        self.pipeline = StepPipeline(config, track, 1, target_speed_mps=target_speed_mps)
+        self.expander, self.observation_builder = self.pipeline.expander, self.pipeline.builder
+        self.history = self.pipeline.history
+        self.reward_fn = self.pipeline.reward_fn
+        self.observation_space = self.pipeline.single_space
+        index = self.expander.frame.index
+        self._extra = np.array([index[c] for c in config.observation.extra_channels], np.intp)
+        self._derived = np.array([index[c] for c in DERIVED_CHANNELS], dtype=np.intp)
+        self._pose_cols = [index[c] for c in ("world_position_x", "world_position_y", "yaw")]
+        self._rows = isinstance(backend, RowBackend)
+        num_rays = self.expander.frame.rays_m.shape[1]
+        num_extra = len(self._extra) if config.use_obs_extra else 0
+        self.recorder: EpisodeRecorder | RowRecorder = (
+            RowRecorder(backend.row_layout, num_rays, num_extra)  # type: ignore[attr-defined]
+            if self._rows
+            else EpisodeRecorder()
+        )
         self.episode_log = EpisodeLog(output_dir, save_states=config.save_observations)
         if output_dir is not None:
             write_text_atomic(Path(output_dir) / "env_config.yaml", config.to_yaml())
         self.static_info: dict[str, Any] | None = None
-        self.n_episodes = self.total_steps = self.ep_steps = 0
+        self.n_episodes = self.total_steps = self.ep_steps = self._lost_at_start = 0
         self.last_episode_stats: dict[str, Any] = {}
-        self._ep_steps = np.zeros(1, dtype=np.int64)
-        self.recorder = EpisodeRecorder()
         self._extras: dict[str, Any] = {}
         self._controls = np.array(NEUTRAL_CONTROLS)
         self._raw_actions = np.array(NEUTRAL_CONTROLS)
         self._pending = self._closed = self._started = False
-        self._last_state: dict[str, Any] | None = None
+        self._pose: tuple[float, float, float] | None = None
         self._renderer: TopDownRenderer | None = None
+        self._window: HumanWindow | None = None
 
     @property
     def observation_layout(self) -> tuple[str, ...]:
-        """Name of every index of the observation (``"speed"``, ``"prev_obs_1/ray_05"``)."""
+        """Name of every index of the observation vector (``"speed"``, ``"prev_obs_1/ray_05"``)."""
         return self.observation_builder.layout.names
+
+    @property
+    def terminations(self) -> Terminations:
+        """The episode-end rules in force."""
+        return self.pipeline.terminations
 
     @property
     def max_episode_steps(self) -> int:
@@ -131,7 +129,7 @@ class RacingEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[NDArray[np.float32], dict[str, Any]]:
+    ) -> tuple[Any, dict[str, Any]]:
         super().reset(seed=seed)
         self._end_episode()
         self.n_episodes += 1
@@ -139,21 +137,26 @@ class RacingEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         if self.static_info is None:  # once: check that the backend runs what is configured
             self.static_info = checked_static_info(self.backend, self.config)
             self.expander.track_length_m = float(self.static_info["TrackLength"])
-        backend_options = {RESET_OPTION_SEND_RESET: self.config.send_reset_at_start}
-        self.backend.reset({**backend_options, RESET_OPTION_SEED: seed, **(options or {})})
-        self.terminations.reset(1)
-        self.history.clear()
+        options = {RESET_OPTION_SEND_RESET: self.config.send_reset_at_start, **(options or {})}
+        state = self.backend.reset({**options, RESET_OPTION_SEED: seed})
+        self._lost_at_start = self.backend.states_lost
+        self.pipeline.clear()
         self._controls = np.array(NEUTRAL_CONTROLS)
+        self._raw_actions = np.array(NEUTRAL_CONTROLS)
         self._started, self.ep_steps = True, 0
-        for _ in range(RESET_FLUSH_STEPS):
+        if self.backend.exact_reset and options[RESET_OPTION_SEND_RESET]:
+            obs, _, _, _, info = self._outcome(self._read(state, advance=False), state, first=True)
+        else:  # the original's flush: neutral steps until the car has settled
+            for _ in range(RESET_FLUSH_STEPS):
+                self.set_actions(NEUTRAL_CONTROLS)
+                self._advance()
+            self.recorder.clear()
+            self.history.clear()
+            self.terminations.reset(1, episode_history_only=True)
             self.set_actions(NEUTRAL_CONTROLS)
-            self._advance()
-        self.recorder.clear()
-        self.history.clear()
-        self.terminations.reset(1, episode_history_only=True)
-        self.set_actions(NEUTRAL_CONTROLS)
-        obs, _, _, _, info = self._advance()
-        self.ep_steps = 0
+            obs, _, _, _, info = self._advance()
+        self.ep_steps = self.pipeline.ep_steps[0] = 0
+        self._render_human()
         return obs, info
 
     def set_actions(self, action: Any) -> None:
@@ -173,21 +176,34 @@ class RacingEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
             self.set_actions(action)
         elif not self._pending:
             raise RuntimeError("step(None) needs set_actions(a) first (the real-time pair)")
-        return self._advance()
+        result = self._advance()
+        self._render_human()
+        return result
+
+    def _read(self, state: Any, advance: bool) -> Frame:
+        """The next (or, with ``advance=False``, the current) state as a frame."""
+        if self._rows:
+            rows = self.backend.step_rows() if advance else self.backend.rows()  # type: ignore[attr-defined]
+            return self.expander.expand_rows(rows, self.backend.row_layout)  # type: ignore[attr-defined]
+        return self.expander.expand(state)
 
     def _advance(self) -> StepResult:
         """One backend step through the whole pipeline (the original's ``step``)."""
         self._pending = False
-        self.ep_steps += 1
-        self.total_steps += 1
-        self._ep_steps[0] = self.ep_steps
-        state = self.backend.observe()
-        frame = self.expander.expand(state)
-        obs = self.observation_builder.build(frame, self.history)
-        self.observation_builder.check_finite(obs)
-        total, parts = self.reward_fn(frame, actions_diff(frame, self.history))
-        end = self.terminations(frame, self._ep_steps)
-        self.observation_builder.push(obs, frame, self.history)
+        state = None if self._rows else self.backend.observe()
+        return self._outcome(self._read(state, advance=True), state, first=False)
+
+    def _outcome(self, frame: Frame, state: Any, *, first: bool) -> StepResult:
+        """Observation, reward, episode end, log and info of a frame (``first``: the exact
+        reset state, which counts no step and is judged by no episode-end rule)."""
+        p = self.pipeline
+        if not first:
+            self.ep_steps += 1
+            self.total_steps += 1
+            p.ep_steps[0] = self.ep_steps
+        obs = p.observe(frame)
+        total, parts, end = p.judge(frame, evaluate_end=not first)
+        p.push(obs, frame)
         reward = float(total[0])
         terminated, truncated = bool(end.terminated[0]), bool(end.truncated[0])
         info: dict[str, Any] = {"terminated": terminated, "TimeLimit.truncated": truncated}
@@ -196,21 +212,36 @@ class RacingEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         if terminated or truncated:
             info["termination_reasons"] = self.terminations.reasons(end.fired)
         c, r = self._controls, self._raw_actions
-        extras = fill_step_extras(self._extras, state, frame, c, r, reward, terminated, truncated)
-        if self.config.use_obs_extra:
-            extra = frame.values[0, self._extra].astype(np.float32)
-            info["obs_extra"] = extras["obs_extra"] = extra
-        self.recorder.append(state, extras)
-        self._last_state = state
+        values = frame.values[0]
+        if self._rows:
+            row = self.backend.rows()[0]  # type: ignore[attr-defined]
+            extra = self._extra if self.config.use_obs_extra else None
+            args = (reward, terminated, truncated, self._derived, extra)
+            self.recorder.append(row, frame, 0, c, r, *args)  # type: ignore[call-arg]
+            if self.config.use_obs_extra:
+                info["obs_extra"] = values[self._extra].astype(np.float32)
+        else:
+            extras = fill_step_extras(
+                self._extras, state, frame, c, r, reward, terminated, truncated
+            )
+            if self.config.use_obs_extra:
+                info["obs_extra"] = extras["obs_extra"] = values[self._extra].astype(np.float32)
+            self.recorder.append(state, extras)  # type: ignore[call-arg]
+        self._pose = tuple(values[self._pose_cols].tolist())  # type: ignore[assignment]
         if (terminated or truncated) and self.config.recover_car_on_done:
             self.backend.apply(Controls(*NEUTRAL_CONTROLS))
             self.backend.reset({RESET_OPTION_SEND_RESET: True, RESET_OPTION_SEED: None})
-        return obs[0].astype(np.float32), reward, terminated, truncated, info
+        return p.single_observation(obs), reward, terminated, truncated, info
 
     def _end_episode(self) -> dict[str, Any]:
         log, info, table = self.episode_log, self.static_info or {}, self.recorder.table()
+        lost = self.backend.states_lost - self._lost_at_start
         stats = log.end_episode(
-            table, ep_count=self.n_episodes, total_steps=self.total_steps, static_info=info
+            table,
+            ep_count=self.n_episodes,
+            total_steps=self.total_steps,
+            static_info=info,
+            packages_lost=lost,
         )
         self.recorder.clear()
         self.last_episode_stats = stats or self.last_episode_stats
@@ -226,16 +257,27 @@ class RacingEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
             self.config, max_laps_number=self.config.eval_number_of_laps, use_ac_out_of_track=True
         )
         self.expander.use_ac_out_of_track = True
-        self.terminations = make_terminations(self.config)
+        self.pipeline.terminations = make_terminations(self.config)
         self.terminations.reset(1)
 
     def render(self) -> NDArray[np.uint8] | None:
-        """A top-down ``(H, W, 3)`` image: track borders, racing line, the car and its heading."""
-        if self.render_mode != "rgb_array":
+        """``rgb_array``: a top-down ``(H, W, 3)`` image of the track, racing line and car;
+        ``human``: the same in a window (drawn at every step), returns None."""
+        if self.render_mode is None:
             return None
         if self._renderer is None:
             self._renderer = TopDownRenderer(self.track)
-        return self._renderer.draw(self._last_state)
+        image = self._renderer.draw(*self._pose) if self._pose else self._renderer.background.copy()
+        if self.render_mode == "rgb_array":
+            return image
+        if self._window is None:
+            self._window = HumanWindow()
+        self._window.show(image)
+        return None
+
+    def _render_human(self) -> None:
+        if self.render_mode == "human":
+            self.render()
 
     def close(self) -> None:
         """Write the last episode and release the backend; safe to call twice."""
@@ -244,3 +286,5 @@ class RacingEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         self._closed = True
         self._end_episode()
         self.backend.close()
+        if self._window is not None:
+            self._window.close()

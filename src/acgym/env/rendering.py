@@ -1,14 +1,19 @@
-"""Top-down RGB images of a track and a car, drawn with NumPy (no display needed)."""
+"""Top-down RGB images of a track and its cars, drawn with NumPy (no display needed), and
+the ``human`` render mode's window (matplotlib, where a display exists)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import sys
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
-from acgym.env.observations import heading_rad_from_yaw
+from acgym.errors import ConfigError
+
+RENDER_MODES = ("human", "rgb_array")
+"""The environments' render modes."""
 
 SURFACE_RGB = (90, 90, 90)
 OFF_TRACK_RGB = (34, 110, 50)
@@ -69,24 +74,76 @@ class TopDownRenderer:
         keep = (rows >= 0) & (rows < self.size_px) & (cols >= 0) & (cols < self.size_px)
         image[rows[keep], cols[keep]] = rgb
 
-    def draw(self, state: Mapping[str, Any] | None) -> NDArray[np.uint8]:
-        """The background with the car of ``state`` (world_position_x/y, yaw) drawn on it."""
+    def draw(self, x_m: ArrayLike, y_m: ArrayLike, heading_rad: ArrayLike) -> NDArray[np.uint8]:
+        """The background with cars drawn at the poses (scalars or ``(N,)`` arrays; the
+        heading anticlockwise from +x, i.e. the telemetry's ``yaw``)."""
         image = self.background.copy()
-        if state is None:
-            return image
-        x, y = float(state["world_position_x"]), float(state["world_position_y"])
-        heading = float(heading_rad_from_yaw(float(state["yaw"])))
+        xs, ys, headings = (
+            np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (x_m, y_m, heading_rad)
+        )
         steps_m = np.linspace(0.0, HEADING_LENGTH_PX / self._px_per_m, 4 * HEADING_LENGTH_PX)
-        ray = np.stack([x + steps_m * np.cos(heading), y + steps_m * np.sin(heading)], axis=1)
-        self._plot(image, ray, CAR_RGB)
         offsets = np.arange(-CAR_RADIUS_PX, CAR_RADIUS_PX + 1)
         dr, dc = np.meshgrid(offsets, offsets)
         disc = dr**2 + dc**2 <= CAR_RADIUS_PX**2
-        (row,), (col,) = self.to_pixels(np.array([[x, y]]))
-        rows, cols = row + dr[disc], col + dc[disc]
-        keep = (rows >= 0) & (rows < self.size_px) & (cols >= 0) & (cols < self.size_px)
-        image[rows[keep], cols[keep]] = CAR_RGB
+        for x, y, heading in zip(xs.tolist(), ys.tolist(), headings.tolist(), strict=True):
+            ray = np.stack([x + steps_m * np.cos(heading), y + steps_m * np.sin(heading)], axis=1)
+            self._plot(image, ray, CAR_RGB)
+            (row,), (col,) = self.to_pixels(np.array([[x, y]]))
+            rows, cols = row + dr[disc], col + dc[disc]
+            keep = (rows >= 0) & (rows < self.size_px) & (cols >= 0) & (cols < self.size_px)
+            image[rows[keep], cols[keep]] = CAR_RGB
         return image
+
+
+def check_render_mode(render_mode: str | None) -> None:
+    """Refuse an unknown mode, and ``human`` where no window can open.
+
+    Raises:
+        ConfigError: Saying what to use instead.
+    """
+    if render_mode is not None and render_mode not in RENDER_MODES:
+        raise ConfigError(
+            f"render_mode: expected None, 'human' or 'rgb_array', got {render_mode!r}"
+        )
+    if render_mode == "human" and not has_display():
+        raise ConfigError(
+            "render_mode='human' needs a display, and DISPLAY / WAYLAND_DISPLAY is not set: "
+            "use render_mode='rgb_array' and save or show the frames yourself"
+        )
+
+
+def has_display() -> bool:
+    """Whether a window can open (a desktop OS, or an X11 / Wayland display)."""
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+class HumanWindow:
+    """A matplotlib window showing the frames of the ``human`` render mode."""
+
+    def __init__(self, title: str = "acgym") -> None:
+        import matplotlib.pyplot as plt
+
+        self._plt = plt
+        plt.ion()
+        self.figure, axes = plt.subplots(num=title)
+        axes.set_axis_off()
+        self.axes = axes
+        self._image: Any = None
+
+    def show(self, image: NDArray[np.uint8]) -> None:
+        """Draw ``image`` and let the window process its events."""
+        if self._image is None:
+            self._image = self.axes.imshow(image)
+        else:
+            self._image.set_data(image)
+        self.figure.canvas.draw_idle()
+        self._plt.pause(0.001)
+
+    def close(self) -> None:
+        """Close the window (safe twice)."""
+        self._plt.close(self.figure)
 
 
 def _densify_closed(points: NDArray[np.float64], factor: int = 4) -> NDArray[np.float64]:

@@ -1,0 +1,216 @@
+"""Entry points of the registered ids (``gymnasium.make``, ``gymnasium.make_vec``).
+
+* ``acgym/Race-v0``: :func:`make_race_env` (the simulator in process, ``LocalSim``) and,
+  for ``make_vec(..., vectorization_mode="vector_entry_point")``,
+  :func:`make_race_vector_env` (N cars in one batched simulator).
+* ``acgym/AssettoCorsa-v0``: :func:`make_remote_env` (the game plugin, or ``acgym sim
+  serve``, over the protocol).
+
+The config's ``track`` and ``car`` are set from the arguments (the backend must run
+them); anything else comes from ``config`` (an ``EnvConfig``, a mapping, or a YAML path)
+and then ``overrides`` (``["key=value", ...]``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from acgym.env.actions import CarMaps
+from acgym.env.backend import track_full_name
+from acgym.env.config import EnvConfig
+from acgym.env.racing_env import RacingEnv
+from acgym.errors import ConfigError
+from acgym.sim.car_params import car_folder
+from acgym.sim.session import DEFAULT_CAR
+from acgym.sim.world import WorldConfig
+from acgym.track.builtin import DEFAULT_TRACK
+from acgym.track.loaders import load_track
+from acgym.track.track import Track
+
+ConfigLike = EnvConfig | Mapping[str, Any] | str | Path | None
+
+
+def resolve_config(
+    config: ConfigLike,
+    overrides: Sequence[str] = (),
+    **fields: Any,
+) -> EnvConfig:
+    """An ``EnvConfig`` from a config-like value, dotted overrides, then ``fields``."""
+    if config is None:
+        resolved = EnvConfig()
+    elif isinstance(config, EnvConfig):
+        resolved = config
+    elif isinstance(config, Mapping):
+        resolved = EnvConfig.from_dict(config)
+    elif isinstance(config, str | Path):
+        resolved = EnvConfig.from_yaml(config)
+    else:
+        raise ConfigError(
+            f"config: expected an EnvConfig, a mapping or a YAML path, got {type(config).__name__}"
+        )
+    if overrides:
+        resolved = resolved.with_overrides(list(overrides))
+    return dataclasses.replace(resolved, **fields) if fields else resolved
+
+
+def _track(track: Track | str | Path) -> Track:
+    return track if isinstance(track, Track) else load_track(track)
+
+
+def _car_maps(car: str | Path) -> CarMaps:
+    return CarMaps.from_folder(car_folder(car))
+
+
+def make_race_env(
+    track: Track | str | Path = DEFAULT_TRACK,
+    car: str = DEFAULT_CAR,
+    *,
+    config: ConfigLike = None,
+    overrides: Sequence[str] = (),
+    image: bool | None = None,
+    random_start: bool | None = None,
+    world_config: WorldConfig | None = None,
+    output_dir: Path | str | None = None,
+    render_mode: str | None = None,
+) -> RacingEnv:
+    """``acgym/Race-v0``: the environment over the simulator in process.
+
+    Args:
+        track: A ``Track`` or a name / path for ``load_track`` (default the built-in oval).
+        car: A car preset name or folder (its ``steer_map.csv`` / ``brake_map.csv``).
+        config: Options (``EnvConfig``, mapping or YAML path).
+        overrides: ``key=value`` overrides applied to ``config``.
+        image: Add the egocentric image (``image.enabled``); None keeps the config's.
+        random_start: Seeded random starts (``start.random``); None keeps the config's.
+        world_config: The simulator's rates and surface settings.
+        output_dir: Episode log folder (default None: no files, statistics in memory).
+        render_mode: None, ``"rgb_array"`` or ``"human"``.
+    """
+    from acgym.env.backends.local import LocalSim
+
+    the_track = _track(track)
+    resolved = _sim_config(config, overrides, the_track, str(car), image, random_start)
+    backend = LocalSim(the_track, car, world_config=world_config, start=resolved.start)
+    return RacingEnv(
+        backend,
+        the_track,
+        _car_maps(car),
+        resolved,
+        output_dir=output_dir,
+        render_mode=render_mode,
+    )
+
+
+def _sim_config(
+    config: ConfigLike,
+    overrides: Sequence[str],
+    track: Track,
+    car: str,
+    image: bool | None,
+    random_start: bool | None,
+) -> EnvConfig:
+    resolved = resolve_config(config, overrides)
+    fields: dict[str, Any] = {
+        "track": track_full_name(
+            {"TrackName": track.name, "TrackConfiguration": track.configuration}
+        ),
+        "car": Path(car).name,
+    }
+    if image is not None:
+        fields["image"] = dataclasses.replace(resolved.image, enabled=bool(image))
+    if random_start is not None:
+        fields["start"] = dataclasses.replace(resolved.start, random=bool(random_start))
+    return dataclasses.replace(resolved, **fields)
+
+
+def make_race_vector_env(
+    num_envs: int = 1,
+    track: Track | str | Path = DEFAULT_TRACK,
+    car: str = DEFAULT_CAR,
+    *,
+    config: ConfigLike = None,
+    overrides: Sequence[str] = (),
+    image: bool | None = None,
+    random_start: bool | None = None,
+    world_config: WorldConfig | None = None,
+    output_dir: Path | str | None = None,
+    render_mode: str | None = None,
+) -> Any:
+    """``acgym/Race-v0``'s vector entry point: ``num_envs`` cars in one simulator.
+
+    Same arguments as :func:`make_race_env`; see ``acgym.env.vector_env.RaceVectorEnv``.
+    """
+    from acgym.env.vector_env import RaceVectorEnv
+
+    the_track = _track(track)
+    resolved = _sim_config(config, overrides, the_track, str(car), image, random_start)
+    return RaceVectorEnv(
+        num_envs,
+        the_track,
+        car,
+        resolved,
+        world_config=world_config,
+        output_dir=output_dir,
+        render_mode=render_mode,
+    )
+
+
+def make_remote_env(
+    track: Track | str | Path | None = None,
+    car: str = DEFAULT_CAR,
+    *,
+    host: str = "127.0.0.1",
+    ego_port: int | None = None,
+    mgmt_port: int | None = None,
+    token: str | None = None,
+    legacy: bool = False,
+    mode: str = "realtime",
+    timeout_s: float = 5.0,
+    config: ConfigLike = None,
+    overrides: Sequence[str] = (),
+    output_dir: Path | str | None = None,
+    render_mode: str | None = None,
+) -> RacingEnv:
+    """``acgym/AssettoCorsa-v0``: the environment over a remote car (game or simulator).
+
+    Args:
+        track: The track the server runs: a ``Track`` or a name / path for
+            ``load_track`` (None: the config's ``track``).
+        car: The car the server runs: a preset name or a folder with its maps.
+        host, ego_port, mgmt_port: The server (ports default to the config's
+            ``ego_server_port`` and ``simulation_management_server_port``).
+        token: The server's shared token (v1).
+        legacy: Speak the original plugin's wire format (real time only).
+        mode: ``"realtime"`` (the game) or ``"lockstep"`` (``acgym sim serve --lockstep``).
+        timeout_s: How long a call waits before ``BackendError``.
+        config, overrides, output_dir, render_mode: As :func:`make_race_env`.
+    """
+    from acgym.env.backends.remote import Remote
+
+    resolved = dataclasses.replace(resolve_config(config, overrides), car=Path(str(car)).name)
+    if track is None:
+        the_track = load_track(resolved.track)
+    else:  # the server must run the named track
+        the_track = _track(track)
+        name = {"TrackName": the_track.name, "TrackConfiguration": the_track.configuration}
+        resolved = dataclasses.replace(resolved, track=track_full_name(name))
+    backend = Remote(
+        host,
+        resolved.ego_server_port if ego_port is None else ego_port,
+        resolved.simulation_management_server_port if mgmt_port is None else mgmt_port,
+        token=token,
+        legacy=legacy,
+        mode=mode,
+        timeout_s=timeout_s,
+    )
+    return RacingEnv(
+        backend,
+        the_track,
+        _car_maps(car),
+        resolved,
+        output_dir=output_dir,
+        render_mode=render_mode,
+    )

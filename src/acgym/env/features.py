@@ -1,0 +1,201 @@
+"""The channels the environment derives from a car's pose, in one compiled call per step.
+
+For each car: the gap to the reference line (in the original's sign), the lap distance,
+the out-of-track flags (the game's tyre count and the track geometry), the ray fan and
+the distance to the nearest border, as the original's ``expand_state`` and
+``get_sensors`` did. The curvature and target-speed look-ahead follow in one more call
+(:func:`acgym.track.queries.interp_ahead`).
+
+Sign conventions (checked against the original in tests/env/test_env_signs.py):
+
+* ``gap``: the original's ``gap_cpu.get_gap`` returns ``|d| * sign(cross(line, point)) *
+  (-1)``: **positive right** of the racing line. ``Track.project`` gives ``gap_m``
+  positive left, so ``gap = ORIGINAL_GAP_SIGN * gap_m``, here and nowhere else.
+* ``yaw`` is the heading in the (world_position_x, world_position_y) plane, anticlockwise
+  (the plugin's ``yaw = -heading`` of the game, and the simulator's telemetry alike);
+  ray ``k`` points at ``yaw + angle_k`` with the angles from -90 (right) to +90 degrees
+  (left), as the original's ``linspace(0, pi, 11) + yaw - pi / 2``.
+* curvature: positive turning left (anticlockwise), as the original's
+  ``curvature_splines`` (``x'y'' - y'x''``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+from acgym.track.queries import inside_point, project_point
+from acgym.track.rays import cast_fan
+from acgym.track.track import Track
+
+FloatArray = NDArray[np.float64]
+IndexArray = NDArray[np.int64]
+
+ORIGINAL_GAP_SIGN = -1.0
+"""The env's ``gap`` is ``ORIGINAL_GAP_SIGN * Track.project(...).gap_m``: positive to the
+right of the racing line, as in the original (``Track`` measures positive left)."""
+
+# Frame columns the kernel reads and writes, in the order of ``FEATURE_COLUMNS``.
+FEATURE_COLUMNS = (
+    "world_position_x",
+    "world_position_y",
+    "yaw",
+    "NormalizedSplinePosition",
+    "numberOfTyresOut",
+    "gap",
+    "LapDist",
+    "out_of_track_ac",
+    "out_of_track_calc",
+    "out_of_track",
+    "dist_to_border",
+    "going_backwards",
+)
+
+
+class TrackArrays(NamedTuple):
+    """The compiled indexes of a ``Track`` that the kernel reads (built on first use)."""
+
+    length_m: float
+    line_params: FloatArray
+    line_cell_start: NDArray[np.int32]
+    line_items: NDArray[np.int32]
+    line_table: FloatArray
+    border_params: FloatArray
+    border_cell_start: NDArray[np.int32]
+    border_items: NDArray[np.int32]
+    border_table: FloatArray
+    quad_params: FloatArray
+    quad_cell_start: NDArray[np.int32]
+    quad_items: NDArray[np.int32]
+    quad_table: FloatArray
+
+    @classmethod
+    def of(cls, track: Track) -> TrackArrays:
+        """The arrays of ``track`` (its spatial indexes, as ``SimSession`` reads them)."""
+        line_grid, line_table = track._line_index
+        border_grid, border_table = track._border_index
+        quad_grid, quad_table = track._quad_index
+        return cls(
+            float(track.length_m),
+            line_grid.params,
+            line_grid.cell_start,
+            line_grid.items,
+            line_table,
+            border_grid.params,
+            border_grid.cell_start,
+            border_grid.items,
+            border_table,
+            quad_grid.params,
+            quad_grid.cell_start,
+            quad_grid.items,
+            quad_table,
+        )
+
+
+@numba.njit(cache=True)
+def derive_cars(
+    values: FloatArray,
+    rays_m: FloatArray,
+    cars: IndexArray,
+    cols: IndexArray,
+    lap_length_m: float,
+    max_tyres_out: float,
+    use_ac_out_of_track: bool,
+    angles_rad: FloatArray,
+    back_angles_rad: FloatArray,
+    max_range_m: float,
+    back_m: FloatArray,
+    length_m: float,
+    line_params: FloatArray,
+    line_cell_start: NDArray[np.int32],
+    line_items: NDArray[np.int32],
+    line_table: FloatArray,
+    border_params: FloatArray,
+    border_cell_start: NDArray[np.int32],
+    border_items: NDArray[np.int32],
+    border_table: FloatArray,
+    quad_params: FloatArray,
+    quad_cell_start: NDArray[np.int32],
+    quad_items: NDArray[np.int32],
+    quad_table: FloatArray,
+) -> None:
+    """Write the derived columns and the rays of the rows ``cars`` of a frame.
+
+    Args:
+        values: ``(N, C)`` frame values; the wire columns of ``cars`` are filled.
+        rays_m: ``(N, R)`` ray distances out, m (``R = 0``: no rays, the border distance
+            is NaN).
+        cars: Rows to derive.
+        cols: Column of each name of ``FEATURE_COLUMNS``.
+        lap_length_m: ``TrackLength`` that turns the spline position into ``LapDist``, m.
+        max_tyres_out: More tyres than this off the surface is the game's out-of-track.
+        use_ac_out_of_track: ``out_of_track`` follows the tyre count (else the geometry).
+        angles_rad: ``(R,)`` ray directions about the heading, rad.
+        back_angles_rad: ``(R,)`` the same turned by pi (cast when the car is outside).
+        max_range_m: Ray range, m.
+        back_m: ``(R,)`` scratch.
+        length_m, line_*, border_*, quad_*: ``TrackArrays``.
+    """
+    ix, iy, iyaw, ispline, ityres = cols[0], cols[1], cols[2], cols[3], cols[4]
+    igap, ilap, iac, icalc, iout, iborder, iback = (
+        cols[5],
+        cols[6],
+        cols[7],
+        cols[8],
+        cols[9],
+        cols[10],
+        cols[11],
+    )
+    num_rays = rays_m.shape[1]
+    for n in range(cars.shape[0]):
+        i = cars[n]
+        row = values[i]
+        x = row[ix]
+        y = row[iy]
+        _, gap_m = project_point(
+            x, y, length_m, line_params, line_cell_start, line_items, line_table
+        )
+        row[igap] = ORIGINAL_GAP_SIGN * gap_m
+        row[ilap] = lap_length_m * row[ispline]
+        row[iac] = 1.0 if row[ityres] > max_tyres_out else 0.0
+        outside = not inside_point(x, y, quad_params, quad_cell_start, quad_items, quad_table)
+        row[icalc] = 1.0 if outside else 0.0
+        row[iout] = row[iac] if use_ac_out_of_track else row[icalc]
+        row[iback] = 0.0
+        if num_rays == 0:
+            row[iborder] = math.nan
+            continue
+        heading = row[iyaw]  # yaw is the heading in this plane (module docstring)
+        fan = rays_m[i]
+        cast_fan(
+            x,
+            y,
+            heading,
+            angles_rad,
+            max_range_m,
+            border_params,
+            border_cell_start,
+            border_items,
+            border_table,
+            fan,
+        )
+        border = fan.min()
+        if outside:  # the track may lie behind the car: look the other way too
+            cast_fan(
+                x,
+                y,
+                heading,
+                back_angles_rad,
+                max_range_m,
+                border_params,
+                border_cell_start,
+                border_items,
+                border_table,
+                back_m,
+            )
+            border = min(border, back_m.min())
+        row[iborder] = border

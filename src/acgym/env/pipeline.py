@@ -1,0 +1,122 @@
+"""The per-step computation shared by the single and the vector environment.
+
+One :class:`StepPipeline` holds, for N cars, the state expander, the observation builder
+and its history, the reward, the termination rules, the episode step counters and the
+optional egocentric image. Everything runs on the car axis; the single environment is
+the case N = 1, so both environments compute the same numbers by construction.
+
+Order of one step (the original ``step``): expand the state into a frame, build the
+observation, check it is finite, compute the reward (which reads the previous applied
+controls from the history), evaluate the episode-end rules, push the step into the
+history.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from numpy.typing import NDArray
+
+from acgym.env.config import EnvConfig
+from acgym.env.image import EgoImage
+from acgym.env.observations import Frame, StateExpander, make_observation_builder
+from acgym.env.rewards import actions_diff, make_reward
+from acgym.env.terminations import EpisodeEnd, make_terminations
+from acgym.track.track import Track
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+VECTOR_KEY = "vector"
+"""Key of the vector in a Dict observation (with the image)."""
+
+IMAGE_KEY = "image"
+"""Key of the egocentric image in a Dict observation."""
+
+
+class StepPipeline:
+    """Frame -> observation, reward, episode end for N cars (see the module docstring).
+
+    Args:
+        config: Environment config.
+        track: Track geometry.
+        num_cars: N.
+        target_speed_mps: Target speed per reference-line point (``use_target_speed``).
+    """
+
+    def __init__(
+        self,
+        config: EnvConfig,
+        track: Track,
+        num_cars: int = 1,
+        *,
+        target_speed_mps: FloatArray | None = None,
+    ) -> None:
+        self.config = config
+        self.num_cars = num_cars
+        self.expander = StateExpander(config, track, num_cars, target_speed_mps=target_speed_mps)
+        self.builder = make_observation_builder(config)
+        self.history = self.builder.new_history(num_cars)
+        self.reward_fn = make_reward(config)
+        self.terminations = make_terminations(config)
+        self.terminations.reset(num_cars)
+        self.ep_steps = np.zeros(num_cars, dtype=np.int64)
+        self.image = EgoImage(track, config.image, num_cars) if config.image.enabled else None
+        frame = self.expander.frame
+        self._pose = [frame.index[c] for c in ("world_position_x", "world_position_y", "yaw")]
+
+    @property
+    def single_space(self) -> spaces.Space[Any]:
+        """One car's observation space: the vector Box, or a Dict with the image."""
+        vector = self.builder.space
+        if self.image is None:
+            return vector
+        image = spaces.Box(0, 255, shape=self.image.shape, dtype=np.uint8)
+        return spaces.Dict({VECTOR_KEY: vector, IMAGE_KEY: image})
+
+    def observe(self, frame: Frame, cars: NDArray[np.int64] | None = None) -> FloatArray:
+        """The ``(N, D)`` vector observations (a reused buffer); draws the images too."""
+        obs = self.builder.build(frame, self.history)
+        self.builder.check_finite(obs)
+        if self.image is not None:
+            x, y, yaw = (frame.values[:, c] for c in self._pose)
+            self.image.draw(x, y, yaw, cars)
+        return obs
+
+    def judge(
+        self, frame: Frame, *, evaluate_end: bool = True
+    ) -> tuple[FloatArray, list[FloatArray], EpisodeEnd]:
+        """Reward total ``(N,)``, its weighted terms, and the episode-end decision
+        (``evaluate_end=False``: no rule runs and nothing ends, for a reset state)."""
+        total, parts = self.reward_fn(frame, actions_diff(frame, self.history))
+        if evaluate_end:
+            return total, parts, self.terminations(frame, self.ep_steps)
+        n = self.num_cars
+        none = np.zeros(n, dtype=bool)
+        return (
+            total,
+            parts,
+            EpisodeEnd(none, none, np.zeros((len(self.terminations.rules), n), bool)),
+        )
+
+    def push(self, obs: FloatArray, frame: Frame) -> None:
+        """Append this step to the history."""
+        self.builder.push(obs, frame, self.history)
+
+    def clear(self, mask: BoolArray | None = None) -> None:
+        """Start new episodes (for the cars in ``mask``, or all)."""
+        self.history.clear(mask)
+        self.terminations.reset(self.num_cars, mask)
+        if mask is None:
+            self.ep_steps[:] = 0
+        else:
+            self.ep_steps[mask] = 0
+
+    def single_observation(self, obs: FloatArray, car: int = 0) -> Any:
+        """Car ``car``'s observation in the space's form (new arrays)."""
+        vector = obs[car].astype(np.float32)
+        if self.image is None:
+            return vector
+        return {VECTOR_KEY: vector, IMAGE_KEY: self.image.images[car].copy()}
