@@ -96,10 +96,11 @@ from acgym.sim.layout import (
     T_ROLLING_RESISTANCE,
 )
 from acgym.sim.powertrain import auto_shift_gear, engine_torque_nm, overall_ratio
-from acgym.sim.tyres import FASTMATH, combined_forces, fast_atan
+from acgym.sim.tyres import FASTMATH, combined_forces, fast_atan, fast_sincos
 from acgym.units import GRAVITY_MPS2
 
 RPM_PER_RADPS = 30.0 / math.pi
+TWO_PI = 2.0 * math.pi
 NEUTRAL_REV_TAU_S = 0.3
 STIFF_LIMIT = 0.5
 """Largest ``dt * stiffness / mass`` of the body's tyre damping left to the explicit step."""
@@ -413,8 +414,8 @@ def substep(
     s[S_YAW_RATE_RADPS] = r
     yaw = s[S_YAW_RAD] + dt * r
     s[S_YAW_RAD] = yaw
-    cy = math.cos(yaw)
-    sy = math.sin(yaw)
+    # heading reduced to [-pi, pi] for the polynomial sine/cosine (yaw is not wrapped)
+    sy, cy = fast_sincos(yaw - TWO_PI * math.floor(yaw / TWO_PI + 0.5))
     s[S_X_M] += dt * (vx * cy - vy * sy)
     s[S_Y_M] += dt * (vx * sy + vy * cy)
     lag = dt / (p[P_LOAD_TAU_S] + dt)

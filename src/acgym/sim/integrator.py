@@ -158,7 +158,8 @@ def step_cars(
         params: ``(N, NUM_PARAMS)`` car parameters.
         state: ``(N, NUM_STATE)`` car states, advanced.
         outputs: ``(N, NUM_OUTPUTS)`` outputs of the last internal step, overwritten.
-        on_track: ``(N, 4)`` surface flags of the tyres (1.0 on the track), updated.
+        on_track: ``(N, 4)`` surface flags of the tyres (1.0 on the track) at the cars'
+            present poses (the caller sets them on reset), updated.
         controls: ``(N, 3)`` steer, acc, brake in [-1, 1] (clipped): steer -1 = full left,
             +1 = full right; pedals -1 = released, +1 = pressed fully.
         gear_flags: ``(N, 3)`` enable_gear_shift, shift_up, shift_down (> 0.5 = set).
@@ -226,7 +227,8 @@ def step_cars(
         car_auto = auto_shift and not manual
         near_border = False
         if use_track:
-            update_surface(p, s, surface, use_track, grid_params, cell_start, items, quads, xs, ys)
+            # the flags in ``on_track`` are those of the car's present pose (set at the end
+            # of the previous step or by the reset)
             _, _, d2 = nearest_segment(
                 s[S_X_M], s[S_Y_M], border_params, border_start, border_items, border_segments
             )

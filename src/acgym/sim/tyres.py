@@ -224,7 +224,7 @@ def magic_formula_slope(slip: float, b: float, c: float, e: float) -> tuple[floa
         ``(-pi, pi)``.
     """
     bx = b * slip
-    phi = bx - e * (bx - fast_atan(bx))
+    phi = bx - e * (bx - fast_atan(bx)) if e != 0.0 else bx  # E = 0 skips an atan
     sine, cosine = fast_sincos(c * fast_atan(phi))
     dphi = b * (1.0 - e + e / (1.0 + bx * bx))
     return sine, cosine * c * dphi / (1.0 + phi * phi)
