@@ -159,6 +159,7 @@ class EmulatedGame:
         csp: offer Custom Shaders Patch's ``ac.ext_resetCar``.
         start_distance_m: where the car starts and is reset to, along the track's line.
         vjoy_devices: the virtual vJoy's configured devices.
+        auto_shift: the game's automatic gearbox (``autoShifterOn``).
 
     Raises:
         ConfigError: a frame rate the simulator cannot step at.
@@ -174,6 +175,7 @@ class EmulatedGame:
         csp: bool = True,
         start_distance_m: float = 0.0,
         vjoy_devices: tuple[int, ...] = (1,),
+        auto_shift: bool = True,
     ) -> None:
         if not 10.0 <= frame_hz <= 400.0:
             raise ConfigError(f"emulated game: frame_hz {frame_hz}; expected 10 to 400")
@@ -182,7 +184,9 @@ class EmulatedGame:
         self.session = SimSession(
             track,
             car,
-            config=WorldConfig(control_hz=frame_hz, physics_hz=frame_hz * substeps),
+            config=WorldConfig(
+                control_hz=frame_hz, physics_hz=frame_hz * substeps, auto_shift=auto_shift
+            ),
         )
         self.track = track
         self.world = self.session.world

@@ -112,7 +112,8 @@ class PluginRunner:
         return getattr(self.module, "_app", None)
 
     def start(self, *, realtime: bool = True) -> PluginRunner:
-        """Load the plugin, call ``acMain``; with ``realtime``, run frames on a thread."""
+        """Load the plugin, call ``acMain``; with ``realtime``, run one frame now and the
+        next ones on a thread at the game's frame rate."""
         self._load()
         try:
             assert self.module is not None
@@ -121,6 +122,9 @@ class PluginRunner:
             self._unload()
             raise
         if realtime:
+            # The first frame before the clock starts: the simulator's kernels may need
+            # compiling (seconds), which must not eat into a client's timeouts.
+            self._frame()
             self._thread = threading.Thread(target=self._loop, name="emulated-game", daemon=True)
             self._thread.start()
         return self
