@@ -32,7 +32,8 @@ yaw rate (rad/s, CCW), four wheel spin speeds (rad/s), gear (-1 R, 0 N, 1..), sh
 Outputs (``World.outputs``, ``(N, NUM_OUTPUTS)``, ``O_*``): the last internal step's
 slips, loads, forces, accelerations and the applied controls. Per-wheel arrays are
 ``(N, 4)`` in the order fl, fr, rl, rr. The properties below are read-only views (they
-change with the next step: copy what you keep).
+change with the next step: copy what you keep); the arrays behind them are updated in
+place, so a view taken once stays valid for the world's lifetime.
 
 Deterministic: no randomness inside; the same inputs give bit-identical states.
 """
