@@ -33,7 +33,7 @@ def test_run_has_the_figures_the_docs_quote(monkeypatch: object) -> None:
     monkeypatch.setattr(  # type: ignore[attr-defined]
         bench,
         "bench_realtime",
-        lambda d: {
+        lambda d, priority=None: {
             "server_tick_lateness_ms": {"p99": 0.1},
             "client_arrival_lateness_ms": {"p99": 3.0},
         },

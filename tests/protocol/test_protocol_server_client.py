@@ -206,6 +206,12 @@ def test_servers_on_a_non_loopback_address_need_a_token() -> None:
         EgoServer(FakeCar(), host="0.0.0.0", port=0, token="t", legacy=True)
 
 
+@pytest.mark.parametrize("priority", [0, 100])
+def test_realtime_priority_out_of_range_is_refused(priority: int) -> None:
+    with pytest.raises(ConfigError, match="realtime_priority"):
+        EgoServer(FakeCar(), port=0, realtime_priority=priority)
+
+
 def test_a_mode_the_server_does_not_offer_is_refused() -> None:
     with ProtocolServer(FakeCar(), ego_port=0, mgmt_port=0, modes=("realtime",)) as srv:
         with pytest.raises(BackendError, match="offers"):

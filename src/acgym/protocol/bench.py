@@ -121,6 +121,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate-hz", type=float, default=25.0)
     parser.add_argument("--legacy", action="store_true")
     parser.add_argument("--state", choices=STATE_KINDS, default="full")
+    parser.add_argument("--priority", type=int, default=None, help="SCHED_FIFO priority")
     args = parser.parse_args(argv)
     server = ProtocolServer(
         TrivialSource(kind=args.state),
@@ -129,6 +130,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         modes=(args.mode,),
         control_rate_hz=args.rate_hz,
         legacy=args.legacy,
+        realtime_priority=args.priority,
     ).start()
     print(
         json.dumps({"ego_port": server.ego_address[1], "mgmt_port": server.mgmt_address[1]}),
@@ -139,8 +141,10 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     finally:
         lateness_ms = [1000.0 * x for x in server.ego.tick_lateness_s]
         counters = dict(server.ego.counters)
+        raised = server.ego.priority_raised
         server.stop()
-        print(json.dumps({"tick_lateness_ms": lateness_ms, "counters": counters}), flush=True)
+        stats = {"tick_lateness_ms": lateness_ms, "counters": counters, "priority_raised": raised}
+        print(json.dumps(stats), flush=True)
     return 0
 
 
@@ -268,12 +272,18 @@ def bench_lockstep(num_steps: int, kind: str = "full", repeats: int = 5) -> dict
     }
 
 
-def bench_realtime(duration_s: float, rate_hz: float = 25.0) -> dict[str, Any]:
-    """Tick jitter of a real-time server, at the server and as seen by the client."""
+def bench_realtime(
+    duration_s: float, rate_hz: float = 25.0, priority: int | None = None
+) -> dict[str, Any]:
+    """Tick jitter of a real-time server, at the server and as seen by the client.
+
+    ``priority``: run the server's thread at this real-time priority (if allowed).
+    """
     period_s = 1.0 / rate_hz
     arrivals_s: list[float] = []
     seqs: list[int] = []
-    with ServerProcess("--mode", "realtime", "--rate-hz", str(rate_hz)) as server:
+    extra = ("--priority", str(priority)) if priority is not None else ()
+    with ServerProcess("--mode", "realtime", "--rate-hz", str(rate_hz), *extra) as server:
         with Client(ego_port=server.ego_port, mgmt_port=server.mgmt_port, drain="every") as client:
             client.receive_state()
             end_s = time.perf_counter() + duration_s
@@ -296,6 +306,7 @@ def bench_realtime(duration_s: float, rate_hz: float = 25.0) -> dict[str, Any]:
     server_counters = stats.get("counters", {})
     return {
         "rate_hz": rate_hz,
+        "server_priority": priority if stats.get("priority_raised") else "normal",
         "duration_s": duration_s,
         "states": len(arrivals_s),
         "server_tick_lateness_ms": _percentiles_ms(server_lateness_ms),
@@ -313,12 +324,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     codec_results = {kind: bench_codec(0.1 if quick else 0.5, kind) for kind in STATE_KINDS}
     lockstep = {kind: bench_lockstep(1000 if quick else 20000, kind) for kind in STATE_KINDS}
     realtime = bench_realtime(2.0 if quick else 30.0)
+    realtime_priority = bench_realtime(2.0 if quick else 30.0, priority=10)
     return {
         "quick": quick,
         "load_average_1min": os.getloadavg()[0],
         "codec": codec_results,
         "lockstep": lockstep,
         "realtime": realtime,
+        "realtime_server_priority_10": realtime_priority,
         "targets_met": {
             "lockstep_steps_per_s_full": lockstep["full"]["steps_per_s"]
             >= LOCKSTEP_TARGET_STEPS_PER_S,

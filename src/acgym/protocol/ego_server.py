@@ -17,6 +17,7 @@ import hmac
 import ipaddress
 import logging
 import math
+import os
 import selectors
 import socket
 import threading
@@ -193,6 +194,10 @@ class EgoServer:
         client_drop_s: real time: forget a client silent for this long.
         spin_s: real time: sleep until this long before a tick, then spin (epoll sleeps in
             whole milliseconds, rounded up: 2 ms leaves a margin).
+        realtime_priority: run the server's thread under the OS real-time scheduler
+            (Linux ``SCHED_FIFO``) at this priority, 1 to 99, so that ticks stay on time on
+            a busy machine; needs ``CAP_SYS_NICE`` or an ``rtprio`` limit, else a warning
+            and normal priority. ``None``: normal priority.
     """
 
     def __init__(
@@ -208,6 +213,7 @@ class EgoServer:
         client_timeout_s: float | None = 1.0,
         client_drop_s: float = 30.0,
         spin_s: float = 0.002,
+        realtime_priority: int | None = None,
     ) -> None:
         check_bind_address(host, token, legacy, "ego server")
         modes = tuple(modes)
@@ -228,6 +234,13 @@ class EgoServer:
         self.client_timeout_s = client_timeout_s
         self.client_drop_s = client_drop_s
         self.spin_s = spin_s
+        if realtime_priority is not None and not 1 <= realtime_priority <= 99:
+            raise ConfigError(
+                f"ego server: realtime_priority {realtime_priority}; expected 1 to 99"
+            )
+        self.realtime_priority = realtime_priority
+        self.priority_raised = False
+        """Whether the thread got ``realtime_priority``."""
         self.counters = EventCounters()
         self.tick_lateness_s: collections.deque[float] = collections.deque(maxlen=100_000)
         """Real time: how late each tick started after its schedule, s (recent ticks)."""
@@ -286,6 +299,8 @@ class EgoServer:
         """Serve until ``stop``."""
         self._loop_done.clear()
         self._loop_thread_id = threading.get_ident()
+        if self.realtime_priority is not None:
+            self._raise_priority(self.realtime_priority)
         selector = selectors.DefaultSelector()
         selector.register(self._sock, selectors.EVENT_READ, "ego")
         selector.register(self._wake_r, selectors.EVENT_READ, "wake")
@@ -386,6 +401,19 @@ class EgoServer:
         return self.run_in_loop(lambda: self._reset_in_loop(options))
 
     # -- loop ---------------------------------------------------------------------------
+
+    def _raise_priority(self, priority: int) -> None:
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))  # this thread
+        except (AttributeError, OSError) as exc:
+            logger.warning(
+                "ego server: cannot run its thread at real-time priority %d (%s): ticks may "
+                "be late on a busy machine; grant CAP_SYS_NICE or an rtprio limit",
+                priority,
+                exc,
+            )
+            return
+        self.priority_raised = True
 
     def _spin_until(self, deadline_s: float) -> None:
         while time.perf_counter() < deadline_s:

@@ -27,7 +27,8 @@ __all__ = ["CarSource", "EgoServer", "ManagementServer", "ProtocolServer", "is_l
 class ProtocolServer:
     """An ``EgoServer`` and a ``ManagementServer`` over one source, started together.
 
-    Ports 0 pick free ports; read them from ``ego_address`` / ``mgmt_address``.
+    The arguments are those of the two servers. Ports 0 pick free ports; read them from
+    ``ego_address`` / ``mgmt_address``.
     """
 
     def __init__(
@@ -45,6 +46,7 @@ class ProtocolServer:
         client_drop_s: float = 30.0,
         reset_options: Iterable[str] | None = None,
         max_request_bytes: int = MGMT_REQUEST_MAX_BYTES,
+        realtime_priority: int | None = None,
     ) -> None:
         self.ego = EgoServer(
             source,
@@ -56,6 +58,7 @@ class ProtocolServer:
             legacy=legacy,
             client_timeout_s=client_timeout_s,
             client_drop_s=client_drop_s,
+            realtime_priority=realtime_priority,
         )
         try:
             self.mgmt = ManagementServer(
