@@ -429,6 +429,79 @@ class RowRecorder:
         return _dataframe(self.columns())
 
 
+class StepLog:
+    """The episode log of a single environment's car: telemetry rows when the backend has
+    them (:class:`RowRecorder`), state dicts otherwise (:class:`EpisodeRecorder`).
+
+    Args:
+        frame: The environment's frame (its channel index).
+        extra_channels: Channels of ``obs_extra`` (None: not logged nor returned).
+        row_layout: The backend's row layout (None: a dict backend).
+    """
+
+    def __init__(
+        self,
+        frame: Frame,
+        extra_channels: Sequence[str] | None,
+        row_layout: RowLayout | None,
+    ) -> None:
+        index = frame.index
+        self._derived = np.array([index[c] for c in DERIVED_CHANNELS], dtype=np.intp)
+        self._extra = (
+            None
+            if extra_channels is None
+            else np.array([index[c] for c in extra_channels], dtype=np.intp)
+        )
+        self._extras: dict[str, Any] = {}
+        num_extra = 0 if self._extra is None else len(self._extra)
+        self.recorder: EpisodeRecorder | RowRecorder = (
+            EpisodeRecorder()
+            if row_layout is None
+            else RowRecorder(row_layout, frame.rays_m.shape[1], num_extra)
+        )
+
+    def record(
+        self,
+        frame: Frame,
+        state: Mapping[str, Any] | None,
+        row: FloatArray | None,
+        controls: FloatArray,
+        raw_actions: FloatArray,
+        reward: float,
+        terminated: bool,
+        truncated: bool,
+    ) -> NDArray[np.float32] | None:
+        """Log car 0's step (its ``state`` dict, or its telemetry ``row``); returns
+        ``obs_extra`` (None when not enabled)."""
+        extra = None if self._extra is None else frame.values[0, self._extra].astype(np.float32)
+        recorder = self.recorder
+        if isinstance(recorder, RowRecorder):
+            assert row is not None
+            args = (reward, terminated, truncated, self._derived, self._extra)
+            recorder.append(row, frame, 0, controls, raw_actions, *args)
+        else:
+            assert state is not None
+            extras = fill_step_extras(
+                self._extras, state, frame, controls, raw_actions, reward, terminated, truncated
+            )
+            if extra is not None:
+                extras["obs_extra"] = extra
+            recorder.append(state, extras)
+        return extra
+
+    def clear(self) -> None:
+        """Forget the episode's rows."""
+        self.recorder.clear()
+
+    def table(self) -> pa.Table:
+        """The episode's rows as an Arrow table."""
+        return self.recorder.table()
+
+    def dataframe(self) -> pd.DataFrame:
+        """The episode's rows as a DataFrame."""
+        return self.recorder.dataframe()
+
+
 def _in_dict_order(columns: dict[str, Any], layout: RowLayout) -> dict[str, Any]:
     """The columns ordered as ``{**state, **extras}`` orders them (state keys first)."""
     first = [name for name in layout.columns if name in columns]

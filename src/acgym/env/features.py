@@ -35,6 +35,9 @@ from acgym.track.track import Track
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.int64]
 
+STEER_ANGLE_SCALE_DEG = 450.0
+"""Divisor of ``steerAngle`` in the applied controls, degrees."""
+
 ORIGINAL_GAP_SIGN = -1.0
 """The env's ``gap`` is ``ORIGINAL_GAP_SIGN * Track.project(...).gap_m``: positive to the
 right of the racing line, as in the original (``Track`` measures positive left)."""
@@ -100,7 +103,9 @@ class TrackArrays(NamedTuple):
 def derive_cars(
     values: FloatArray,
     rays_m: FloatArray,
+    applied: FloatArray,
     cars: IndexArray,
+    control_cols: IndexArray,
     cols: IndexArray,
     lap_length_m: float,
     max_tyres_out: float,
@@ -129,7 +134,9 @@ def derive_cars(
         values: ``(N, C)`` frame values; the wire columns of ``cars`` are filled.
         rays_m: ``(N, R)`` ray distances out, m (``R = 0``: no rays, the border distance
             is NaN).
+        applied: ``(N, 3)`` out: steerAngle / 450, accStatus, brakeStatus.
         cars: Rows to derive.
+        control_cols: Columns of steerAngle, accStatus, brakeStatus.
         cols: Column of each name of ``FEATURE_COLUMNS``.
         lap_length_m: ``TrackLength`` that turns the spline position into ``LapDist``, m.
         max_tyres_out: More tyres than this off the surface is the game's out-of-track.
@@ -166,6 +173,9 @@ def derive_cars(
         row[icalc] = 1.0 if outside else 0.0
         row[iout] = row[iac] if use_ac_out_of_track else row[icalc]
         row[iback] = 0.0
+        applied[i, 0] = row[control_cols[0]] / STEER_ANGLE_SCALE_DEG
+        applied[i, 1] = row[control_cols[1]]
+        applied[i, 2] = row[control_cols[2]]
         if num_rays == 0:
             row[iborder] = math.nan
             continue

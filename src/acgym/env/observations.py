@@ -43,7 +43,27 @@ from numpy.typing import NDArray
 
 from acgym.env.backend import RowLayout
 from acgym.env.config import EnvConfig
-from acgym.env.features import FEATURE_COLUMNS, TrackArrays, derive_cars
+from acgym.env.features import (
+    FEATURE_COLUMNS,
+    STEER_ANGLE_SCALE_DEG,
+    TrackArrays,
+    derive_cars,
+)
+from acgym.env.obs_kernels import (
+    SRC_APPLIED,
+    SRC_CONST,
+    SRC_CURVATURE,
+    SRC_FLAG,
+    SRC_HIST_BASIC,
+    SRC_HIST_CONTROLS,
+    SRC_RAYS,
+    SRC_TARGET,
+    SRC_VALUES,
+    GatherPlan,
+    Source,
+    gather_observation,
+    push_history,
+)
 from acgym.errors import BackendError, ConfigError
 from acgym.track.queries import interp_ahead
 from acgym.track.track import Track
@@ -54,8 +74,6 @@ IndexArray = NDArray[np.int64]
 TOP_SPEED_MPS = 80.0
 """The original's speed scale, m/s."""
 
-STEER_ANGLE_SCALE_DEG = 450.0
-"""Divisor of ``steerAngle`` in the control pieces, degrees."""
 
 CHANNEL_SCALES: dict[str, float] = {
     "speed": TOP_SPEED_MPS,
@@ -331,6 +349,7 @@ class StateExpander:
         self._num_wire = len(self.wire_channels)
         self._i = self.frame.index
         self._feature_cols = np.array([self._i[c] for c in FEATURE_COLUMNS], dtype=np.int64)
+        self._control_cols = np.array([self._i[c] for c in CONTROL_CHANNELS], dtype=np.int64)
         self._all_cars = np.arange(num_cars, dtype=np.int64)
         self._lap_col = self._i["LapDist"]
         self._row_layout: RowLayout | None = None
@@ -380,7 +399,9 @@ class StateExpander:
         derive_cars(
             frame.values,
             frame.rays_m,
+            frame.applied,
             cars,
+            self._control_cols,
             self._feature_cols,
             self.track_length_m,
             float(self.max_tyres_out),
@@ -392,10 +413,6 @@ class StateExpander:
             *t,
         )
         all_cars = len(cars) == frame.num_cars
-        if all_cars:
-            frame.update_applied()
-        else:
-            frame.applied[cars] = frame.values[cars][:, frame._applied_index] / CONTROL_SCALES
         if self.curvature_samples:
             self._ahead(frame, cars, all_cars, self._curvature, frame.curvature_1pm)
         if self.target_speed_mps is not None:
@@ -495,6 +512,10 @@ class ObservationTerm(Protocol):
     def write(self, frame: Frame, history: ObservationHistory, out: FloatArray) -> None:
         """Write ``(N, len(labels))`` values into ``out``."""
 
+    def sources(self, frame: Frame, window: int) -> list[Source]:
+        """Where each value comes from (:mod:`acgym.env.obs_kernels`), for the compiled
+        path; must give the numbers ``write`` gives."""
+
 
 class BasicChannels:
     """Telemetry channels divided by their scales (the original's ``obs_enabled_channels``)."""
@@ -523,6 +544,9 @@ class BasicChannels:
             self._index = np.array([frame.index[c] for c in self.channels], dtype=np.intp)
             self._index_of = frame.index
         np.divide(frame.values[:, self._index], self._scales, out=out)
+
+    def sources(self, frame: Frame, window: int) -> list[Source]:
+        return [(SRC_VALUES, frame.index[c], CHANNEL_SCALES[c], False) for c in self.channels]
 
 
 @dataclass(frozen=True)
@@ -553,6 +577,9 @@ class RayDistances:
             )
         np.divide(frame.rays_m, self.max_range_m, out=out)
 
+    def sources(self, frame: Frame, window: int) -> list[Source]:
+        return [(SRC_RAYS, k, self.max_range_m, False) for k in range(self.num_rays)]
+
 
 @dataclass(frozen=True)
 class OutOfTrackFlag:
@@ -565,6 +592,9 @@ class OutOfTrackFlag:
 
     def write(self, frame: Frame, history: ObservationHistory, out: FloatArray) -> None:
         out[:, 0] = frame.values[:, frame.index["out_of_track"]] != 0.0
+
+    def sources(self, frame: Frame, window: int) -> list[Source]:
+        return [(SRC_FLAG, frame.index["out_of_track"], 1.0, False)]
 
 
 @dataclass(frozen=True)
@@ -596,6 +626,9 @@ class CurvatureAhead:
             )
         np.divide(frame.curvature_1pm, self.scale_1pm, out=out)
 
+    def sources(self, frame: Frame, window: int) -> list[Source]:
+        return [(SRC_CURVATURE, k, self.scale_1pm, False) for k in range(self.num_samples)]
+
 
 @dataclass(frozen=True)
 class PreviousControls:
@@ -623,6 +656,11 @@ class PreviousControls:
         grouped = history.controls.transpose(0, 2, 1).reshape(len(out), -1)
         np.multiply(grouped, history.full, out=out)
 
+    def sources(self, frame: Frame, window: int) -> list[Source]:
+        return [
+            (SRC_HIST_CONTROLS, slot * 3 + c, 1.0, True) for c in range(3) for slot in range(window)
+        ]
+
 
 @dataclass(frozen=True)
 class AppliedControls:
@@ -637,6 +675,9 @@ class AppliedControls:
 
     def write(self, frame: Frame, history: ObservationHistory, out: FloatArray) -> None:
         out[:] = frame.applied
+
+    def sources(self, frame: Frame, window: int) -> list[Source]:
+        return [(SRC_APPLIED, k, 1.0, False) for k in range(3)]
 
 
 @dataclass(frozen=True)
@@ -665,6 +706,10 @@ class PreviousObservations:
     def write(self, frame: Frame, history: ObservationHistory, out: FloatArray) -> None:
         np.multiply(history.basic.reshape(len(out), -1), history.full, out=out)
 
+    def sources(self, frame: Frame, window: int) -> list[Source]:
+        size = self.window * len(self.basic_labels)
+        return [(SRC_HIST_BASIC, k, 1.0, True) for k in range(size)]
+
 
 @dataclass(frozen=True)
 class TaskOneHot:
@@ -692,6 +737,9 @@ class TaskOneHot:
     def write(self, frame: Frame, history: ObservationHistory, out: FloatArray) -> None:
         out[:] = 0.0
         out[:, self.task_index] = 1.0
+
+    def sources(self, frame: Frame, window: int) -> list[Source]:
+        return [(SRC_CONST, int(k == self.task_index), 1.0, False) for k in range(self.num_tasks)]
 
 
 @dataclass(frozen=True)
@@ -722,6 +770,9 @@ class TargetSpeedAhead:
                 f"target_speed_ahead: expected {self.num_samples} samples, got {frame.target_speed_mps.shape[1]}"
             )
         np.divide(frame.target_speed_mps, self.scale_mps, out=out)
+
+    def sources(self, frame: Frame, window: int) -> list[Source]:
+        return [(SRC_TARGET, k, self.scale_mps, False) for k in range(self.num_samples)]
 
 
 @dataclass(frozen=True)
@@ -783,22 +834,59 @@ class ObservationBuilder:
         self.space = spaces.Box(-np.inf, np.inf, shape=(self.size,), dtype=np.float32)
         self._out = np.zeros((0, self.size))
         self._views: list[FloatArray] = []
+        self._plan: GatherPlan | None = None
+        self._plan_of: dict[str, int] | None = None
+        self._compiled = all(hasattr(t, "sources") for t in self.terms)
+        self._bad = np.zeros(self.size, dtype=bool)
+        self._finite = True
+        self._all = np.zeros(0, dtype=np.int64)
 
     def new_history(self, num_cars: int) -> ObservationHistory:
         """An empty history for ``num_cars`` cars."""
         return ObservationHistory(num_cars, self.window, self.basic_size)
 
-    def build(self, frame: Frame, history: ObservationHistory) -> FloatArray:
-        """The ``(N, D)`` observation of a frame (a reused buffer: copy it to keep it)."""
+    def build(
+        self, frame: Frame, history: ObservationHistory, cars: IndexArray | None = None
+    ) -> FloatArray:
+        """The ``(N, D)`` observation of a frame (a reused buffer: copy it to keep it).
+
+        Compiled in one call (:mod:`acgym.env.obs_kernels`) when every term lists its
+        sources, term by term otherwise. ``cars``: only these rows are (re)written.
+        """
         if self._out.shape[0] != frame.num_cars:
             self._out = np.zeros((frame.num_cars, self.size))
             self._views = [self._out[:, part] for _, part in self.layout.terms]
-        for term, view in zip(self.terms, self._views, strict=True):
-            term.write(frame, history, view)
+            self._all = np.arange(frame.num_cars, dtype=np.int64)
+        if not self._compiled:
+            for term, view in zip(self.terms, self._views, strict=True):
+                term.write(frame, history, view)
+            self._finite = math.isfinite(self._out.sum())
+            return self._out
+        if frame.index is not self._plan_of:  # resolve the sources once per frame layout
+            sources = [src for t in self.terms for src in t.sources(frame, self.window)]
+            self._plan, self._plan_of = GatherPlan.of(sources), frame.index
+        plan = self._plan
+        assert plan is not None
+        self._finite = not gather_observation(
+            self._out,
+            *plan,
+            frame.values,
+            frame.rays_m,
+            frame.curvature_1pm,
+            frame.target_speed_mps,
+            frame.applied,
+            history._basic,
+            history._controls,
+            history.full,
+            self._all if cars is None else cars,
+            self._bad,
+        )
         return self._out
 
     def check_finite(self, observation: FloatArray) -> None:
         """Raise ``BackendError`` naming the values that are NaN or infinite, if any."""
+        if observation is self._out and self._finite:
+            return
         if math.isfinite(observation.sum()):
             return
         bad = np.flatnonzero(~np.isfinite(observation).all(axis=0))
@@ -810,7 +898,15 @@ class ObservationBuilder:
 
     def push(self, observation: FloatArray, frame: Frame, history: ObservationHistory) -> None:
         """Append this step (its basic block and applied controls) to the history."""
-        history.push(observation[:, : self.basic_size], frame.applied)
+        push_history(
+            history._basic,
+            history._controls,
+            history.count,
+            history.full,
+            observation,
+            frame.applied,
+            history.window,
+        )
 
     def build_sequence(self, frame: Frame) -> FloatArray:
         """Observations of a whole episode at once: row t of ``frame`` is step t.

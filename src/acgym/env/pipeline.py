@@ -101,6 +101,17 @@ class StepPipeline:
             EpisodeEnd(none, none, np.zeros((len(self.terminations.rules), n), bool)),
         )
 
+    def info(self, parts: list[FloatArray], end: EpisodeEnd, car: int = 0) -> dict[str, Any]:
+        """A car's step info: ``terminated``, ``TimeLimit.truncated``, ``reward/<term>``
+        and, at an episode end, ``termination_reasons``."""
+        terminated, truncated = bool(end.terminated[car]), bool(end.truncated[car])
+        info: dict[str, Any] = {"terminated": terminated, "TimeLimit.truncated": truncated}
+        for key, part in zip(self.reward_fn.info_keys, parts, strict=True):
+            info[key] = float(part[car])
+        if terminated or truncated:
+            info["termination_reasons"] = self.terminations.reasons(end.fired, car)
+        return info
+
     def push(self, obs: FloatArray, frame: Frame) -> None:
         """Append this step to the history."""
         self.builder.push(obs, frame, self.history)

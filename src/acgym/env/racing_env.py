@@ -21,10 +21,10 @@ from acgym.env.backend import (
     checked_static_info,
 )
 from acgym.env.config import EnvConfig
-from acgym.env.episode_log import EpisodeLog, EpisodeRecorder, RowRecorder, fill_step_extras
-from acgym.env.observations import DERIVED_CHANNELS, Frame
+from acgym.env.episode_log import EpisodeLog, StepLog
+from acgym.env.observations import Frame
 from acgym.env.pipeline import StepPipeline
-from acgym.env.rendering import HumanWindow, TopDownRenderer, check_render_mode
+from acgym.env.rendering import EnvRenderer
 from acgym.env.terminations import Terminations, make_terminations
 from acgym.errors import ConfigError
 from acgym.fileio import write_text_atomic
@@ -41,13 +41,9 @@ StepResult = tuple[Any, float, bool, bool, dict[str, Any]]
 class RacingEnv(gym.Env[Any, NDArray[np.float32]]):
     """Race a car around a track, in Assetto Corsa or the built-in simulator.
 
-    See docs/environment.md (Description, Action Space, Observation Space, Rewards,
-    Starting State, Episode End, Arguments, Backends). In short: actions
-    ``Box(-1, 1, (3,))`` (steer, accel, brake; relative by default); observations the
-    original's 125 values (``observation_layout`` names them), or a Dict with the
-    egocentric image; reward speed (km/h) x (1 - |gap| / 12) / 300; terminated out of
-    track / 10 s slow / ``max_gap``; truncated at 15,000 steps, ``max_laps_number`` laps
-    or the game's ``done``. ``set_actions(a)`` then ``step(None)`` is the real-time pair.
+    The spaces, reward, starts and episode ends are documented in docs/environment.md
+    (``observation_layout`` names every observation value). ``set_actions(a)`` then
+    ``step(None)`` is the real-time pair: apply now, read the next state later.
 
     Args:
         backend: The world (``LocalSim``, ``Remote`` or any ``Backend``).
@@ -73,7 +69,7 @@ class RacingEnv(gym.Env[Any, NDArray[np.float32]]):
         target_speed_mps: NDArray[np.float64] | None = None,
     ) -> None:
         self.config = config = EnvConfig() if config is None else config
-        check_render_mode(render_mode)
+        self._view = EnvRenderer(track, render_mode)
         if backend.num_cars != 1:
             raise ConfigError(
                 f"RacingEnv drives one car; expected backend.num_cars == 1, got {backend.num_cars}"
@@ -86,31 +82,22 @@ class RacingEnv(gym.Env[Any, NDArray[np.float32]]):
         self.history = self.pipeline.history
         self.reward_fn = self.pipeline.reward_fn
         self.observation_space = self.pipeline.single_space
-        index = self.expander.frame.index
-        self._extra = np.array([index[c] for c in config.observation.extra_channels], np.intp)
-        self._derived = np.array([index[c] for c in DERIVED_CHANNELS], dtype=np.intp)
-        self._pose_cols = [index[c] for c in ("world_position_x", "world_position_y", "yaw")]
+        frame = self.expander.frame
+        self._pose_cols = [frame.index[c] for c in ("world_position_x", "world_position_y", "yaw")]
         self._rows = isinstance(backend, RowBackend)
-        num_rays = self.expander.frame.rays_m.shape[1]
-        num_extra = len(self._extra) if config.use_obs_extra else 0
-        self.recorder: EpisodeRecorder | RowRecorder = (
-            RowRecorder(backend.row_layout, num_rays, num_extra)  # type: ignore[attr-defined]
-            if self._rows
-            else EpisodeRecorder()
-        )
+        extra = config.observation.extra_channels if config.use_obs_extra else None
+        layout = backend.row_layout if self._rows else None  # type: ignore[attr-defined]
+        self.recorder = StepLog(frame, extra, layout)
         self.episode_log = EpisodeLog(output_dir, save_states=config.save_observations)
         if output_dir is not None:
             write_text_atomic(Path(output_dir) / "env_config.yaml", config.to_yaml())
         self.static_info: dict[str, Any] | None = None
         self.n_episodes = self.total_steps = self.ep_steps = self._lost_at_start = 0
         self.last_episode_stats: dict[str, Any] = {}
-        self._extras: dict[str, Any] = {}
         self._controls = np.array(NEUTRAL_CONTROLS)
         self._raw_actions = np.array(NEUTRAL_CONTROLS)
         self._pending = self._closed = self._started = False
         self._pose: tuple[float, float, float] | None = None
-        self._renderer: TopDownRenderer | None = None
-        self._window: HumanWindow | None = None
 
     @property
     def observation_layout(self) -> tuple[str, ...]:
@@ -156,7 +143,8 @@ class RacingEnv(gym.Env[Any, NDArray[np.float32]]):
             self.set_actions(NEUTRAL_CONTROLS)
             obs, _, _, _, info = self._advance()
         self.ep_steps = self.pipeline.ep_steps[0] = 0
-        self._render_human()
+        if self.render_mode == "human":
+            self.render()
         return obs, info
 
     def set_actions(self, action: Any) -> None:
@@ -177,15 +165,16 @@ class RacingEnv(gym.Env[Any, NDArray[np.float32]]):
         elif not self._pending:
             raise RuntimeError("step(None) needs set_actions(a) first (the real-time pair)")
         result = self._advance()
-        self._render_human()
+        if self.render_mode == "human":
+            self.render()
         return result
 
     def _read(self, state: Any, advance: bool) -> Frame:
         """The next (or, with ``advance=False``, the current) state as a frame."""
-        if self._rows:
-            rows = self.backend.step_rows() if advance else self.backend.rows()  # type: ignore[attr-defined]
-            return self.expander.expand_rows(rows, self.backend.row_layout)  # type: ignore[attr-defined]
-        return self.expander.expand(state)
+        if not self._rows:
+            return self.expander.expand(state)
+        b = self.backend
+        return self.expander.expand_rows(b.step_rows() if advance else b.rows(), b.row_layout)  # type: ignore[attr-defined]
 
     def _advance(self) -> StepResult:
         """One backend step through the whole pipeline (the original's ``step``)."""
@@ -204,29 +193,14 @@ class RacingEnv(gym.Env[Any, NDArray[np.float32]]):
         obs = p.observe(frame)
         total, parts, end = p.judge(frame, evaluate_end=not first)
         p.push(obs, frame)
-        reward = float(total[0])
-        terminated, truncated = bool(end.terminated[0]), bool(end.truncated[0])
-        info: dict[str, Any] = {"terminated": terminated, "TimeLimit.truncated": truncated}
-        for key, part in zip(self.reward_fn.info_keys, parts, strict=True):
-            info[key] = float(part[0])
-        if terminated or truncated:
-            info["termination_reasons"] = self.terminations.reasons(end.fired)
-        c, r = self._controls, self._raw_actions
+        reward, info = float(total[0]), p.info(parts, end)
+        terminated, truncated = info["terminated"], info["TimeLimit.truncated"]
+        row = self.backend.rows()[0] if self._rows else None  # type: ignore[attr-defined]
+        args = (self._controls, self._raw_actions, reward, terminated, truncated)
+        extra = self.recorder.record(frame, state, row, *args)
+        if extra is not None:
+            info["obs_extra"] = extra
         values = frame.values[0]
-        if self._rows:
-            row = self.backend.rows()[0]  # type: ignore[attr-defined]
-            extra = self._extra if self.config.use_obs_extra else None
-            args = (reward, terminated, truncated, self._derived, extra)
-            self.recorder.append(row, frame, 0, c, r, *args)  # type: ignore[call-arg]
-            if self.config.use_obs_extra:
-                info["obs_extra"] = values[self._extra].astype(np.float32)
-        else:
-            extras = fill_step_extras(
-                self._extras, state, frame, c, r, reward, terminated, truncated
-            )
-            if self.config.use_obs_extra:
-                info["obs_extra"] = extras["obs_extra"] = values[self._extra].astype(np.float32)
-            self.recorder.append(state, extras)  # type: ignore[call-arg]
         self._pose = tuple(values[self._pose_cols].tolist())  # type: ignore[assignment]
         if (terminated or truncated) and self.config.recover_car_on_done:
             self.backend.apply(Controls(*NEUTRAL_CONTROLS))
@@ -263,21 +237,7 @@ class RacingEnv(gym.Env[Any, NDArray[np.float32]]):
     def render(self) -> NDArray[np.uint8] | None:
         """``rgb_array``: a top-down ``(H, W, 3)`` image of the track, racing line and car;
         ``human``: the same in a window (drawn at every step), returns None."""
-        if self.render_mode is None:
-            return None
-        if self._renderer is None:
-            self._renderer = TopDownRenderer(self.track)
-        image = self._renderer.draw(*self._pose) if self._pose else self._renderer.background.copy()
-        if self.render_mode == "rgb_array":
-            return image
-        if self._window is None:
-            self._window = HumanWindow()
-        self._window.show(image)
-        return None
-
-    def _render_human(self) -> None:
-        if self.render_mode == "human":
-            self.render()
+        return self._view.render(self._pose)
 
     def close(self) -> None:
         """Write the last episode and release the backend; safe to call twice."""
@@ -286,5 +246,4 @@ class RacingEnv(gym.Env[Any, NDArray[np.float32]]):
         self._closed = True
         self._end_episode()
         self.backend.close()
-        if self._window is not None:
-            self._window.close()
+        self._view.close()

@@ -151,3 +151,43 @@ def _densify_closed(points: NDArray[np.float64], factor: int = 4) -> NDArray[np.
     following = np.roll(points, -1, axis=0)
     weights = np.arange(factor)[None, :, None] / factor
     return (points[:, None, :] * (1.0 - weights) + following[:, None, :] * weights).reshape(-1, 2)
+
+
+class EnvRenderer:
+    """An environment's render modes: ``rgb_array`` images, the ``human`` window.
+
+    Args:
+        track: The track drawn.
+        render_mode: None, ``"rgb_array"`` or ``"human"`` (checked by
+            :func:`check_render_mode`).
+    """
+
+    def __init__(self, track: Any, render_mode: str | None) -> None:
+        check_render_mode(render_mode)
+        self.track = track
+        self.render_mode = render_mode
+        self._drawer: TopDownRenderer | None = None
+        self._window: HumanWindow | None = None
+
+    def render(
+        self, pose: tuple[ArrayLike, ArrayLike, ArrayLike] | None
+    ) -> NDArray[np.uint8] | None:
+        """The image with cars at ``pose`` (x, y, heading; None: none yet); in ``human``
+        mode it is shown and None returned."""
+        if self.render_mode is None:
+            return None
+        if self._drawer is None:
+            self._drawer = TopDownRenderer(self.track)
+        image = self._drawer.background.copy() if pose is None else self._drawer.draw(*pose)
+        if self.render_mode == "rgb_array":
+            return image
+        if self._window is None:
+            self._window = HumanWindow()
+        self._window.show(image)
+        return None
+
+    def close(self) -> None:
+        """Close the window, if one is open (safe twice)."""
+        if self._window is not None:
+            self._window.close()
+            self._window = None

@@ -1,0 +1,149 @@
+"""``Remote``: a car over the protocol (the game plugin, or ``acgym sim serve``).
+
+Wraps :class:`acgym.protocol.Client` (v1 or the original's legacy format; lock-step or
+real time). In real time, ``apply`` sends the controls at once and ``observe`` reads the
+next state (the client's drain policy decides which one when several wait), so the
+environment's ``set_actions(a)`` / ``step(None)`` pair maps onto the wire directly: the
+controls are in force from their arrival until the next ones, as in the game.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from acgym.env.backend import RESET_OPTION_SEED, RESET_OPTION_SEND_RESET, BackendKind, Controls
+from acgym.errors import ConfigError
+from acgym.protocol.client import Client
+from acgym.protocol.messages import RESET_OPTION_RANGES, ResetOptions
+
+SIMULATOR_BACKEND = "simulator"
+"""The ``backend`` a simulator server reports in ``hello`` and the static info."""
+
+LOST_COUNTERS = ("states_lost", "states_skipped")
+"""Client counters of states the environment never read: lost on the network, or
+superseded by a newer one before they were read (real time, ``drain="newest"``)."""
+
+
+class Remote:
+    """A car behind a protocol server.
+
+    Args:
+        host, ego_port, mgmt_port: The server.
+        token: The server's shared token (v1).
+        legacy: Speak the original sensors_par plugin's format (real time, no options).
+        mode: ``"realtime"`` or ``"lockstep"`` (only a simulator server offers it).
+        drain: The client's drain policy in real time (``"newest"`` or ``"every"``).
+        timeout_s: How long a call waits before ``BackendError``.
+        retry_s: Lock-step retransmission interval.
+
+    Reset options: ``send_reset`` (False: go on from where the car is), ``seed`` and the
+    protocol's ``distance_m``, ``lateral_offset_m``, ``heading_offset_rad``, ``speed_mps``
+    (the server must list them; the game lists none).
+    """
+
+    num_cars = 1
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        ego_port: int | None = 2345,
+        mgmt_port: int = 2347,
+        *,
+        token: str | None = None,
+        legacy: bool = False,
+        mode: str = "realtime",
+        drain: str = "newest",
+        timeout_s: float = 5.0,
+        retry_s: float = 0.1,
+    ) -> None:
+        self.client = Client(
+            host,
+            ego_port,
+            mgmt_port,
+            token,
+            legacy,
+            timeout_s,
+            mode=mode,
+            drain=drain,
+            retry_s=retry_s,
+        )
+        self.mode = mode
+        self.supports_lock_step = mode == "lockstep"
+        self.kind: BackendKind = "ac"
+        self.control_rate_hz = 25.0
+        self._static: dict[str, Any] | None = None
+        self._state: dict[str, Any] | None = None
+
+    @property
+    def exact_reset(self) -> bool:
+        """A lock-step simulator sends the placed state itself as the episode's first."""
+        return self.supports_lock_step and self.kind == "sim"
+
+    @property
+    def states_lost(self) -> int:
+        counters = self.client.counters
+        return sum(int(counters.get(name, 0)) for name in LOST_COUNTERS)
+
+    def connect(self) -> None:
+        """Connect (idempotent); learns the server's kind and rate."""
+        if self.client.connected:
+            return
+        self.client.connect()
+        info = self.client.server_info
+        backend = info.get("backend") or self.static_info().get("backend")
+        self.kind = "sim" if backend == SIMULATOR_BACKEND else "ac"
+        self.control_rate_hz = float(
+            info.get("control_rate_hz") or self.config().get("ego_sampling_freq", 25.0)
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def reset(self, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Reset the car (unless ``send_reset`` is False) and return the first state."""
+        options = dict(options or {})
+        send_reset = bool(options.pop(RESET_OPTION_SEND_RESET, True))
+        seed = options.pop(RESET_OPTION_SEED, None)
+        unknown = sorted(set(options) - set(RESET_OPTION_RANGES))
+        if unknown:
+            raise ConfigError(
+                f"reset options {unknown}: a remote car takes only {sorted(RESET_OPTION_RANGES)}"
+            )
+        if not send_reset:
+            if self._state is not None and self.supports_lock_step:
+                return self._state  # lock-step: nothing moves until the next controls
+            self._state = self.client.receive_state()
+            return self._state
+        if seed is not None and not self.client.legacy:
+            options["seed"] = int(seed)
+        self.client.reset(ResetOptions.from_mapping(options))
+        self._state = self.client.receive_state()
+        return self._state
+
+    def apply(self, controls: Controls) -> None:
+        """Send the controls now (they apply on arrival)."""
+        self.client.send_controls(
+            float(controls.steer),
+            float(controls.acc),
+            float(controls.brake),
+            bool(controls.enable_gear_shift),
+            bool(controls.shift_up),
+            bool(controls.shift_down),
+        )
+
+    def observe(self) -> dict[str, Any]:
+        """The next state (lock-step: the one answering the last controls)."""
+        self._state = self.client.receive_state()
+        return self._state
+
+    def static_info(self) -> dict[str, Any]:
+        if self._static is None:
+            self._static = self.client.static_info()
+        return dict(self._static)
+
+    def config(self) -> dict[str, Any]:
+        return self.client.config()
+
+    def track_info(self) -> dict[str, Any]:
+        return self.client.track_info()
