@@ -25,48 +25,17 @@ import types
 from pathlib import Path
 from typing import Any
 
-import acgym
 from acgym.emulated_game import acsys as emulated_acsys
 from acgym.emulated_game.ac_module import make_ac_module
 from acgym.emulated_game.game import EmulatedGame
+from acgym.emulated_game.plugin_files import PLUGIN_MAIN, default_plugin_dir
 from acgym.errors import AcgymError, ConfigError
 
-PLUGIN_MAIN = "acgym.py"
-PLUGIN_FILES = (
-    "acgym.py",
-    "acgym_config.py",
-    "acgym_controls.py",
-    "acgym_servers.py",
-    "acgym_shm.py",
-    "acgym_telemetry.py",
-    "acgym_wire.py",
-    "config.ini",
-)
-"""Every file of the game plugin (plugin/acgym); ``acgym plugin install`` copies these."""
 AC_VERSION = "1.16.4 (emulated)"
 
 _active_lock = threading.Lock()
 _active: list[PluginRunner] = []
 _load_counter = itertools.count(1)
-
-
-def default_plugin_dir() -> Path:
-    """The plugin's folder: inside the installed package (a wheel), else the source tree.
-
-    A wheel carries a copy at ``acgym/_plugin`` (the build copies plugin/acgym there); an
-    editable install or a source checkout uses ``plugin/acgym`` of the repository.
-
-    Raises:
-        AcgymError: neither exists (a broken install).
-    """
-    package = Path(acgym.__file__).resolve().parent
-    for candidate in (package / "_plugin", package.parents[1] / "plugin" / "acgym"):
-        if (candidate / PLUGIN_MAIN).is_file():
-            return candidate
-    raise AcgymError(
-        f"the game plugin's files are missing: neither {package / '_plugin'} nor "
-        f"{package.parents[1] / 'plugin' / 'acgym'} holds {PLUGIN_MAIN}; reinstall acgym"
-    )
 
 
 class PluginRunner:
