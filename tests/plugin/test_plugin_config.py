@@ -75,3 +75,17 @@ def test_bad_config_is_refused_with_the_key_named(config: ModuleType, text: str,
 )
 def test_loopback_hosts(config: ModuleType, host: str, loopback: bool) -> None:
     assert config.is_loopback(host) is loopback
+
+
+def test_docs_list_every_key_with_its_default(config: ModuleType) -> None:
+    docs = (PLUGIN_DIR.parents[1] / "docs" / "plugin.md").read_text(encoding="utf-8")
+    for key, default, _, _ in config.KEYS:
+        row = next((line for line in docs.splitlines() if line.startswith(f"| `{key}` |")), None)
+        assert row is not None, f"docs/plugin.md has no row for {key}"
+        cell = row.split("|")[2].strip().strip("`")
+        if default == "":
+            assert cell == "(empty)", key
+        elif isinstance(default, float):
+            assert float(cell) == default, key
+        else:
+            assert cell.lower() == str(default).lower(), key
