@@ -348,8 +348,10 @@ class UinputBackend(Backend):
         return self
 
     def _open(self, path, what):
+        path = host_path(path)
+        flags = os.O_WRONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
         try:
-            return self.io.open(path, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0))
+            return self.io.open(path, flags)
         except OSError as exc:
             hint = ""
             if getattr(exc, "errno", None) == 13:
@@ -390,6 +392,14 @@ class UinputBackend(Backend):
         finally:
             self.io.close(self.fd)
             self.fd = None
+
+
+def host_path(path):
+    """A Linux path as this Python can open it: under Proton/Wine (a Windows Python) the
+    host's root is drive Z:, so ``/dev/input/event7`` is ``Z:\\dev\\input\\event7``."""
+    if os.name == "nt" and path.startswith("/"):
+        return "Z:" + path.replace("/", "\\")
+    return path
 
 
 def _has_fcntl():

@@ -736,7 +736,12 @@ class ManagementServer(object):
                     return  # the original breaks off the connection too
                 text = text[len(word) :]
                 self.counters.add("mgmt_requests")
-                reply = self._answer_legacy(word)
+                try:
+                    reply = self._answer_legacy(word)
+                except Exception as exc:  # the original client gets no reply either way
+                    self.counters.add("source_errors")
+                    self.logger.warning("legacy %s failed: %s", word, exc)
+                    return
                 if reply is not None:
                     sock.settimeout(10.0)
                     sock.sendall(reply)

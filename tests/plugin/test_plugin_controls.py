@@ -238,3 +238,12 @@ def test_make_backend_emulated_uses_the_hosts_device(controls: ModuleType) -> No
     backend.apply(_controls(1.0))
     assert dll.read(1)[0][0] == 1.0
     assert struct.calcsize("=qqHHi") == controls.INPUT_EVENT.size
+
+
+def test_linux_paths_under_wine_go_through_drive_z(
+    controls: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert controls.host_path("/dev/input/event7") == "/dev/input/event7"
+    monkeypatch.setattr(controls.os, "name", "nt")
+    assert controls.host_path("/dev/input/event7") == "Z:\\dev\\input\\event7"
+    assert controls.host_path("Z:\\dev\\uinput") == "Z:\\dev\\uinput"
