@@ -206,6 +206,16 @@ def _readline_with_timeout(process: subprocess.Popen[str], timeout_s: float) -> 
     return result[0]
 
 
+def _process_cpu_s(pid: int) -> float:
+    """CPU time (user + system) of process ``pid`` so far, s (Linux ``/proc``; else NaN)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stream:
+            fields = stream.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _percentiles_ms(values_ms: Sequence[float]) -> dict[str, float]:
     ordered = sorted(values_ms)
     if not ordered:
@@ -252,8 +262,10 @@ def bench_lockstep(
     rates: dict[str, list[float]] = {kind: [] for kind in kinds}
     with contextlib.ExitStack() as stack:
         clients = {}
+        pids = {}
         for kind in kinds:
             server = stack.enter_context(ServerProcess("--mode", "lockstep", "--state", kind))
+            pids[kind] = server.process.pid
             client = stack.enter_context(
                 Client(ego_port=server.ego_port, mgmt_port=server.mgmt_port, mode="lockstep")
             )
@@ -262,12 +274,20 @@ def bench_lockstep(
             for _ in range(200):  # warm up
                 client.step(0.0, 0.5, -1.0)
             clients[kind] = client
+        cpu_s = {kind: [0.0, 0.0] for kind in kinds}  # client, server
         for _ in range(repeats):
             for kind, client in clients.items():
+                client_start = os.times()
+                server_start = _process_cpu_s(pids[kind])
                 start_s = time.perf_counter()
                 for _ in range(block):
                     client.step(0.01, 0.5, -1.0)
                 rates[kind].append(block / (time.perf_counter() - start_s))
+                client_end = os.times()
+                cpu_s[kind][0] += (
+                    client_end.user + client_end.system - client_start.user - client_start.system
+                )
+                cpu_s[kind][1] += _process_cpu_s(pids[kind]) - server_start
         retransmits = {k: c.counters.get("controls_retransmitted", 0) for k, c in clients.items()}
     return {
         kind: {
@@ -276,6 +296,8 @@ def bench_lockstep(
             "steps_per_s": max(rates[kind]),
             "steps_per_s_median": statistics.median(rates[kind]),
             "step_us": 1e6 / max(rates[kind]),
+            "client_cpu_us_per_step": 1e6 * cpu_s[kind][0] / (block * repeats),
+            "server_cpu_us_per_step": 1e6 * cpu_s[kind][1] / (block * repeats),
             "retransmits": retransmits[kind],
             "target_steps_per_s": LOCKSTEP_TARGET_STEPS_PER_S,
         }

@@ -20,6 +20,7 @@ import collections
 import logging
 import math
 import secrets
+import selectors
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -140,6 +141,7 @@ class Client:
         """``ack`` of the last state returned (v1)."""
         self._counters: collections.Counter[str] = collections.Counter()
         self._ego: socket.socket | None = None
+        self._ego_selector: selectors.BaseSelector | None = None
         self._mgmt: socket.socket | None = None
         self._connected = False
         self._nonce = 0
@@ -397,13 +399,19 @@ class Client:
             raise BackendError(
                 f"cannot address the ego server at {self.host}:{self.ego_port}: {exc}"
             ) from None
+        sock.setblocking(False)  # waits go through the selector: no timeout switching
+        self._ego_selector = selectors.DefaultSelector()
+        self._ego_selector.register(sock, selectors.EVENT_READ)
         self._ego = sock
 
     def _close_sockets(self) -> None:
+        if self._ego_selector is not None:
+            self._ego_selector.close()
         for sock in (self._ego, self._mgmt):
             if sock is not None:
                 sock.close()
         self._ego = None
+        self._ego_selector = None
         self._mgmt = None
 
     def _refused(self) -> BackendError:
@@ -416,6 +424,8 @@ class Client:
         assert self._ego is not None
         try:
             self._ego.send(data)
+        except BlockingIOError:  # the socket's send buffer is full: lost, as UDP may lose it
+            self._counters["datagrams_not_sent"] += 1
         except ConnectionRefusedError:
             raise self._refused() from None
         except OSError as exc:
@@ -425,17 +435,14 @@ class Client:
 
     def _recv_ego(self, deadline_s: float | None) -> bytes | None:
         """One datagram, waiting until ``deadline_s`` (``None``: do not wait)."""
-        assert self._ego is not None
-        if deadline_s is None:
-            timeout_s = 0.0
-        else:
+        assert self._ego is not None and self._ego_selector is not None
+        if deadline_s is not None:
             timeout_s = deadline_s - time.monotonic()
-            if timeout_s <= 0:
+            if timeout_s <= 0 or not self._ego_selector.select(timeout_s):
                 return None
-        self._ego.settimeout(timeout_s)
         try:
             return self._ego.recv(SERVER_DATAGRAM_MAX_BYTES + 1)
-        except (TimeoutError, BlockingIOError):
+        except BlockingIOError:
             return None
         except ConnectionRefusedError:
             raise self._refused() from None

@@ -96,11 +96,16 @@ _ERROR_SPEC = {
 
 def dumps(obj: Any) -> bytes:
     """Compact ASCII JSON; refuses NaN and infinities (``ValueError``)."""
-    return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode("ascii")
+    return _ENCODER.encode(obj).encode("ascii")
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed (send null for a missing value)")
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+"""Built once: ``json.dumps`` / ``json.loads`` with options build a new one per call."""
 
 
 def loads_object(data: bytes, max_bytes: int, where: str) -> dict[str, Any]:
@@ -114,7 +119,7 @@ def loads_object(data: bytes, max_bytes: int, where: str) -> dict[str, Any]:
     if len(data) > max_bytes:
         raise RejectedMessage("too_large", f"{where}: {len(data)} bytes, at most {max_bytes}")
     try:
-        obj = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+        obj = _DECODER.decode(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise RejectedMessage("bad_json", f"{where}: not valid JSON ({str(exc)[:120]})") from None
     if type(obj) is not dict:
