@@ -426,7 +426,7 @@ class Client:
             self._ego.send(data)
         except BlockingIOError:  # the socket's send buffer is full: lost, as UDP may lose it
             self._counters["datagrams_not_sent"] += 1
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, ConnectionResetError):  # Windows says "reset"
             raise self._refused() from None
         except OSError as exc:
             raise BackendError(
@@ -444,7 +444,7 @@ class Client:
             return self._ego.recv(SERVER_DATAGRAM_MAX_BYTES + 1)
         except BlockingIOError:
             return None
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, ConnectionResetError):  # Windows says "reset"
             raise self._refused() from None
 
     def _reset_stream(self) -> None:
@@ -584,7 +584,7 @@ class Client:
     def _open_mgmt(self) -> socket.socket:
         try:
             sock = socket.create_connection((self.host, self.mgmt_port), timeout=self.timeout_s)
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, ConnectionResetError):  # Windows says "reset"
             raise BackendError(
                 f"cannot reach the management server at {self.host}:{self.mgmt_port} (connection "
                 "refused): is the game running with the acgym plugin, or `acgym sim serve`? "
