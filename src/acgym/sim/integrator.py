@@ -60,8 +60,8 @@ from acgym.sim.powertrain import interp_clamped, manual_shift_gear
 from acgym.sim.tyres import FASTMATH
 from acgym.track.queries import inside_point, nearest_segment
 
-SPEED_MARGIN_MPS = 15.0
-"""Speed a car may gain within one control period, bounding its travel (generous), m/s."""
+MAX_ACCEL_MPS2 = 50.0
+"""Bound on a car's acceleration (5 g, generous), which bounds its travel in a period."""
 REACH_MARGIN_M = 0.5
 """Extra distance from the borders before a car counts as near one, m."""
 
@@ -233,7 +233,8 @@ def step_cars(
                 s[S_X_M], s[S_Y_M], border_params, border_start, border_items, border_segments
             )
             speed = math.sqrt(s[S_VX_MPS] * s[S_VX_MPS] + s[S_VY_MPS] * s[S_VY_MPS])
-            reach = (speed + SPEED_MARGIN_MPS) * dt * num_substeps + _half_diagonal(p)
+            period = dt * num_substeps
+            reach = (speed + 0.5 * MAX_ACCEL_MPS2 * period) * period + _half_diagonal(p)
             reach += REACH_MARGIN_M
             near_border = d2 < reach * reach
         for _ in range(num_substeps):
