@@ -212,3 +212,22 @@ def test_reset_touches_only_the_chosen_cars() -> None:
     assert world.x_m[1] == 5.0 and world.vx_mps[1] == 10.0 and world.time_s[1] == 0.0
     world.reset(np.array([True, False, False]))
     assert world.vx_mps[0] == 0.0 and world.gear[0] == 2
+
+
+def test_surface_flags_match_the_tracks_inside_test(loop_track: Track) -> None:
+    world = World("dallara_f317", num_cars=32, track=loop_track)
+    start = loop_track.line_m[0]
+    world.reset(x_m=start[0], y_m=start[1], yaw_rad=loop_track.line_heading_rad[0], speed_mps=25.0)
+    rng = np.random.default_rng(5)
+    controls = np.zeros((32, 3))
+    crossings = 0
+    for _ in range(150):
+        controls = np.clip(
+            0.9 * controls + 0.3 * rng.standard_normal((32, 3)) + [0.0, 0.1, -0.2], -1, 1
+        )
+        before = world.wheels_on_track
+        world.step(controls)
+        expected = loop_track.is_inside(world.contact_points_m.reshape(-1, 2)).reshape(32, 4)
+        assert np.array_equal(world.wheels_on_track, expected)
+        crossings += int((before != world.wheels_on_track).sum())
+    assert crossings > 0  # the run did leave the surface
