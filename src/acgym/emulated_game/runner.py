@@ -46,6 +46,9 @@ class PluginRunner:
         plugin_dir: the plugin's folder (holding ``acgym.py`` and ``config.ini``);
             default :func:`default_plugin_dir`.
         ac_version: passed to ``acMain``.
+        time_scale: real time runs this many times faster than the wall clock (tests use
+            it to drive a whole lap quickly; give the plugin a ``sampling_freq_hz`` as many
+            times higher to keep its rate in game time).
 
     Use as a context manager, or ``start()`` ... ``stop()``.
     """
@@ -56,7 +59,11 @@ class PluginRunner:
         plugin_dir: Path | str | None = None,
         *,
         ac_version: str = AC_VERSION,
+        time_scale: float = 1.0,
     ) -> None:
+        if not 0.1 <= time_scale <= 100.0:
+            raise ConfigError(f"time_scale {time_scale}: expected 0.1 to 100")
+        self.time_scale = float(time_scale)
         self.game = game
         self.plugin_dir = Path(plugin_dir) if plugin_dir is not None else default_plugin_dir()
         if not (self.plugin_dir / PLUGIN_MAIN).is_file():
@@ -130,7 +137,7 @@ class PluginRunner:
             self.module.acUpdate(self.game.frame_dt_s)
 
     def _loop(self) -> None:
-        period_s = self.game.frame_dt_s
+        period_s = self.game.frame_dt_s / self.time_scale
         next_s = time.perf_counter()
         while not self._stop.is_set():
             now_s = time.perf_counter()
