@@ -24,15 +24,14 @@ from acgym.env.config import EnvConfig
 from acgym.env.episode_log import EpisodeLog, StepLog
 from acgym.env.observations import Frame
 from acgym.env.pipeline import StepPipeline
-from acgym.env.rendering import EnvRenderer
+from acgym.env.rendering import EnvRenderer, available_render_modes
 from acgym.env.terminations import Terminations, make_terminations
 from acgym.errors import ConfigError
 from acgym.fileio import write_text_atomic
 from acgym.track.track import Track
 
 RESET_FLUSH_STEPS = 2
-"""Steps driven with neutral controls after a reset of a backend without exact resets (the
-game) and thrown away: the original's flush, so that the first state is a settled one."""
+"""Neutral steps thrown away after a reset without ``exact_reset`` (the original's flush)."""
 
 StepResult = tuple[Any, float, bool, bool, dict[str, Any]]
 """observation, reward, terminated, truncated, info."""
@@ -55,7 +54,8 @@ class RacingEnv(gym.Env[Any, NDArray[np.float32]]):
         target_speed_mps: Per line point, for ``use_target_speed``.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 25}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": available_render_modes()}
+    metadata["render_fps"] = 25  # "human" is a render mode where a display exists
 
     def __init__(
         self,

@@ -13,7 +13,13 @@ from numpy.typing import ArrayLike, NDArray
 from acgym.errors import ConfigError
 
 RENDER_MODES = ("human", "rgb_array")
-"""The environments' render modes."""
+"""The environments' render modes (``human`` only where a display exists)."""
+
+
+def available_render_modes() -> list[str]:
+    """``["rgb_array"]``, plus ``"human"`` where a window can open (for ``metadata``)."""
+    return ["rgb_array", "human"] if has_display() else ["rgb_array"]
+
 
 SURFACE_RGB = (90, 90, 90)
 OFF_TRACK_RGB = (34, 110, 50)

@@ -107,8 +107,7 @@ class LowSpeed:
 
     def __call__(self, frame: Frame, ep_steps: IntArray) -> BoolArray:
         slow = _column(frame, "speed") < self.speed_mps
-        self.counter -= 1
-        self.counter[~slow] = self.timeout_steps
+        self.counter = np.where(slow, self.counter - 1, self.timeout_steps)
         return self.counter <= 0
 
 
@@ -232,8 +231,8 @@ class Terminations:
         for k, rule in enumerate(self.rules):
             fired[k] = rule(frame, ep_steps)
         split = self._num_terminating
-        terminated = np.logical_or.reduce(fired[:split], axis=0)
-        truncated = np.logical_or.reduce(fired[split:], axis=0)
+        terminated = fired[:split].any(axis=0)
+        truncated = fired[split:].any(axis=0)
         return EpisodeEnd(terminated, truncated, fired)
 
     def reasons(self, fired: BoolArray, car: int = 0) -> tuple[str, ...]:

@@ -1,0 +1,198 @@
+"""``acgym bench env``: environment steps per second on the simulator, one core.
+
+Timed: ``RacingEnv.step`` over ``LocalSim`` (one car) and ``RaceVectorEnv.step`` with 64
+cars, both with the default observation (125 values: 11 rays, 12 curvature samples,
+history), the default reward and episode rules, no episode files (``output_dir=None``),
+and the built-in default track and car. Actions come from a seeded random policy (a
+random walk of the steering, mostly throttle), so cars leave the track now and then:
+the resets are inside the timing, as in training. Each figure is the best (and the
+median) of several blocks of steps. The simulator's own step for the same number of cars
+is timed beside it, so the environment's share can be read off. ``profile`` lists the
+functions with the most own time per single-env step (cProfile; its overhead inflates
+every figure in it, so compare them with each other only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+VECTOR_CARS = 64
+"""Cars of the vector benchmark."""
+
+TARGET_SINGLE_STEPS_PER_S = 5_000
+TARGET_VECTOR_STEPS_PER_S = 50_000
+
+
+def policy_actions(num_steps: int, num_cars: int, seed: int = 0) -> NDArray[np.float32]:
+    """``(T, N, 3)`` relative actions: steering noise, throttle mostly on, brake off."""
+    rng = np.random.default_rng(seed)
+    actions = np.empty((num_steps, num_cars, 3), dtype=np.float32)
+    actions[..., 0] = rng.normal(0.0, 0.3, (num_steps, num_cars))
+    actions[..., 1] = rng.normal(0.4, 0.4, (num_steps, num_cars))
+    actions[..., 2] = -1.0
+    return np.clip(actions, -1.0, 1.0)
+
+
+def _blocks(step_block: Callable[[], int], repeats: int) -> dict[str, float]:
+    """Steps per second of ``step_block`` (which returns its step count): best, median."""
+    step_block()  # warm up (compilation, caches)
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        steps = step_block()
+        rates.append(steps / (time.perf_counter() - start))
+    return {"best_steps_per_s": max(rates), "median_steps_per_s": statistics.median(rates)}
+
+
+def bench_single(num_steps: int, repeats: int, *, image: bool = False) -> dict[str, Any]:
+    """One ``acgym/Race-v0`` environment (no wrappers): env steps per second."""
+    from acgym.env.factory import make_race_env
+
+    env = make_race_env(image=image)
+    env.reset(seed=0)
+    actions = policy_actions(num_steps, 1)[:, 0]
+    resets = [0]
+
+    def block() -> int:
+        for action in actions:
+            _, _, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                env.reset()
+                resets[0] += 1
+        return num_steps
+
+    result = _blocks(block, repeats)
+    session = env.backend.session  # type: ignore[attr-defined]
+    controls = np.array([[0.0, 0.5, -1.0]])
+
+    def sim_block() -> int:
+        for _ in range(num_steps):
+            session.step(controls)
+        return num_steps
+
+    sim = _blocks(sim_block, repeats)
+    env.close()
+    return {
+        **result,
+        "us_per_step": 1e6 / result["best_steps_per_s"],
+        "sim_only_us_per_step": 1e6 / sim["best_steps_per_s"],
+        "env_overhead_us_per_step": 1e6 / result["best_steps_per_s"]
+        - 1e6 / sim["best_steps_per_s"],
+        "resets_per_1000_steps": 1000.0 * resets[0] / (num_steps * (repeats + 1)),
+    }
+
+
+def bench_vector(
+    num_cars: int, num_steps: int, repeats: int, *, image: bool = False
+) -> dict[str, Any]:
+    """``RaceVectorEnv`` with ``num_cars`` cars: env steps (car steps) per second."""
+    from acgym.env.factory import make_race_vector_env
+
+    env = make_race_vector_env(num_cars, image=image)
+    env.reset(seed=0)
+    actions = policy_actions(num_steps, num_cars)
+    ends = [0]
+
+    def block() -> int:
+        for action in actions:
+            _, _, terminated, truncated, _ = env.step(action)
+            ends[0] += int(np.count_nonzero(terminated | truncated))
+        return num_steps * num_cars
+
+    result = _blocks(block, repeats)
+    session = env.session
+    controls = np.tile([0.0, 0.5, -1.0], (num_cars, 1))
+
+    def sim_block() -> int:
+        for _ in range(num_steps):
+            session.step(controls)
+        return num_steps * num_cars
+
+    sim = _blocks(sim_block, repeats)
+    env.close()
+    batch_us = 1e6 * num_cars / result["best_steps_per_s"]
+    sim_batch_us = 1e6 * num_cars / sim["best_steps_per_s"]
+    return {
+        "num_cars": num_cars,
+        **result,
+        "us_per_batched_step": batch_us,
+        "sim_only_us_per_batched_step": sim_batch_us,
+        "env_overhead_us_per_car_step": (batch_us - sim_batch_us) / num_cars,
+        "resets_per_1000_car_steps": 1000.0 * ends[0] / (num_steps * num_cars * (repeats + 1)),
+    }
+
+
+def profile_single(num_steps: int, top: int = 12) -> list[dict[str, Any]]:
+    """The functions with the most own time in single-env steps (µs per step, cProfile)."""
+    from acgym.env.factory import make_race_env
+
+    env = make_race_env()
+    env.reset(seed=0)
+    actions = policy_actions(num_steps, 1, seed=1)[:, 0]
+
+    def run() -> None:
+        for action in actions:
+            _, _, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                env.reset()
+
+    run()  # warm up
+    profiler = cProfile.Profile()
+    profiler.runcall(run)
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    rows = sorted(stats.items(), key=lambda item: item[1][2], reverse=True)[:top]
+    env.close()
+    return [
+        {
+            "function": f"{os.path.basename(path)}:{line}({name})",
+            "own_us_per_step": 1e6 * own_s / num_steps,
+            "calls_per_step": calls / num_steps,
+        }
+        for (path, line, name), (_, calls, own_s, _, _) in rows
+    ]
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """The benchmark's figures (``args.quick``: short runs, a smoke check)."""
+    quick = bool(getattr(args, "quick", False))
+    steps, repeats = (200, 2) if quick else (3000, 7)
+    vector_steps = 20 if quick else 300
+    load_before = os.getloadavg()[0]
+    single = bench_single(steps, repeats)
+    vector = bench_vector(VECTOR_CARS, vector_steps, repeats)
+    single_image = bench_single(steps // 2, repeats, image=True)
+    vector_image = bench_vector(VECTOR_CARS, vector_steps // 2, repeats, image=True)
+    return {
+        "setup": {
+            "track": "oval (acgym.track.builtin.DEFAULT_TRACK)",
+            "car": "dallara_f317",
+            "observation": "default: 125 values (11 rays, 12 curvature samples, history)",
+            "output_dir": None,
+            "steps_per_block": {"single": steps, "vector_batched": vector_steps},
+            "repeats": repeats,
+            "quick": quick,
+            "load_average_1min_before": load_before,
+            "load_average_1min_after": os.getloadavg()[0],
+        },
+        "single": single,
+        f"vector_{VECTOR_CARS}": vector,
+        "single_with_image": single_image,
+        f"vector_{VECTOR_CARS}_with_image": vector_image,
+        "profile_single": profile_single(steps),
+        "targets": {
+            "single_steps_per_s": TARGET_SINGLE_STEPS_PER_S,
+            "vector_env_steps_per_s": TARGET_VECTOR_STEPS_PER_S,
+            "single_met": single["best_steps_per_s"] >= TARGET_SINGLE_STEPS_PER_S,
+            "vector_met": vector["best_steps_per_s"] >= TARGET_VECTOR_STEPS_PER_S,
+        },
+    }
