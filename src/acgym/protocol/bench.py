@@ -310,41 +310,40 @@ def bench_realtime(
 ) -> dict[str, Any]:
     """Tick jitter of a real-time server, at the server and as seen by the client.
 
+    Server: how late each tick started after its schedule. Delivery: from the state's
+    creation (its ``timestamp_ac``, the same monotonic clock on one machine) to the
+    client holding it. Client: the two added up, state by state (state ``seq`` k is tick
+    k): how late after its schedule the client had each state.
+
     ``priority``: run the server's thread at this real-time priority (if allowed).
     """
-    period_s = 1.0 / rate_hz
-    arrivals_s: list[float] = []
-    seqs: list[int] = []
+    arrivals: list[tuple[int, float, float]] = []  # seq, arrival, creation
     extra = ("--priority", str(priority)) if priority is not None else ()
     with ServerProcess("--mode", "realtime", "--rate-hz", str(rate_hz), *extra) as server:
         with Client(ego_port=server.ego_port, mgmt_port=server.mgmt_port, drain="every") as client:
-            client.receive_state()
             end_s = time.perf_counter() + duration_s
             while time.perf_counter() < end_s:
-                client.receive_state()
-                arrivals_s.append(time.perf_counter())
-                seqs.append(client.last_seq)
+                state = client.receive_state()
+                arrivals.append((client.last_seq, time.perf_counter(), state["timestamp_ac"]))
                 client.send_controls(0.0, 0.3, -1.0)
             counters = client.counters
         stats = server.stop()
-    # as seen by the client: arrival minus the schedule fitted to the earliest arrival
-    offsets_s = [t - seq * period_s for t, seq in zip(arrivals_s, seqs, strict=True)]
-    base_s = min(offsets_s)
-    client_lateness_ms = [1000.0 * (x - base_s) for x in offsets_s]
-    gaps_ms = [
-        1000.0 * abs((b - a) - (sb - sa) * period_s)
-        for a, b, sa, sb in zip(arrivals_s, arrivals_s[1:], seqs, seqs[1:], strict=False)
+    server_lateness_ms = stats.get("tick_lateness_ms", [])
+    delivery_ms = [1000.0 * (arrival - created) for _, arrival, created in arrivals]
+    client_lateness_ms = [
+        server_lateness_ms[seq - 1] + delay_ms
+        for (seq, _, _), delay_ms in zip(arrivals, delivery_ms, strict=True)
+        if seq - 1 < len(server_lateness_ms)
     ]
-    server_lateness_ms = stats.get("tick_lateness_ms", [])[1:]  # the first tick starts the clock
     server_counters = stats.get("counters", {})
     return {
         "rate_hz": rate_hz,
         "server_priority": priority if stats.get("priority_raised") else "normal",
         "duration_s": duration_s,
-        "states": len(arrivals_s),
+        "states": len(arrivals),
         "server_tick_lateness_ms": _percentiles_ms(server_lateness_ms),
+        "delivery_ms": _percentiles_ms(delivery_ms),
         "client_arrival_lateness_ms": _percentiles_ms(client_lateness_ms),
-        "client_interarrival_jitter_ms": _percentiles_ms(gaps_ms),
         "ticks_missed": server_counters.get("ticks_missed", 0),
         "states_lost": counters.get("states_lost", 0),
         "target_p99_ms": JITTER_TARGET_P99_MS,
