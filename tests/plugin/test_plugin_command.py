@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import subprocess
 import sys
-import threading
-import time
 import zipfile
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 from plugin_helpers import PLUGIN_DIR, REPO
 
 from acgym.cli import main
-from acgym.commands.plugin import set_config_values
+from acgym.commands.plugin import emulated_plugin, set_config_values
 from acgym.emulated_game import PLUGIN_FILES, default_plugin_dir
 from acgym.protocol.client import Client
 
@@ -129,34 +128,33 @@ def test_path_prints_the_plugin_folder(capsys: pytest.CaptureFixture) -> None:
     assert capsys.readouterr().out.strip() == str(default_plugin_dir())
 
 
-def test_emulate_serves_the_plugin_until_the_duration_ends(
-    capsys: pytest.CaptureFixture,
-) -> None:
-    result: dict[str, int] = {}
-    thread = threading.Thread(
-        target=lambda: result.setdefault(
-            "code",
-            main(["plugin", "emulate", "--ego-port", "0", "--mgmt-port", "0", "--duration-s", "3"]),
+def test_emulate_runs_for_its_duration_and_says_where(capsys: pytest.CaptureFixture) -> None:
+    code = main(["plugin", "emulate", "--ego-port", "0", "--mgmt-port", "0", "--duration-s", "0.2"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "bmw_z4_gt3 on oval, protocol v1" in out
+    assert re.search(r"try: acgym doctor --ego-port \d+ --mgmt-port \d+", out)
+
+
+def test_emulated_plugin_serves_a_client() -> None:
+    with emulated_plugin({"ego_port": "0", "mgmt_port": "0", "token": "tk"}) as runner:
+        app = runner.app
+        client = Client(
+            ego_port=app.ego.address[1], mgmt_port=app.mgmt.address[1], token="tk", timeout_s=3.0
         )
-    )
-    thread.start()
-    try:
-        deadline_s = time.monotonic() + 30.0
-        match = None
-        while match is None and time.monotonic() < deadline_s:
-            time.sleep(0.05)
-            match = re.search(
-                r"try: acgym doctor --ego-port (\d+) --mgmt-port (\d+)", capsys.readouterr().out
-            )
-        assert match, "emulate printed no ports"
-        with Client(
-            ego_port=int(match.group(1)), mgmt_port=int(match.group(2)), timeout_s=3.0
-        ) as client:
+        with client:
             assert client.static_info()["TrackName"] == "oval"
             assert client.receive_state()["steps"] >= 1
-    finally:
-        thread.join(timeout=30.0)
-    assert result.get("code") == 0
+
+
+def test_emulate_refuses_a_port_in_use(capsys: pytest.CaptureFixture) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["plugin", "emulate", "--ego-port", "0", "--mgmt-port", str(port)])
+    assert code == 1
+    assert f"cannot bind TCP 127.0.0.1:{port}" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uinput is Linux-only")

@@ -315,33 +315,54 @@ def emulated_app_folder(settings: dict[str, str]) -> Iterator[Path]:
         yield folder
 
 
-def _emulate(args: argparse.Namespace) -> int:
+@contextlib.contextmanager
+def emulated_plugin(
+    settings: dict[str, str],
+    *,
+    track: str = "oval",
+    car: str = "bmw_z4_gt3",
+    frame_hz: float = 50.0,
+    shared_memory: bool = True,
+    csp: bool = True,
+) -> Iterator[Any]:
+    """The app running in an emulated game in real time, with ``settings`` in its config
+    (``control_backend = emulated``); yields the :class:`PluginRunner`.
+
+    Raises:
+        AcgymError: the app did not start (its reason, e.g. a port in use).
+    """
     from acgym.emulated_game import EmulatedGame, PluginRunner
 
+    settings = dict(settings, control_backend="emulated")
+    game = EmulatedGame(track, car, frame_hz=frame_hz, shared_memory=shared_memory, csp=csp)
+    with emulated_app_folder(settings) as folder, PluginRunner(game, folder) as runner:
+        if runner.app.error:
+            raise AcgymError(f"the app did not start: {runner.app.error}")
+        yield runner
+
+
+def _emulate(args: argparse.Namespace) -> int:
     settings = {
         "host": args.host,
         "ego_port": str(args.ego_port),
         "mgmt_port": str(args.mgmt_port),
         "token": args.token or "",
         "legacy": str(bool(args.legacy)).lower(),
-        "control_backend": "emulated",
     }
-    game = EmulatedGame(
-        args.track,
-        args.car,
+    with emulated_plugin(
+        settings,
+        track=args.track,
+        car=args.car,
         frame_hz=args.frame_hz,
         shared_memory=not args.no_shared_memory,
         csp=not args.no_csp,
-    )
-    with emulated_app_folder(settings) as folder, PluginRunner(game, folder) as runner:
-        app = runner.app
-        if app.error:
-            raise AcgymError(f"the app did not start: {app.error}")
+    ) as runner:
+        app, game = runner.app, runner.game
         ego_port, mgmt_port = app.ego.address[1], app.mgmt.address[1]
         print(
             f"the acgym app runs in an emulated game ({game.car.name} on {game.track.name}, "
             f"{'legacy' if args.legacy else 'protocol v1'}): udp {args.host}:{ego_port}, "
-            f"tcp {args.host}:{mgmt_port}; log {folder / 'logs' / 'acgym.log'}",
+            f"tcp {args.host}:{mgmt_port}; log {app.log_file}",
             flush=True,
         )
         print(
