@@ -5,13 +5,18 @@ separately tested pieces: ``EnvConfig`` (the original ``AssettoCorsa:`` options)
 actions (``ActionMapper`` and the car maps, with the exact inverse), observations (a
 ``Frame`` of features and terms in the original 125-value order), rewards and
 terminations (named terms and rules), and the atomic episode log (``load_history`` reads
-it back, and the original's laps).
+it back, and the original's laps). ``StepPipeline`` runs them for N cars, so the single
+env and ``RaceVectorEnv`` compute the same numbers.
+
+Backends and factories load on first use (they pull in the simulator or the protocol):
+``LocalSim``, ``Remote``, ``RaceVectorEnv``, ``make_race_env``, ``make_race_vector_env``,
+``make_remote_env``. See docs/environment.md.
 """
 
 from __future__ import annotations
 
 from acgym.env.actions import ActionMapper, BrakeMap, CarMaps, SteerMap, controls_from_telemetry
-from acgym.env.backend import Backend, BackendKind, Controls
+from acgym.env.backend import Backend, BackendKind, Controls, RowBackend, RowLayout
 from acgym.env.config import EnvConfig
 from acgym.env.episode_log import EpisodeLog, EpisodeRecorder
 from acgym.env.history import History, RebuiltEpisode, load_history, rebuild_episode
@@ -23,6 +28,7 @@ from acgym.env.observations import (
     frame_from_columns,
     make_observation_builder,
 )
+from acgym.env.pipeline import StepPipeline
 from acgym.env.racing_env import RacingEnv
 from acgym.env.rewards import Reward, make_reward
 from acgym.env.terminations import Terminations, make_terminations
@@ -39,19 +45,45 @@ __all__ = [
     "EpisodeRecorder",
     "Frame",
     "History",
+    "LocalSim",
     "ObservationBuilder",
     "ObservationLayout",
+    "RaceVectorEnv",
     "RacingEnv",
     "RebuiltEpisode",
+    "Remote",
     "Reward",
+    "RowBackend",
+    "RowLayout",
     "StateExpander",
     "SteerMap",
+    "StepPipeline",
     "Terminations",
     "controls_from_telemetry",
     "frame_from_columns",
     "load_history",
     "make_observation_builder",
+    "make_race_env",
+    "make_race_vector_env",
+    "make_remote_env",
     "make_reward",
     "make_terminations",
     "rebuild_episode",
 ]
+
+_LAZY = {
+    "LocalSim": "acgym.env.backends.local",
+    "Remote": "acgym.env.backends.remote",
+    "RaceVectorEnv": "acgym.env.vector_env",
+    "make_race_env": "acgym.env.factory",
+    "make_race_vector_env": "acgym.env.factory",
+    "make_remote_env": "acgym.env.factory",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'acgym.env' has no attribute {name!r}")

@@ -276,6 +276,18 @@ class Frame:
         np.divide(self.values[:, self._applied_index], CONTROL_SCALES, out=self.applied)
 
 
+CHANNEL_NOTES: dict[str, str] = {
+    "gap": ", positive right of the racing line (the original's sign)",
+    "angular_velocity_y": ", positive turning left",
+}
+"""Sign notes of the docs table, after a channel's scale."""
+
+
+def _side(angle_deg: float) -> str:
+    """`` (right)`` / `` (left)`` / `` (ahead)`` for a ray angle (positive anticlockwise)."""
+    return " (ahead)" if angle_deg == 0 else (" (left)" if angle_deg > 0 else " (right)")
+
+
 def _scaled(channel: str, scale: float | None = None) -> str:
     """``"`speed` (m/s) / 80"``: a channel, its unit and its divisor, for the docs."""
     unit = f" ({CHANNEL_UNITS[channel]})" if channel in CHANNEL_UNITS else ""
@@ -531,7 +543,7 @@ class BasicChannels:
                 f"observation.channels: expected names from CHANNEL_SCALES, got unknown {unknown}"
             )
         self.labels = self.channels
-        self.descriptions = tuple(_scaled(c) for c in self.channels)
+        self.descriptions = tuple(_scaled(c) + CHANNEL_NOTES.get(c, "") for c in self.channels)
         self._scales = np.array([CHANNEL_SCALES[c] for c in self.channels])
         self._index_of: dict[str, int] | None = None
         self._index = np.zeros(0, dtype=np.intp)
@@ -567,7 +579,8 @@ class RayDistances:
     def descriptions(self) -> tuple[str, ...]:
         angles = np.degrees(ray_angles_rad(self.num_rays, self.fov_deg))
         return tuple(
-            f"ray at {a:+g} deg from the heading, m / {self.max_range_m:g}" for a in angles
+            f"ray at {a:+g} deg from the heading{_side(a)}, m / {self.max_range_m:g}"
+            for a in angles
         )
 
     def write(self, frame: Frame, history: ObservationHistory, out: FloatArray) -> None:
