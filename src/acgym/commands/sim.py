@@ -45,7 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=lambda _args: _print_help(parser))
     actions = parser.add_subparsers(dest="sim_command", metavar="ACTION")
     _register_drive(actions)
-    # `acgym sim serve` (the protocol work) adds its parser to `actions` here.
+    from acgym.sim_server import register_serve
+
+    register_serve(actions)
 
 
 def _register_drive(actions: argparse._SubParsersAction) -> None:
