@@ -3,7 +3,7 @@
 They mirror ``acgym.protocol.server`` (docs/protocol.md) in Python 3.3 with threads:
 
 - ``EgoServer``: one thread. It ticks on its own drift-free clock (tick k is due at
-  ``t0 + k / rate``; it sleeps until about 1 ms before, then spins; a tick more than a
+  ``t0 + k / rate``; it sleeps until about 2 ms before, then spins; a tick more than a
   period late skips the missed ones and counts them) and sends the latest snapshot of
   the car to the one client. Controls are applied on arrival. ``legacy`` speaks the
   original sensors_par format instead.
@@ -30,6 +30,10 @@ POLL_S = 0.25
 
 class BusyError(Exception):
     """The game thread did not run a request in time."""
+
+
+REQUEST_ERRORS = ("bad_token", "unsupported_option")
+"""Refusals while answering that are the request's fault; any other is the source's."""
 
 
 class Source(object):
@@ -124,7 +128,7 @@ class EgoServer(object):
         counters,
         client_timeout_s=1.0,
         client_drop_s=30.0,
-        spin_s=0.001,
+        spin_s=0.002,
     ):
         self.source = source
         self.token = token
@@ -307,9 +311,13 @@ class EgoServer(object):
     def _apply(self, controls):
         try:
             self.source.apply(controls)
-        except Exception:
+        except Exception as exc:
             self.counters.add("source_errors")
             self.logger.exception("ego server: applying controls failed")
+            session = self._session
+            if session is not None and not session.legacy:
+                message = "the game could not apply the controls: {0}".format(exc)
+                self._reply_error("backend_error", message[:1024], session.addr)
 
     def _check_silence(self):
         with self._lock:
@@ -664,9 +672,16 @@ class ManagementServer(object):
             result = self._answer(request, state)
             body = wire.encode_ok(request_id, wire.plain(result))
         except wire.WireError as exc:
-            self.counters.reject("mgmt_", exc.code, str(exc))
-            self._send(sock, wire.encode_error_reply(request_id, exc.code, str(exc)))
-            return exc.code != "bad_token"
+            code = exc.code
+            if code not in REQUEST_ERRORS:  # the source's reply broke the schema
+                message = "the {0} reply is malformed: {1}".format(request["type"], exc)
+                self.logger.error("management server: %s", message)
+                self.counters.reject("mgmt_", "backend_error", message)
+                self._send(sock, wire.encode_error_reply(request_id, "backend_error", message))
+                return True
+            self.counters.reject("mgmt_", code, str(exc))
+            self._send(sock, wire.encode_error_reply(request_id, code, str(exc)))
+            return code != "bad_token"
         except BusyError as exc:
             self.counters.reject("mgmt_", "busy", str(exc))
             self._send(sock, wire.encode_error_reply(request_id, "busy", str(exc)))
@@ -704,9 +719,10 @@ class ManagementServer(object):
             return self.counters.snapshot()
         if kind == "get_static_info":
             return wire.check_static_info(wire.plain(self.source.static_info()))
+        # A reply the client would refuse is a source bug: say so instead of sending it.
         if kind == "get_config":
-            return self.source.config()
-        return self.source.track_info()
+            return wire.check_config(wire.plain(self.source.config()))
+        return wire.check_track_info(wire.plain(self.source.track_info()))
 
     # -- legacy ---------------------------------------------------------------------------
 

@@ -720,6 +720,59 @@ def check_static_info(info):
     return info
 
 
+def check_config(config):
+    """Check a config object: flat, with ``ego_sampling_freq`` (Hz)."""
+    if type(config) is not dict:
+        raise WireError("bad_message", "config: expected an object")
+    if "ego_sampling_freq" not in config:
+        raise WireError("bad_message", "config: missing 'ego_sampling_freq' (Hz)")
+    check_value(config["ego_sampling_freq"], "num", 1e-3, 1e4, "config.ego_sampling_freq")
+    check_plain(config, "config", depth=3)
+    return config
+
+
+TRACK_LINE_KEYS = ("left_lane", "right_lane", "fast_lane")
+TRACK_ARRAY_KEYS = ("throttle_arr", "brake_arr", "speed_arr", "angle_array")
+
+
+def _is_number(value):
+    return _is_int(value) or _is_finite_float(value)
+
+
+def check_track_info(track):
+    """Check a track-info object: ``{}`` or borders, AI line and per-point arrays."""
+    if type(track) is not dict:
+        raise WireError("bad_message", "track info: expected an object")
+    for key in track:
+        value = track[key]
+        where = "track info." + str(key)
+        if key in TRACK_LINE_KEYS:
+            if type(value) is not list or len(value) > MAX_TRACK_POINTS:
+                raise WireError("bad_message", where + ": expected a list of [x, y] points")
+            for point in value:
+                if (
+                    type(point) is not list
+                    or len(point) != 2
+                    or not _is_number(point[0])
+                    or not _is_number(point[1])
+                ):
+                    raise WireError(
+                        "bad_message",
+                        "{0}: expected [x, y] numbers, got {1}".format(where, _show(point)),
+                    )
+        elif key in TRACK_ARRAY_KEYS:
+            if type(value) is not list or len(value) > MAX_TRACK_POINTS:
+                raise WireError("bad_message", where + ": expected a list of numbers")
+            for item in value:
+                if not _is_number(item):
+                    raise WireError(
+                        "bad_message", "{0}: expected numbers, got {1}".format(where, _show(item))
+                    )
+        else:
+            raise WireError("bad_message", "track info: unknown key {0!r}".format(str(key)[:40]))
+    return track
+
+
 def plain(value):
     """Tuples to lists, recursively; NaN and infinities to None (for replies)."""
     if isinstance(value, float):

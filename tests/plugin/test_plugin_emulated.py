@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from plugin_helpers import (
     client_for,
@@ -30,7 +31,7 @@ from acgym.errors import BackendError
 from acgym.protocol.channels import LEGACY_STATE_CHANNELS, REQUIRED_CHANNELS
 from acgym.protocol.client import Client
 from acgym.protocol.framing import encode_frame
-from acgym.track.loaders.fast_lane import save_fast_lane
+from acgym.track.loaders.fast_lane import save_fast_lane, write_fast_lane
 
 SHM_CHANNELS = {"yaw", "pitch", "roll"} | {
     f"tyreContactHeading_{w}_{a}" for w in ("FL", "FR", "RL", "RR") for a in "xyz"
@@ -308,3 +309,19 @@ def test_controls_from_a_stranger_are_refused(runner: PluginRunner) -> None:
     assert reply["type"] == "error" and reply["code"] == "not_connected"
     time.sleep(0.1)
     assert runner.game.controls == pytest.approx((0.0, -1.0, -1.0), abs=1e-4)
+
+
+def test_a_broken_ai_line_is_a_backend_error_not_a_malformed_reply(app_dir: Path) -> None:
+    game = EmulatedGame()
+    line = game.track.line_m
+    sides = np.full(len(line), 7.0)
+    sides[3] = np.nan
+    points = np.stack((line[:, 1], np.zeros(len(line)), line[:, 0]), axis=1)
+    root = app_dir.parents[2]
+    write_fast_lane(
+        root / "content" / "tracks" / "oval" / "ai" / "fast_lane.ai", points, sides, sides
+    )
+    with running_plugin(game, app_dir) as runner, client_for(runner) as client:
+        with pytest.raises(BackendError, match=r"backend_error.*left_lane"):
+            client.track_info()
+        assert client.static_info()["TrackName"] == "oval"  # the connection goes on

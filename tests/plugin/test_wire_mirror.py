@@ -552,3 +552,49 @@ def test_legacy_controls_clip_and_accept_flags_as_bools(wire: ModuleType) -> Non
     controls, steps = wire.legacy_decode_controls(data)
     assert legacy_wire.decode_controls(data) == (Controls(**controls), steps)
     assert controls["steer"] == 1.0 and controls["acc"] == -1.0 and controls["shift_up"] is True
+
+
+@pytest.mark.parametrize(
+    "track",
+    [
+        TRACK_INFO,
+        {},
+        {"fast_lane": [[0.0, 1.0, 2.0]]},
+        {"fast_lane": [[0.0, "x"]]},
+        {"speed_arr": [1.0, None]},
+        {"speed_arr": 3.0},
+        {"racing_line": []},
+        [1, 2],
+    ],
+)
+def test_track_info_check_agrees(wire: ModuleType, track: object) -> None:
+    try:
+        expected = messages.check_track_info(track)
+    except RejectedMessage as error:
+        with pytest.raises(wire.WireError) as plugin_error:
+            wire.check_track_info(track)
+        assert plugin_error.value.code == error.code
+    else:
+        assert wire.check_track_info(track) == expected
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        RESULTS["get_config"],
+        {"legacy": False},
+        {"ego_sampling_freq": "25"},
+        {"ego_sampling_freq": 25.0, "nested": {"a": {"b": {"c": 1}}}},
+        {"ego_sampling_freq": 25.0, "values": [1.0, 2.0]},
+        "config",
+    ],
+)
+def test_config_check_agrees(wire: ModuleType, config: object) -> None:
+    try:
+        expected = messages.check_config(config)
+    except RejectedMessage as error:
+        with pytest.raises(wire.WireError) as plugin_error:
+            wire.check_config(config)
+        assert plugin_error.value.code == error.code
+    else:
+        assert wire.check_config(config) == expected
