@@ -16,7 +16,7 @@ def test_the_policy_is_seeded_and_within_the_action_box():
 def test_single_and_vector_figures_are_positive_and_consistent():
     single = bench_single(30, 1)
     assert single["best_steps_per_s"] >= single["median_steps_per_s"] > 0
-    assert single["us_per_step"] > single["sim_only_us_per_step"] > 0
+    assert single["us_per_step"] > 0 and single["sim_us_per_step"] > 0
     vector = bench_vector(4, 5, 1, image=True)
     assert vector["num_cars"] == 4 and vector["best_steps_per_s"] > 0
 

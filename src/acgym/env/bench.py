@@ -6,10 +6,11 @@ history), the default reward and episode rules, no episode files (``output_dir=N
 and the built-in default track and car. Actions come from a seeded random policy (a
 random walk of the steering, mostly throttle), so cars leave the track now and then:
 the resets are inside the timing, as in training. Each figure is the best (and the
-median) of several blocks of steps. The simulator's own step for the same number of cars
-is timed beside it, so the environment's share can be read off. ``profile`` lists the
-functions with the most own time per single-env step (cProfile; its overhead inflates
-every figure in it, so compare them with each other only).
+median) of several blocks of steps. The simulator's own step is timed inside the same
+steps (the time spent in ``SimSession.step``, averaged over every block, warm-up
+included), so the environment's share (median step time minus the simulator's) can be
+read off. ``profile`` lists the functions with the most own time per single-env step
+(cProfile; its overhead inflates every figure in it, so compare them with each other only).
 """
 
 from __future__ import annotations
@@ -43,6 +44,21 @@ def policy_actions(num_steps: int, num_cars: int, seed: int = 0) -> NDArray[np.f
     return np.clip(actions, -1.0, 1.0)
 
 
+class _TimedStep:
+    """Wraps a session's ``step`` and adds up the time spent in it (the simulator's share of
+    the very steps being timed)."""
+
+    def __init__(self, session: Any) -> None:
+        self._step = session.step
+        self.seconds = 0.0
+        session.step = self
+
+    def __call__(self, *args: Any) -> None:
+        start = time.perf_counter()
+        self._step(*args)
+        self.seconds += time.perf_counter() - start
+
+
 def _blocks(step_block: Callable[[], int], repeats: int) -> dict[str, float]:
     """Steps per second of ``step_block`` (which returns its step count): best, median."""
     step_block()  # warm up (compilation, caches)
@@ -71,23 +87,15 @@ def bench_single(num_steps: int, repeats: int, *, image: bool = False) -> dict[s
                 resets[0] += 1
         return num_steps
 
+    timer = _TimedStep(env.backend.session)  # type: ignore[attr-defined]
     result = _blocks(block, repeats)
-    session = env.backend.session  # type: ignore[attr-defined]
-    controls = np.array([[0.0, 0.5, -1.0]])
-
-    def sim_block() -> int:
-        for _ in range(num_steps):
-            session.step(controls)
-        return num_steps
-
-    sim = _blocks(sim_block, repeats)
     env.close()
+    sim_us = 1e6 * timer.seconds / (num_steps * (repeats + 1))
     return {
         **result,
         "us_per_step": 1e6 / result["best_steps_per_s"],
-        "sim_only_us_per_step": 1e6 / sim["best_steps_per_s"],
-        "env_overhead_us_per_step": 1e6 / result["best_steps_per_s"]
-        - 1e6 / sim["best_steps_per_s"],
+        "sim_us_per_step": sim_us,
+        "env_us_per_step": 1e6 / result["median_steps_per_s"] - sim_us,
         "resets_per_1000_steps": 1000.0 * resets[0] / (num_steps * (repeats + 1)),
     }
 
@@ -109,25 +117,17 @@ def bench_vector(
             ends[0] += int(np.count_nonzero(terminated | truncated))
         return num_steps * num_cars
 
+    timer = _TimedStep(env.session)
     result = _blocks(block, repeats)
-    session = env.session
-    controls = np.tile([0.0, 0.5, -1.0], (num_cars, 1))
-
-    def sim_block() -> int:
-        for _ in range(num_steps):
-            session.step(controls)
-        return num_steps * num_cars
-
-    sim = _blocks(sim_block, repeats)
     env.close()
-    batch_us = 1e6 * num_cars / result["best_steps_per_s"]
-    sim_batch_us = 1e6 * num_cars / sim["best_steps_per_s"]
+    sim_us = 1e6 * timer.seconds / (num_steps * (repeats + 1))
+    median_us = 1e6 * num_cars / result["median_steps_per_s"]
     return {
         "num_cars": num_cars,
         **result,
-        "us_per_batched_step": batch_us,
-        "sim_only_us_per_batched_step": sim_batch_us,
-        "env_overhead_us_per_car_step": (batch_us - sim_batch_us) / num_cars,
+        "us_per_batched_step": 1e6 * num_cars / result["best_steps_per_s"],
+        "sim_us_per_batched_step": sim_us,
+        "env_us_per_car_step": (median_us - sim_us) / num_cars,
         "resets_per_1000_car_steps": 1000.0 * ends[0] / (num_steps * num_cars * (repeats + 1)),
     }
 

@@ -74,27 +74,32 @@ def render_images(
         x_m, y_m, heading_rad: ``(N,)`` poses (heading anticlockwise from +x).
         cars: Rows to draw.
         forward_m: ``(S,)`` forward offset of each image row's centre, m.
-        left_m: ``(S,)`` leftward offset of each image column's centre, m.
+        left_m: ``(S,)`` leftward offset of each image column's centre, m (evenly spaced:
+            the kernel steps along a row by the first difference).
         raster: ``(ny, nx)`` surface raster.
         frame: ``[x0, y0, 1 / cell]`` of the raster.
         out: ``(N, S, S, 1)`` images.
     """
     ny, nx = raster.shape
     x0, y0, inv = frame[0], frame[1], frame[2]
+    size = left_m.shape[0]
+    step_left = left_m[1] - left_m[0] if size > 1 else 0.0  # evenly spaced columns
     for n in range(cars.shape[0]):
         i = cars[n]
         c = math.cos(heading_rad[i])
         s = math.sin(heading_rad[i])
+        dx = -step_left * s * inv  # raster cells per image column
+        dy = step_left * c * inv
         for r in range(forward_m.shape[0]):
-            fx = x_m[i] + forward_m[r] * c
-            fy = y_m[i] + forward_m[r] * s
-            for k in range(left_m.shape[0]):
-                gx = (fx - left_m[k] * s - x0) * inv
-                gy = (fy + left_m[k] * c - y0) * inv
+            gx = (x_m[i] + forward_m[r] * c - left_m[0] * s - x0) * inv
+            gy = (y_m[i] + forward_m[r] * s + left_m[0] * c - y0) * inv
+            for k in range(size):
                 if gx >= 0.0 and gy >= 0.0 and gx < nx and gy < ny:
                     out[i, r, k, 0] = raster[int(gy), int(gx)]
                 else:
                     out[i, r, k, 0] = 0
+                gx += dx
+                gy += dy
 
 
 class EgoImage:
