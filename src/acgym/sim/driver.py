@@ -51,6 +51,7 @@ from acgym.sim import layout as L
 from acgym.sim.car_params import CarParams
 from acgym.sim.session import SimSession
 from acgym.track.speed_profile import SpeedProfile, VehicleLimits, speed_profile
+from acgym.units import GRAVITY_MPS2
 
 FloatArray = NDArray[np.float64]
 
@@ -158,18 +159,20 @@ class ExpertDriver:
         self.config = config or DriverConfig()
         track = session.track
         cars: tuple[CarParams, ...] = session.world.cars
-        by_name: dict[str, tuple[SpeedProfile, SpeedProfile]] = {}
-        groups: dict[str, list[int]] = {}
+        # one profile pair, one set of maps per distinct car (cars of one preset share it)
+        profiles: dict[int, tuple[SpeedProfile, SpeedProfile]] = {}
+        car_limits: dict[int, VehicleLimits] = {}
+        groups: dict[int, list[int]] = {}
         for i, car in enumerate(cars):
-            groups.setdefault(car.name, []).append(i)
-            if car.name not in by_name:
-                limits = car.vehicle_limits()
-                by_name[car.name] = (
+            groups.setdefault(id(car), []).append(i)
+            if id(car) not in profiles:
+                car_limits[id(car)] = limits = car.vehicle_limits()
+                profiles[id(car)] = (
                     speed_profile(track.line_m, margin_limits(limits, self.config)),
                     speed_profile(track.line_m, limits),
                 )
-        self.profiles = tuple(by_name[car.name][0] for car in cars)
-        self.reference_profiles = tuple(by_name[car.name][1] for car in cars)
+        self.profiles = tuple(profiles[id(car)][0] for car in cars)
+        self.reference_profiles = tuple(profiles[id(car)][1] for car in cars)
         # per-car tables and constants, (N, ...) arrays
         self._groups = [(np.array(idx), cars[idx[0]]) for idx in groups.values()]
         self._speed = np.stack([p.speed_mps for p in self.profiles])
@@ -185,10 +188,10 @@ class ExpertDriver:
         )
         self._has_abs = np.array([c.brakes.abs for c in cars])
         self._yaw_rate_const = np.array([yaw_settling_mps2(c) for c in cars])
-        limits = [c.vehicle_limits() for c in cars]
+        limits = [car_limits[id(c)] for c in cars]
         self._power_per_kg = np.array([lim.max_power_w / lim.mass_kg for lim in limits])
         self._drag_per_kg = np.array([lim.drag_per_mass_1pm for lim in limits])
-        self._roll_mps2 = np.array([lim.rolling_resistance * 9.80665 for lim in limits])
+        self._roll_mps2 = np.array([lim.rolling_resistance * GRAVITY_MPS2 for lim in limits])
         # deceleration of the full brake torque (brake status 1) on a rolling car
         self._brake_full_mps2 = np.array(
             [

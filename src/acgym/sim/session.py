@@ -29,7 +29,6 @@ not restart it, as the original plugin restarts it only on connect); ``packetId`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
 from typing import Any
 
 import numba
@@ -52,7 +51,7 @@ from acgym.sim.telemetry import NUM_COLUMNS, fill_row, row_to_state
 from acgym.sim.world import World, WorldConfig
 from acgym.track.builtin import DEFAULT_TRACK
 from acgym.track.queries import inside_point, project_point
-from acgym.track.speed_profile import SpeedProfile, speed_profile
+from acgym.track.speed_profile import SpeedProfile, VehicleLimits, speed_profile
 from acgym.track.track import Track
 from acgym.units import GRAVITY_MPS2
 
@@ -169,6 +168,7 @@ class SimSession:
         self._projection = np.zeros((self.num_cars, 2))
         self._rows = np.zeros((self.num_cars, NUM_COLUMNS))
         self._packet_id = 0
+        self._profiles: dict[int, tuple[VehicleLimits, SpeedProfile]] = {}
         self._views()
         self.reset()
 
@@ -360,12 +360,11 @@ class SimSession:
         direction of travel from the previous point, degrees from AC's x axis towards its
         z axis, as the plugin computes it).
         """
-        profile = self._profile(car)
+        limits, profile = self._profile(car)
         accel = profile.long_accel_mps2
         throttle = np.where(
             accel > _FULL_THROTTLE_MPS2, 1.0, np.where(accel < -_FULL_THROTTLE_MPS2, 0.0, 0.5)
         )
-        limits = self.world.cars[car].vehicle_limits()
         brake = np.clip(-accel / (limits.mu_long * GRAVITY_MPS2), 0.0, 1.0)
         line = self.track.line_m
         step = line - np.roll(line, 1, axis=0)
@@ -380,16 +379,13 @@ class SimSession:
             "angle_array": angle_deg.tolist(),
         }
 
-    def _profile(self, car: int) -> SpeedProfile:
-        name = self.world.cars[car].name
-        cache = self._profiles
-        if name not in cache:
-            cache[name] = speed_profile(self.track.line_m, self.world.cars[car].vehicle_limits())
-        return cache[name]
-
-    @cached_property
-    def _profiles(self) -> dict[str, SpeedProfile]:
-        return {}
+    def _profile(self, car: int) -> tuple[VehicleLimits, SpeedProfile]:
+        """The limits and the flying-lap speed profile of car ``car`` (cached per car)."""
+        params = self.world.cars[car]
+        if id(params) not in self._profiles:
+            limits = params.vehicle_limits()
+            self._profiles[id(params)] = (limits, speed_profile(self.track.line_m, limits))
+        return self._profiles[id(params)]
 
     def _indices(self, car_indices: ArrayLike | None) -> NDArray[np.intp]:
         if car_indices is None:
