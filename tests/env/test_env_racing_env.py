@@ -280,3 +280,12 @@ def test_a_nan_channel_from_the_backend_is_a_backend_error_naming_the_value(trac
     env, _ = make_env(track, car, backend=NanSpeed(car))
     with pytest.raises(BackendError, match=r"\['speed'\] are not finite"):
         env.reset()
+
+
+def test_packages_lost_are_the_backends_count_of_states_never_received(track, car):
+    env, _ = make_env(track, car, backend_kwargs={"lost_steps": (7, 8, 12)})
+    env.reset()
+    for _ in range(10):
+        env.step(np.zeros(3))
+    env.reset()
+    assert env.last_episode_stats["packages_lost"] == 3  # not the original's jump sum (5)
