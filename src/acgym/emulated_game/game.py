@@ -207,7 +207,8 @@ class EmulatedGame:
         self._buttons: frozenset[int] = frozenset()
         self._pages: dict[str, bytearray] = {}
         self._page_layouts: dict[str, Any] | None = None
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
+        """Held while a frame runs: hold it to read :attr:`session` between frames."""
         self.reset_car()
         self.resets = 0
 
@@ -215,7 +216,7 @@ class EmulatedGame:
 
     def frame(self) -> None:
         """One graphics frame: read the joystick, step the car, update the pages."""
-        with self._lock:
+        with self.lock:
             reading = self.vjoy.read(1)
             flags = None
             if reading is None:
@@ -236,7 +237,7 @@ class EmulatedGame:
 
     def reset_car(self) -> None:
         """Back to the start (``ac.ext_resetCar``): standing on the line, a new lap."""
-        with self._lock:
+        with self.lock:
             self.session.reset(distance_m=self.start_distance_m)
             self.resets += 1
             self._refresh()
@@ -284,7 +285,7 @@ class EmulatedGame:
             raise OSError("the emulated game offers no shared memory (shared_memory=False)")
         if name not in ("acpmf_physics", "acpmf_graphics", "acpmf_static"):
             raise OSError(f"no shared memory page {name!r}")
-        with self._lock:
+        with self.lock:
             page = self._pages.get(name)
             if page is None or len(page) < size:
                 page = bytearray(size)
