@@ -130,8 +130,18 @@ class TrainerConfig:
     results as in-line; see docs/bench/sac.md for when it is faster)."""
     progress: bool = True
     """Show a tqdm progress bar."""
+    realtime: bool = False
+    """Real-time loop (the game): ``set_actions(a)``, gradient updates while the world
+    advances, until ``realtime_margin_s`` before the next state is due, then
+    ``step(None)``. Updates of the ratio that do not fit are skipped (and counted)."""
+    realtime_margin_s: float = 0.004
+    """Real-time loop: time kept free before the next state is due, s."""
 
     def __post_init__(self) -> None:
+        if self.realtime and self.threaded_env:
+            raise ConfigError("realtime and threaded_env exclude each other")
+        if self.realtime_margin_s < 0:
+            raise ConfigError(f"realtime_margin_s must be >= 0, got {self.realtime_margin_s}")
         for name in ("total_steps", "start_steps", "log_interval", "checkpoint_interval"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")

@@ -204,6 +204,70 @@ class NStepReplay:
         for row in np.flatnonzero(done):
             self._flush(int(ids[row]), next_obs[row], bool(terminated[row]))
 
+    def add_episode(
+        self,
+        obs: ArrayLike,
+        actions: ArrayLike,
+        rewards: ArrayLike,
+        next_obs: ArrayLike,
+        terminated: ArrayLike,
+        truncated: bool = True,
+    ) -> int:
+        """Add a whole recorded sequence of one environment at once (offline data).
+
+        The same transitions as :meth:`add` called step by step, computed in one pass:
+        a step with ``terminated`` ends a segment without bootstrap (the original data
+        loader marks out-of-track steps of human laps so, and goes on); the sequence's
+        last step ends it as ``truncated`` (bootstrap) unless it terminated.
+
+        Args:
+            obs: ``(T, obs_dim)`` observations ``s_t``.
+            actions: ``(T, action_dim)`` actions in ``[-1, 1]``.
+            rewards: ``(T,)`` rewards ``r_t``.
+            next_obs: ``(T, obs_dim)`` observations ``s_{t+1}``.
+            terminated: ``(T,)`` ``s_{t+1}`` is terminal.
+            truncated: the sequence was cut after its last step (else its last step must
+                be terminated or the sequence continues: not supported).
+
+        Returns:
+            The number of transitions written (``T``).
+        """
+        obs = np.asarray(obs, dtype=np.float32).reshape(-1, self.obs_dim)
+        length = obs.shape[0]
+        actions = np.asarray(actions, dtype=np.float32).reshape(length, self.action_dim)
+        rewards = np.asarray(rewards, dtype=np.float64).reshape(length)
+        next_obs = np.asarray(next_obs, dtype=np.float32).reshape(length, self.obs_dim)
+        terminated = np.asarray(terminated, dtype=bool).reshape(length)
+        if length == 0:
+            return 0
+        if not (truncated or terminated[-1]):
+            raise ConfigError("add_episode: the last step must end the sequence (truncated)")
+        # Segment end (exclusive) of every step: the next terminated step, or the end.
+        ends = np.flatnonzero(terminated) + 1
+        if ends.size == 0 or ends[-1] != length:
+            ends = np.append(ends, length)
+        segment_end = np.repeat(ends, np.diff(np.concatenate(([0], ends))))
+        index = np.arange(length)
+        m = np.minimum(self.n_step, segment_end - index)  # rewards summed per transition
+        returns = np.zeros(length)
+        for k in range(self.n_step):
+            inside = k < m
+            returns[inside] += self._powers[k] * rewards[index[inside] + k]
+        last = index + m - 1
+        reaches_end = index + m == segment_end
+        terminations = (reaches_end & terminated[last]).astype(np.float64)
+        for start in range(0, length, self.capacity):  # a sequence longer than the ring
+            rows = slice(start, start + self.capacity)
+            self._write(
+                obs[rows],
+                actions[rows],
+                returns[rows],
+                next_obs[last[rows]],
+                terminations[rows],
+                self._powers[m[rows]],
+            )
+        return length
+
     def flush_pending(self) -> None:
         """End every pending episode as truncated (the run stops or the env is reset).
 

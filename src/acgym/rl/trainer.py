@@ -78,6 +78,9 @@ class Callback:
         and shown in the progress bar."""
         return None
 
+    def on_step(self, trainer: Trainer) -> None:
+        """An iteration ended (after the episode ends it produced were reported)."""
+
     def on_log(self, trainer: Trainer, scalars: Mapping[str, float]) -> None:
         """Scalars were just written to TensorBoard."""
 
@@ -104,6 +107,11 @@ class Counters:
     """Fractional updates carried over (``updates_per_step`` not an integer)."""
     pretrain_updates: int = 0
     """Gradient updates of offline pretraining."""
+    train_time_s: float = field(default=0.0, compare=False)
+    """Wall time spent in :meth:`Trainer.train`, all sessions of a resumed run, s (not
+    compared: two identical runs differ in it)."""
+    updates_skipped: int = 0
+    """Real-time loop: updates of the ratio that did not fit in a control period."""
 
 
 @dataclass
@@ -177,9 +185,31 @@ class _Envs:
         self._autoreset[:] = False
         return self._reset()
 
-    def step(self, actions: NDArray[np.float32]) -> _Step:
+    def realtime_env(self) -> Any:
+        """The outermost wrapper (or env) of a single env that has the real-time pair
+        ``set_actions(a)`` / ``step(None)``; ConfigError when there is none."""
+        env: Any = self.env
+        while not self.vector and not hasattr(env, "set_actions") and hasattr(env, "env"):
+            env = env.env
+        if self.vector or not hasattr(env, "set_actions"):
+            raise ConfigError(
+                "the real-time loop needs a single env with set_actions(a) / step(None) "
+                f"(acgym's RacingEnv), got {type(self.env).__name__}"
+            )
+        return env
+
+    def set_actions(self, actions: NDArray[np.float32]) -> None:
+        """Real time: apply the actions now (the world goes on)."""
+        self.realtime_env().set_actions(actions[0])
+
+    def step(self, actions: NDArray[np.float32] | None) -> _Step:
+        """Step with ``actions``; ``None`` (real time): read the state the actions applied
+        by :meth:`set_actions` led to."""
         if not self.vector:
-            obs, reward, terminated, truncated, info = self.env.step(actions[0])
+            if actions is None:
+                obs, reward, terminated, truncated, info = self.realtime_env().step(None)
+            else:
+                obs, reward, terminated, truncated, info = self.env.step(actions[0])
             next_obs = np.asarray(obs, dtype=np.float32).reshape(1, self.obs_dim)
             step = _Step(
                 next_obs,
@@ -402,11 +432,18 @@ class Trainer:
         last_postfix = 0.0
         metrics: dict[str, torch.Tensor] = {}
         self._stop = False
+        realtime = config.realtime
+        if realtime:
+            envs.realtime_env()  # fail early
+            period_s = self._control_period_s()
+        state_time = time.perf_counter()
+        time_before = counters.train_time_s
         while counters.env_steps < total and not self._stop:
             if self._obs is None:  # a new run, a resumed one, or a single env's episode end
                 envs.resets = counters.resets
                 self._obs = envs.reset()
                 counters.resets = envs.resets
+                state_time = time.perf_counter()
             obs = self._obs
             if counters.env_steps < config.start_steps:
                 actions = agent.random_action(num_envs)
@@ -420,7 +457,19 @@ class Trainer:
                 counters.update_budget += config.updates_per_step * envs.num_transitions_next()
                 num_updates = int(counters.update_budget)
                 counters.update_budget -= num_updates
-            if self._pool is not None:
+            if realtime:
+                # The original's order: apply now, learn while the world advances, then
+                # read the state the actions led to.
+                envs.set_actions(actions)
+                deadline = state_time + period_s - config.realtime_margin_s
+                done_updates = 0
+                while done_updates < num_updates and time.perf_counter() < deadline:
+                    metrics = agent.update(1)
+                    done_updates += 1
+                counters.updates_skipped += num_updates - done_updates
+                step = envs.step(None)
+                state_time = time.perf_counter()
+            elif self._pool is not None:
                 future = self._pool.submit(envs.step, actions)
                 if num_updates:
                     metrics = agent.update(num_updates)
@@ -459,6 +508,9 @@ class Trainer:
                 episode_returns[env_id] = 0.0
                 episode_lengths[env_id] = 0
             self._obs = step.obs
+            counters.train_time_s = time_before + time.perf_counter() - start_time
+            for callback in self.callbacks:
+                callback.on_step(self)
             if bar is not None:
                 bar.update(counters.env_steps - previous_steps)
             if _crossed(previous_steps, counters.env_steps, config.log_interval):
@@ -468,6 +520,8 @@ class Trainer:
                     "time/steps_per_s": (counters.env_steps - window_steps) / elapsed,
                     "time/updates_per_s": (agent.num_updates - window_updates) / elapsed,
                 }
+                if realtime:
+                    rates["time/updates_skipped"] = float(counters.updates_skipped)
                 window_time, window_steps, window_updates = (
                     now,
                     counters.env_steps,
@@ -499,6 +553,16 @@ class Trainer:
             "steps_per_s": (counters.env_steps - start_steps) / max(elapsed, 1e-9),
             **self.last_metrics,
         }
+
+    def _control_period_s(self) -> float:
+        """The real-time env's control period: its ``control_period_s``, or its config's."""
+        env = self.envs.realtime_env()
+        period_s = getattr(env, "control_period_s", None)
+        if period_s is None:
+            period_s = getattr(getattr(env, "config", None), "control_period_s", None)
+        if not isinstance(period_s, float | int) or period_s <= 0:
+            raise ConfigError("the real-time loop needs env.config.control_period_s (seconds)")
+        return float(period_s)
 
     def run_evaluation(self) -> dict[str, float]:
         """Call the evaluation hook now; log and return its metrics."""

@@ -1,0 +1,110 @@
+"""The environments of a run, made from its :class:`acgym.config.Config` by their ids.
+
+* ``backend=sim``: ``acgym/Race-v0``; one car with ``gymnasium.make``, N cars with
+  ``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")`` (one batched
+  simulator).
+* ``backend=remote``: ``acgym/AssettoCorsa-v0`` (the game plugin or ``acgym sim serve``),
+  always one car.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gymnasium as gym
+
+from acgym.errors import ConfigError
+
+if TYPE_CHECKING:
+    from acgym.config import Config
+
+SIM_ENV_ID = "acgym/Race-v0"
+REMOTE_ENV_ID = "acgym/AssettoCorsa-v0"
+
+
+def env_kwargs(
+    config: Config, *, output_dir: Path | str | None = None, evaluation: bool = False
+) -> dict[str, Any]:
+    """Keyword arguments of the env's entry point for ``config``."""
+    env = config.env
+    kwargs: dict[str, Any] = {
+        "track": env.track,
+        "car": env.car,
+        "config": env,
+        "output_dir": None if output_dir is None else str(output_dir),
+    }
+    if config.backend == "sim":
+        from acgym.sim.world import WorldConfig
+
+        kwargs["world_config"] = WorldConfig(
+            control_hz=float(env.ego_sampling_freq),
+            physics_hz=config.sim.physics_hz,
+            auto_shift=config.sim.auto_shift,
+        )
+        kwargs["random_start"] = config.sim.random_start and not evaluation
+    else:
+        remote = config.remote
+        kwargs.update(
+            host=env.remote_machine_ip,
+            token=remote.token,
+            legacy=remote.legacy,
+            mode=remote.mode,
+            timeout_s=remote.timeout_s,
+        )
+    return kwargs
+
+
+def make_env(
+    config: Config,
+    *,
+    num_envs: int = 1,
+    output_dir: Path | str | None = None,
+    evaluation: bool = False,
+) -> gym.Env | gym.vector.VectorEnv:
+    """The run's environment: a single env (``num_envs == 1``) or a vector env.
+
+    Args:
+        config: The run's configuration.
+        num_envs: Cars collecting at once (simulator only).
+        output_dir: Episode log folder (None: no files).
+        evaluation: Evaluation settings (fixed starts, ``set_eval_mode``).
+    """
+    import acgym  # noqa: F401  (registers the ids)
+
+    kwargs = env_kwargs(config, output_dir=output_dir, evaluation=evaluation)
+    if config.backend == "remote":
+        if num_envs != 1:
+            raise ConfigError(f"the remote backend drives one car; got train.num_envs={num_envs}")
+        env: Any = gym.make(REMOTE_ENV_ID, **kwargs)
+    elif num_envs == 1:
+        env = gym.make(SIM_ENV_ID, **kwargs)
+    else:
+        env = gym.make_vec(
+            SIM_ENV_ID, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs
+        )
+    if evaluation:
+        env.unwrapped.set_eval_mode()
+    return env
+
+
+def sim_rows(env: Any) -> Callable[[], Any] | None:
+    """A function returning the simulator's current telemetry rows ``(N, C)`` behind an
+    env, or None for a backend without them (the game)."""
+    base = env.unwrapped
+    session = getattr(base, "session", None)  # the batched vector env
+    if session is None:
+        session = getattr(getattr(base, "backend", None), "session", None)
+    if session is None:
+        return None
+    return lambda: session.telemetry_array
+
+
+def eval_config(config: Config) -> Config:
+    """``config`` for evaluation episodes (fixed start on the line)."""
+    return dataclasses.replace(config, sim=dataclasses.replace(config.sim, random_start=False))
+
+
+__all__ = ["REMOTE_ENV_ID", "SIM_ENV_ID", "env_kwargs", "eval_config", "make_env", "sim_rows"]

@@ -1,0 +1,146 @@
+"""The simulator's expert driver (``acgym.sim.driver``) at the wheel of a ``RacingEnv``.
+
+The expert's controls are turned into actions through the environment's own action
+mapping (the exact inverse, relative or absolute), so its laps go through the same rate
+limits as the agent's and are logged by the environment's episode log in the original
+dataset layout: demonstrations for offline training, and the reference lap of the
+evaluation plot.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from acgym.env.config import EnvConfig
+from acgym.errors import ConfigError
+from acgym.rl.laps import EpisodeLaps, laps_from_states
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ExpertRun:
+    """One episode driven by the expert."""
+
+    states: Any
+    """The episode's logged states (a DataFrame)."""
+    laps: EpisodeLaps
+    """Its completed laps."""
+    steps: int
+    """Steps driven."""
+    ended_by_env: bool
+    """The episode ended by the environment's rules (terminated or truncated) rather than
+    by reaching the laps or the step limit."""
+
+
+def drive_expert(
+    env: Any, *, laps: int = 1, max_steps: int | None = None, seed: int | None = 0
+) -> ExpertRun:
+    """Drive one episode of ``env`` (an ``acgym/Race-v0`` env) with the expert.
+
+    Args:
+        env: A single simulator env (``gymnasium.make("acgym/Race-v0")``).
+        laps: Stop once this many laps are completed.
+        max_steps: Stop after this many steps (None: the laps, or the env's end).
+        seed: Reset seed.
+
+    Returns:
+        The episode; its states stay in the env's recorder until the next reset / close
+        (which write the episode log when the env has an output folder).
+    """
+    from acgym.sim.driver import ExpertDriver
+
+    base = env.unwrapped
+    session = getattr(getattr(base, "backend", None), "session", None)
+    if session is None:
+        raise ConfigError("the expert drives the built-in simulator only (backend=sim)")
+    mapper = base.action_mapper
+    env.reset(seed=seed)
+    driver = ExpertDriver(session)
+    driver.reset()
+    controls = np.array(_neutral())
+    steps, ended = 0, False
+    limit = max_steps if max_steps is not None else base.max_episode_steps + 1
+    while steps < limit:
+        wanted = driver.controls()[0]
+        action = np.clip(mapper.to_actions(controls, wanted), -1.0, 1.0).astype(np.float32)
+        controls = mapper.to_controls(action.astype(np.float64), controls)
+        _, _, terminated, truncated, _ = env.step(action)
+        steps += 1
+        if terminated or truncated:
+            ended = True
+            break
+        if session.telemetry_array[0, _completed_column()] >= laps:
+            break
+    states = base.episode_states()
+    return ExpertRun(states, laps_from_states(states), steps, ended)
+
+
+def _neutral() -> tuple[float, float, float]:
+    from acgym.env.actions import NEUTRAL_CONTROLS
+
+    return NEUTRAL_CONTROLS
+
+
+def _completed_column() -> int:
+    from acgym.env.backends.local import SIM_ROW_LAYOUT
+
+    return int(SIM_ROW_LAYOUT.columns["completedLaps"])
+
+
+def make_sim_env(
+    track: str, car: str, config: EnvConfig | None = None, *, output_dir: Path | None = None
+) -> Any:
+    """A single ``acgym/Race-v0`` env of ``track`` and ``car`` (eval-style: fixed start)."""
+    import dataclasses
+
+    import gymnasium as gym
+
+    import acgym  # noqa: F401  (registers the ids)
+
+    config = dataclasses.replace(config or EnvConfig(), track=track, car=car)
+    return gym.make("acgym/Race-v0", track=track, car=car, config=config, output_dir=output_dir)
+
+
+def record_expert(
+    out: Path | str,
+    *,
+    track: str,
+    car: str,
+    laps: int = 1,
+    max_steps: int | None = None,
+    config: EnvConfig | None = None,
+    run_name: str | None = None,
+) -> tuple[Path, ExpertRun]:
+    """Record expert laps as a dataset run: ``<out>/<track>/<car>/<run>/laps/*.parquet``
+    with ``static_info.json``, ``episodes_stats.csv`` and ``env_config.yaml``.
+
+    Returns:
+        ``(run folder, the expert's episode)``.
+    """
+    if laps < 1:
+        raise ConfigError(f"laps must be >= 1, got {laps}")
+    run = run_name or datetime.now().strftime("%Y%m%d_%H%M%S") + "_expert"
+    run_dir = Path(out) / track / car / run
+    env = make_sim_env(track, car, config, output_dir=run_dir)
+    try:
+        result = drive_expert(env, laps=laps, max_steps=max_steps)
+    finally:
+        env.close()  # writes the episode
+    logger.info(
+        "expert: %d steps, %d clean laps (best %s s) -> %s",
+        result.steps,
+        result.laps.clean_laps,
+        result.laps.best_lap_s,
+        run_dir,
+    )
+    return run_dir, result
+
+
+__all__ = ["ExpertRun", "drive_expert", "make_sim_env", "record_expert"]

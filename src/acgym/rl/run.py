@@ -1,0 +1,510 @@
+"""A whole training run from a :class:`acgym.config.Config` (what ``acgym train`` does).
+
+1. the run folder ``<runs_root>/<timestamp>_<track>_<car>/`` (or ``train.run_dir``, or
+   the folder of ``train.resume``) with the resolved ``config.yaml``;
+2. the environment: the simulator's vector env of ``train.num_envs`` cars, or one car
+   (the game); its episode log writes ``laps/*.parquet`` and ``episodes_stats.csv``;
+3. the agent, offline data (``train.load_offline_data``) and pretraining
+   (``train.pretrain``);
+4. :class:`acgym.rl.trainer.Trainer`: lock-step (or with the env in a background thread)
+   for the simulator, real time for the game; TensorBoard in ``tb/``, checkpoints in
+   ``checkpoints/``, optional Weights & Biases; lap times, clean laps and the first
+   clean lap followed live;
+5. at the end, ``acgym eval`` on the final policy (``eval/``) and a summary
+   (``summary.json`` and a few printed lines).
+
+The first Ctrl-C (or SIGTERM) stops after the current step with a checkpoint; a second
+Ctrl-C stops at once. ``train.resume=RUN`` continues a stopped or killed run from its
+latest checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import signal
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from acgym.config import CONFIG_FILE, Config, load_config
+from acgym.errors import ConfigError, DataFileError
+from acgym.fileio import write_text_atomic
+from acgym.rl.checkpoint import latest_checkpoint
+from acgym.rl.laps import LapTracker, laps_from_states
+from acgym.rl.trainer import Callback, EpisodeStats, Trainer, make_agent
+
+logger = logging.getLogger(__name__)
+
+SUMMARY_FILE = "summary.json"
+LAPS_FILE = "laps.json"
+EVAL_DIR = "eval"
+
+
+# --------------------------------------------------------------------- run folder
+
+
+def new_run_dir(config: Config, now: datetime | None = None) -> Path:
+    """``<runs_root>/<YYYYmmdd_HHMMSS>_<track>_<car>`` (a free name)."""
+    now = now or datetime.now()
+    name = f"{now:%Y%m%d_%H%M%S}_{_slug(config.env.track)}_{_slug(config.env.car)}"
+    path = Path(config.train.runs_root) / name
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = Path(config.train.runs_root) / f"{name}_{suffix}"
+    return path
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(text).name)
+
+
+def resume_run_dir(resume: Path | str) -> Path:
+    """The run folder of ``resume`` (a run folder, its checkpoints folder or a checkpoint)."""
+    path = Path(resume)
+    for candidate in (path, path.parent, path.parent.parent):
+        if (candidate / CONFIG_FILE).is_file():
+            return candidate
+    raise DataFileError(
+        f"train.resume={resume}: no {CONFIG_FILE} in it or above it; give a run folder"
+    )
+
+
+def resolve_config(path: Path | str | None = None, overrides: Sequence[str] = ()) -> Config:
+    """The run's configuration: a resumed run's ``config.yaml`` as the base when the
+    overrides (or the file) name ``train.resume``, then the file, then the overrides."""
+    config = load_config(path, overrides)
+    if config.train.resume is None:
+        return config
+    run_dir = resume_run_dir(config.train.resume)
+    base = load_config(run_dir / CONFIG_FILE)
+    config = load_config(path, overrides, base=base)
+    return config
+
+
+# --------------------------------------------------------------------- callbacks
+
+
+class LapStats(Callback):
+    """Lap times, clean laps and the first clean lap of the training episodes.
+
+    Reads the simulator's telemetry rows each step when the env has them (every car of
+    the vector env), else the episode's logged states at its end (the game).
+    """
+
+    def __init__(self, env: Any, num_envs: int, state_path: Path | None = None) -> None:
+        from acgym.rl.envs import sim_rows
+
+        self.env = env
+        self.state_path = state_path
+        self.rows = sim_rows(env)
+        self.tracker: LapTracker | None = None
+        if self.rows is not None:
+            from acgym.env.backends.local import SIM_ROW_LAYOUT
+
+            self.tracker = LapTracker(num_envs, SIM_ROW_LAYOUT.columns)
+        self.laps = 0
+        self.clean_laps = 0
+        self.best_lap_s: float | None = None
+        self.first_clean_lap: dict[str, float] | None = None
+
+    def on_checkpoint(self, trainer: Trainer, path: Path) -> None:
+        if self.state_path is not None:  # beside the checkpoints, for a resume
+            write_text_atomic(self.state_path, json.dumps(self.state(), indent=2) + "\n")
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        """Continue from :meth:`state` (a resumed run)."""
+        self.laps = int(state.get("laps", 0))
+        self.clean_laps = int(state.get("clean_laps", 0))
+        self.best_lap_s = state.get("best_lap_s")
+        self.first_clean_lap = state.get("first_clean_lap")
+
+    def state(self) -> dict[str, Any]:
+        """JSON-friendly totals."""
+        return {
+            "laps": self.laps,
+            "clean_laps": self.clean_laps,
+            "best_lap_s": self.best_lap_s,
+            "first_clean_lap": self.first_clean_lap,
+        }
+
+    def _lap(self, trainer: Trainer, time_s: float, clean: bool) -> None:
+        self.laps += 1
+        if not clean:
+            return
+        self.clean_laps += 1
+        if self.best_lap_s is None or time_s < self.best_lap_s:
+            self.best_lap_s = time_s
+        if self.first_clean_lap is None:
+            counters = trainer.counters
+            self.first_clean_lap = {
+                "env_steps": counters.env_steps,
+                "train_time_s": counters.train_time_s,
+                "lap_time_s": time_s,
+            }
+            logger.info(
+                "first clean lap (%.3f s) after %d steps, %.0f s of training",
+                time_s,
+                counters.env_steps,
+                counters.train_time_s,
+            )
+        writer = trainer.writer
+        if writer is not None:
+            writer.add_scalar("laps/clean_lap_s", time_s, trainer.counters.env_steps)
+
+    def on_step(self, trainer: Trainer) -> None:
+        if self.tracker is None or self.rows is None:
+            return
+        for _car, lap in self.tracker.update(self.rows()):
+            self._lap(trainer, lap.time_s, lap.clean)
+
+    def on_episode_end(self, trainer: Trainer, episode: EpisodeStats) -> Mapping[str, float]:
+        if self.tracker is not None:
+            self.tracker.end_episode(episode.env_id)
+        else:
+            states = self.env.unwrapped.episode_states()
+            for lap in laps_from_states(states).laps:
+                self._lap(trainer, lap.time_s, lap.clean)
+        out = {"clean_laps": float(self.clean_laps)}
+        if self.best_lap_s is not None:
+            out["best_lap_s"] = self.best_lap_s
+        return out
+
+
+class StopRules(Callback):
+    """Stops training after ``time_limit_s`` of training or ``clean_laps`` clean laps."""
+
+    def __init__(self, laps: LapStats, time_limit_s: float, clean_laps: int) -> None:
+        self.laps, self.time_limit_s, self.clean_laps = laps, time_limit_s, clean_laps
+        self.reason: str | None = None
+
+    def on_step(self, trainer: Trainer) -> None:
+        if self.time_limit_s and trainer.counters.train_time_s >= self.time_limit_s:
+            self.reason = f"time limit ({self.time_limit_s:g} s)"
+        elif self.clean_laps and self.laps.clean_laps >= self.clean_laps:
+            self.reason = f"{self.laps.clean_laps} clean laps"
+        else:
+            return
+        trainer.stop()
+
+
+class WandbLogger(Callback):
+    """Weights & Biases: the same scalars as TensorBoard (``train.wandb=on|offline``)."""
+
+    def __init__(self, config: Config, run_dir: Path) -> None:
+        try:
+            import wandb
+        except ImportError as exc:
+            raise ConfigError(
+                f"train.wandb={config.train.wandb} needs the wandb package: "
+                "pip install 'acgym[wandb]' (or train.wandb=off)"
+            ) from exc
+        self.wandb = wandb
+        self.run = wandb.init(
+            project=config.train.wandb_project,
+            entity=config.train.wandb_entity,
+            name=run_dir.name,
+            id=_slug(run_dir.name),
+            resume="allow",
+            dir=str(run_dir),
+            mode="offline" if config.train.wandb == "offline" else "online",
+            config=config.to_dict(),
+        )
+
+    def _log(self, trainer: Trainer, values: Mapping[str, float], prefix: str = "") -> None:
+        self.run.log(
+            {prefix + k: float(v) for k, v in values.items()}, step=trainer.counters.env_steps
+        )
+
+    def on_log(self, trainer: Trainer, scalars: Mapping[str, float]) -> None:
+        self._log(trainer, scalars)
+
+    def on_episode_end(self, trainer: Trainer, episode: EpisodeStats) -> None:
+        values = {"return": episode.episode_return, "length": float(episode.length)}
+        values.update(trainer.extra_metrics)
+        self._log(trainer, values, "episode/")
+
+    def on_evaluation(self, trainer: Trainer, results: Mapping[str, float]) -> None:
+        self._log(trainer, results, "eval/")
+
+    def finish(self) -> None:
+        """Close the W&B run."""
+        self.run.finish()
+
+
+# --------------------------------------------------------------------- the run
+
+
+@dataclass
+class RunResult:
+    """What a run did."""
+
+    run_dir: Path
+    """The run folder."""
+    summary: dict[str, Any] = field(default_factory=dict)
+    """The summary (also in ``summary.json``)."""
+    interrupted: bool = False
+    """Stopped by Ctrl-C / SIGTERM."""
+
+
+@contextlib.contextmanager
+def _graceful_stop(trainer: Trainer) -> Iterator[list[str]]:
+    """First Ctrl-C / SIGTERM: ``trainer.stop()``; a second Ctrl-C: KeyboardInterrupt."""
+    received: list[str] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        if received and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        received.append(signal.Signals(signum).name)
+        logger.warning("%s: stopping after this step (Ctrl-C again to stop at once)", received[-1])
+        trainer.stop()
+
+    previous = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: no handlers
+        previous = {}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def run_training(
+    config: Config,
+    *,
+    callbacks: Sequence[Callback] = (),
+    progress: bool | None = None,
+) -> RunResult:
+    """Train as ``config`` says (see the module docstring).
+
+    Args:
+        config: The resolved configuration (:func:`resolve_config`).
+        callbacks: Extra hooks of the trainer (tests).
+        progress: Override ``train.progress``.
+
+    Returns:
+        The run folder and its summary.
+    """
+    import torch
+
+    from acgym.rl.envs import make_env
+
+    train = config.train
+    resumed = train.resume is not None
+    if resumed:
+        run_dir = resume_run_dir(train.resume)
+    else:
+        run_dir = Path(train.run_dir) if train.run_dir else new_run_dir(config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.save(run_dir / CONFIG_FILE)
+    if config.realtime and train.num_envs != 1:
+        raise ConfigError("the real-time loop drives one car: set train.num_envs=1")
+    if config.backend == "remote" and train.eval_interval:
+        raise ConfigError(
+            "train.eval_interval needs a second env; with backend=remote run acgym eval "
+            "after training (train.eval_at_end)"
+        )
+    if config.agent.num_threads is not None and config.agent.torch_device().type == "cpu":
+        torch.set_num_threads(config.agent.num_threads)
+
+    start_wall = time.perf_counter()
+    env = make_env(
+        config, num_envs=train.num_envs, output_dir=run_dir if train.log_episodes else None
+    )
+    if config.realtime and config.backend == "sim":  # rehearse the game's timing
+        from acgym.rl.realtime import RealTimeEnv
+
+        env = RealTimeEnv(env)
+    eval_env = None
+    wandb_logger: WandbLogger | None = None
+    try:
+        vector = hasattr(env, "num_envs") and hasattr(env, "single_observation_space")
+        obs_space = env.single_observation_space if vector else env.observation_space
+        action_space = env.single_action_space if vector else env.action_space
+        if obs_space.shape is None or len(obs_space.shape) != 1:
+            raise ConfigError(
+                f"training needs vector observations, got {obs_space} (image observations "
+                "are not supported by the MLP agent: env.image.enabled=false)"
+            )
+        agent = make_agent(
+            config.agent,
+            obs_space.shape[0],
+            action_space.shape[0],
+            num_envs=train.num_envs,
+            action_low=action_space.low,
+            action_high=action_space.high,
+        )
+        offline = None
+        if train.load_offline_data and not resumed:
+            offline = _load_offline(config, agent)
+        laps = LapStats(env, train.num_envs, run_dir / LAPS_FILE)
+        stops = StopRules(laps, train.time_limit_s, train.stop_after_clean_laps)
+        hooks: list[Callback] = [laps, stops, *callbacks]
+        if train.wandb != "off":
+            wandb_logger = WandbLogger(config, run_dir)
+            hooks.append(wandb_logger)
+        evaluate = None
+        if train.eval_interval:
+            from acgym.rl.evaluation import episode_metrics, evaluate_agent
+
+            eval_env = make_env(config, evaluation=True)
+
+            def evaluate(agent_: Any, episodes: int) -> dict[str, float]:
+                return episode_metrics(evaluate_agent(eval_env, agent_, episodes))
+
+        trainer = Trainer(
+            env,
+            train.trainer_config(
+                realtime=config.realtime,
+                progress=train.progress if progress is None else progress,
+            ),
+            agent=agent,
+            run_dir=run_dir,
+            resume=train.resume,
+            callbacks=hooks,
+            evaluate=evaluate,
+        )
+        if resumed:
+            laps.load(_read_json(run_dir / LAPS_FILE))
+        with trainer, _graceful_stop(trainer) as signals:
+            if train.pretrain and trainer.counters.pretrain_updates == 0:
+                if len(agent.demonstrations) == 0:
+                    raise ConfigError(
+                        "train.pretrain needs offline data: train.load_offline_data=true "
+                        "train.dataset_path=DIR"
+                    )
+                trainer.pretrain(train.pretrain_steps)
+            summary = trainer.train()
+        interrupted = bool(signals)
+    finally:
+        env.close()
+        if eval_env is not None:
+            eval_env.close()
+    summary = {
+        "run_dir": str(run_dir),
+        "track": config.env.track,
+        "car": config.env.car,
+        "algorithm": config.agent.algorithm,
+        "num_envs": train.num_envs,
+        "updates_per_step": train.updates_per_step,
+        "env_steps": summary["env_steps"],
+        "episodes": summary["episodes"],
+        "updates": summary["num_updates"],
+        "pretrain_updates": summary["pretrain_updates"],
+        "train_time_s": summary["train_time_s"],
+        "wall_time_s": time.perf_counter() - start_wall,
+        "steps_per_s": summary["steps_per_s"],
+        "stopped_by": stops.reason or ("signal" if interrupted else "step budget"),
+        "laps": laps.state(),
+        "offline_transitions": None if offline is None else offline.transitions,
+        "load_average": list(os.getloadavg()),
+        "checkpoint": str(latest_checkpoint(run_dir / "checkpoints") or ""),
+    }
+    if train.eval_at_end and not interrupted:
+        from acgym.rl.evaluation import evaluate_checkpoint
+
+        report = evaluate_checkpoint(
+            summary["checkpoint"],
+            config,
+            num_episodes=train.final_eval_episodes,
+            out_dir=run_dir / EVAL_DIR,
+            agent=agent,
+        )
+        summary["eval"] = {
+            key: report[key]
+            for key in ("best_lap_s", "clean_laps", "expert_best_lap_s", "gap_to_expert_s", "plot")
+        }
+    write_text_atomic(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    if wandb_logger is not None:
+        wandb_logger.finish()
+    return RunResult(run_dir, summary, interrupted)
+
+
+def _load_offline(config: Config, agent: Any) -> Any:
+    from acgym.rl.offline import fill_replay
+
+    if not config.train.dataset_path:
+        raise ConfigError("train.load_offline_data=true needs train.dataset_path=DIR")
+    return fill_replay(
+        agent, config.train.dataset_path, config.env, all_tracks=config.train.dataset_all_tracks
+    )
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return {}
+
+
+def format_summary(result: RunResult) -> str:
+    """The end-of-run summary a person reads."""
+    s = result.summary
+    laps = s["laps"]
+    lines = [
+        "",
+        f"{'stopped' if result.interrupted else 'done'}: {s['env_steps']:,} steps, "
+        f"{s['episodes']} episodes, {s['updates']:,} updates in {_duration(s['train_time_s'])} "
+        f"({s['steps_per_s']:.0f} steps/s this session; stopped by {s['stopped_by']})",
+    ]
+    if laps["clean_laps"]:
+        first = laps["first_clean_lap"]
+        lines.append(
+            f"training: {laps['clean_laps']} clean laps of {laps['laps']}, best "
+            f"{laps['best_lap_s']:.3f} s; first clean lap after {first['env_steps']:,} steps "
+            f"({_duration(first['train_time_s'])})"
+        )
+    else:
+        lines.append(f"training: no clean lap yet ({laps['laps']} laps completed)")
+    evaluation = s.get("eval")
+    if evaluation:
+        best, expert = evaluation["best_lap_s"], evaluation["expert_best_lap_s"]
+        text = f"{best:.3f} s" if best is not None else "no clean lap"
+        if expert is not None:
+            text += f" (expert {expert:.3f} s)"
+        lines.append(
+            f"final policy: {text}, {evaluation['clean_laps']} clean laps; plot {evaluation['plot']}"
+        )
+    run_dir = result.run_dir
+    lines += [
+        f"files: {run_dir}/ (config.yaml, checkpoints/, tb/, laps/, episodes_stats.csv, "
+        f"{SUMMARY_FILE}{', eval/' if evaluation else ''})",
+        f"  tensorboard --logdir {run_dir / 'tb'}",
+        f"  acgym eval --checkpoint {run_dir}",
+    ]
+    if result.interrupted:
+        lines.append(f"  acgym train train.resume={run_dir}")
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    minutes, rest = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{rest:02d}s" if hours else f"{minutes}m{rest:02d}s"
+
+
+__all__ = [
+    "LapStats",
+    "RunResult",
+    "StopRules",
+    "WandbLogger",
+    "format_summary",
+    "new_run_dir",
+    "resolve_config",
+    "resume_run_dir",
+    "run_training",
+]
