@@ -115,7 +115,8 @@ class Remote:
                 return self._state  # lock-step: nothing moves until the next controls
             self._state = self.client.receive_state()
             return self._state
-        if seed is not None and not self.client.legacy:
+        # Only a server that lists "seed" takes it (the game lists no reset option).
+        if seed is not None and "seed" in self.client.server_info.get("reset_options", ()):
             options["seed"] = int(seed)
         self.client.reset(ResetOptions.from_mapping(options))
         self._state = self.client.receive_state()
