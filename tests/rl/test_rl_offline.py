@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -174,8 +175,6 @@ def test_offline_data_from_the_train_command_reaches_the_offline_buffer(
         ]
     )
     assert code == 0
-    import json
-
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["offline_transitions"] == STEPS
     assert summary["pretrain_updates"] == STEPS  # one update per demonstration (original)
