@@ -99,7 +99,9 @@ def test_critic_target_uses_n_step_reward_discount_and_termination() -> None:
         torch.tensor([0.5, 0.5, 0.25, 0.25]),
     )
     captured = {}
-    agent._critic_step = lambda batch, sa, next_sa, target: captured.update(target=target) or {}
+    agent._critic_step = lambda batch, sa, next_sa, target, metrics: (
+        captured.update(target=target) or {}
+    )
     generator_state = agent.generator.get_state()
     agent.update_on_batch(batch)
     agent.generator.set_state(generator_state)
@@ -140,7 +142,7 @@ def test_discor_weights_and_error_targets_match_the_closed_form() -> None:
     with torch.no_grad():
         q = agent.critic(sa).squeeze(-1)
         error = agent.error(sa).squeeze(-1)
-    metrics = agent._critic_step(batch, sa, next_sa, target)
+    metrics = agent._critic_step(batch, sa, next_sa, target, True)
     # Non-terminal transitions weigh exp(-gamma * Delta / tau) relative to terminal ones.
     logits = -(1 - batch.terminations) * gamma * error_value / tau
     weights = torch.softmax(logits, 0)
@@ -161,7 +163,7 @@ def test_discor_with_zero_error_weighs_like_sac() -> None:
     target = batch.rewards
     with torch.no_grad():
         q = agent.critic(sa).squeeze(-1)
-    metrics = agent._critic_step(batch, sa, sa, target)
+    metrics = agent._critic_step(batch, sa, sa, target, True)
     torch.testing.assert_close(metrics["loss/critic"], (q - target).square().mean(1).sum())
 
 
@@ -180,7 +182,7 @@ def test_discor_can_discount_errors_by_the_n_step_discount() -> None:
     with torch.no_grad():
         q = agent.critic(sa).squeeze(-1)
         error = agent.error(sa).squeeze(-1)
-    metrics = agent._critic_step(batch, sa, sa, torch.zeros(2))
+    metrics = agent._critic_step(batch, sa, sa, torch.zeros(2), True)
     error_target = q.abs() + torch.tensor([0.5, 0.25])
     torch.testing.assert_close(metrics["loss/error"], (error - error_target).square().mean(1).sum())
 

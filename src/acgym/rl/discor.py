@@ -54,7 +54,7 @@ class DisCor(SAC):
         ]
 
     def _critic_step(
-        self, batch: ReplayBatch, sa: Tensor, next_sa: Tensor, target: Tensor
+        self, batch: ReplayBatch, sa: Tensor, next_sa: Tensor, target: Tensor, metrics: bool
     ) -> dict[str, Tensor]:
         discount = batch.discounts if self.config.error_nstep_discount else self.config.gamma
         with torch.no_grad():
@@ -72,6 +72,8 @@ class DisCor(SAC):
         self.critic_optim.step()
         error_mean = error.detach().mean(dim=1)
         self.error_tau.lerp_(error_mean, self.config.tau)
+        if not metrics:
+            return {}
         return {
             "loss/critic": critic_loss.detach(),
             "loss/error": error_loss.detach(),

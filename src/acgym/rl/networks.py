@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -63,6 +64,17 @@ class EnsembleMLP(nn.Module):
             weight = torch.empty(members, fan_in, fan_out).uniform_(-bound, bound)
             self.weights.append(nn.Parameter(weight))
             self.biases.append(nn.Parameter(torch.zeros(members, 1, fan_out)))
+        self._refresh_param_lists()
+
+    def _refresh_param_lists(self) -> None:
+        # Plain lists: iterating a ParameterList costs ~13 us per forward pass.
+        self._weight_list = list(self.weights)
+        self._bias_list = list(self.biases)
+
+    def _apply(self, fn: Any, recurse: bool = True) -> EnsembleMLP:
+        result = super()._apply(fn, recurse)
+        self._refresh_param_lists()  # .to() may replace the parameters
+        return result
 
     def forward(self, x: Tensor, params: Sequence[Tensor] | None = None) -> Tensor:
         """Evaluate every member.
@@ -77,17 +89,20 @@ class EnsembleMLP(nn.Module):
         Returns:
             ``(members, batch, out_dim)``.
         """
-        num_layers = len(self.weights)
+        num_layers = len(self._weight_list)
         if params is None:
-            weights, biases = list(self.weights), list(self.biases)
+            weights, biases = self._weight_list, self._bias_list
         else:
             weights, biases = params[:num_layers], params[num_layers:]
         h = x.expand(self.members, *x.shape) if x.dim() == 2 else x
-        for k in range(num_layers):
-            h = torch.baddbmm(biases[k], h, weights[k])
-            if k < num_layers - 1:
-                h = F.relu(h)
-        return h
+        for k in range(num_layers - 1):
+            h = F.relu(torch.baddbmm(biases[k], h, weights[k]))
+        weight, bias = weights[-1], biases[-1]
+        if weight.shape[-1] == 1:
+            # One output column: multiply-and-sum is 2-3x faster than a degenerate bmm on
+            # CPU (forward and backward), and no slower on GPU.
+            return (h * weight.transpose(1, 2)).sum(dim=-1, keepdim=True) + bias
+        return torch.baddbmm(bias, h, weight)
 
     def member(self, index: int) -> nn.Sequential:
         """A standalone copy of member ``index`` as an ``nn.Sequential`` of ``nn.Linear``."""
@@ -116,6 +131,16 @@ class SquashedGaussianActor(nn.Module):
         super().__init__()
         self.action_dim = action_dim
         self.net = mlp(obs_dim, hidden, 2 * action_dim)
+        self._linears = [m for m in self.net if isinstance(m, nn.Linear)]
+
+    def _mean_log_std(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        # The layers called directly: nn.Module.__call__ per layer is measurable overhead.
+        h = obs
+        for layer in self._linears[:-1]:
+            h = F.relu(F.linear(h, layer.weight, layer.bias))
+        last = self._linears[-1]
+        mean, log_std = F.linear(h, last.weight, last.bias).chunk(2, dim=-1)
+        return mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
 
     def forward(
         self, obs: Tensor, generator: torch.Generator | None = None
@@ -131,8 +156,7 @@ class SquashedGaussianActor(nn.Module):
             action_dim)`` in ``[-1, 1]``, its log-density ``(batch,)`` including the
             tanh correction, and the deterministic action ``tanh(mean)``.
         """
-        mean, log_std = self.net(obs).chunk(2, dim=-1)
-        log_std = log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
+        mean, log_std = self._mean_log_std(obs)
         noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
         pre_tanh = mean + log_std.exp() * noise
         action = torch.tanh(pre_tanh)
@@ -148,5 +172,10 @@ class SquashedGaussianActor(nn.Module):
 
     def mean_action(self, obs: Tensor) -> Tensor:
         """The deterministic action ``tanh(mean)``, ``(batch, action_dim)``."""
-        mean, _ = self.net(obs).chunk(2, dim=-1)
-        return torch.tanh(mean)
+        return torch.tanh(self._mean_log_std(obs)[0])
+
+    def sample_action(self, obs: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """A sampled action ``(batch, action_dim)`` without its log-density (acting)."""
+        mean, log_std = self._mean_log_std(obs)
+        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        return torch.tanh(mean + log_std.exp() * noise)

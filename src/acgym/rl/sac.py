@@ -224,7 +224,7 @@ class SAC:
             if deterministic:
                 action = self.actor.mean_action(x)
             else:
-                action = self.actor(x, self.generator)[0]
+                action = self.actor.sample_action(x, self.generator)
             action = action.cpu().numpy()
         return self.to_env_action(action.reshape(*obs.shape[:-1], self.action_dim))
 
@@ -268,17 +268,23 @@ class SAC:
             logging, to keep host syncs out of the loop); empty when ``num_updates`` is 0.
         """
         metrics: dict[str, Tensor] = {}
-        for _ in range(num_updates):
+        for i in range(num_updates):
             metrics = self.update_on_batch(
-                self.replay.sample(self.config.batch_size), update_alpha=update_alpha
+                self.replay.sample(self.config.batch_size),
+                update_alpha=update_alpha,
+                metrics=i == num_updates - 1,
             )
         return metrics
 
     def update_on_batch(
-        self, batch: ReplayBatch, *, update_alpha: bool = True
+        self, batch: ReplayBatch, *, update_alpha: bool = True, metrics: bool = True
     ) -> dict[str, Tensor]:
-        """One gradient update on ``batch`` (policy, temperature, critics, targets)."""
-        metrics = self._policy_step(batch.observations, update_alpha)
+        """One gradient update on ``batch`` (policy, temperature, critics, targets).
+
+        Returns:
+            Metrics as 0-d tensors, or ``{}`` when ``metrics`` is false (saves work).
+        """
+        out = self._policy_step(batch.observations, update_alpha, metrics)
         with torch.no_grad():
             alpha = self.log_alpha.exp()
             next_action, next_log_prob, _ = self.actor(batch.next_observations, self.generator)
@@ -288,13 +294,13 @@ class SAC:
                 next_q - alpha * next_log_prob
             )
         sa = torch.cat([batch.observations, batch.actions], dim=-1)
-        metrics.update(self._critic_step(batch, sa, next_sa, target))
+        out.update(self._critic_step(batch, sa, next_sa, target, metrics))
         self.num_updates += 1
         if self.num_updates % self.config.target_update_interval == 0:
             self._update_targets()
-        return metrics
+        return out
 
-    def _policy_step(self, obs: Tensor, update_alpha: bool) -> dict[str, Tensor]:
+    def _policy_step(self, obs: Tensor, update_alpha: bool, metrics: bool) -> dict[str, Tensor]:
         action, log_prob, _ = self.actor(obs, self.generator)
         frozen = self._critic_frozen if self.speed.detach_critic_in_actor_loss else None
         q = self.critic(torch.cat([obs, action], dim=-1), frozen).squeeze(-1).amin(dim=0)
@@ -313,6 +319,8 @@ class SAC:
                 self.alpha_optim.zero_grad(set_to_none=True)
                 alpha_loss.backward()
                 self.alpha_optim.step()
+        if not metrics:
+            return {}
         return {
             "loss/actor": actor_loss.detach(),
             "loss/alpha": alpha_loss.detach(),
@@ -321,13 +329,15 @@ class SAC:
         }
 
     def _critic_step(
-        self, batch: ReplayBatch, sa: Tensor, next_sa: Tensor, target: Tensor
+        self, batch: ReplayBatch, sa: Tensor, next_sa: Tensor, target: Tensor, metrics: bool
     ) -> dict[str, Tensor]:
         q = self.critic(sa).squeeze(-1)  # (2, batch)
         critic_loss = (q - target).square().mean(dim=1).sum()
         self.critic_optim.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.critic_optim.step()
+        if not metrics:
+            return {}
         return {"loss/critic": critic_loss.detach(), "stats/q_mean": q.detach().mean()}
 
     @torch.no_grad()
