@@ -55,9 +55,10 @@ logger = logging.getLogger(__name__)
 CONFIG_FILE = "config.yaml"
 """Name of the resolved configuration saved in every run folder."""
 
-BACKENDS = ("sim", "remote")
-"""``sim``: ``acgym/Race-v0`` (the simulator in process); ``remote``:
-``acgym/AssettoCorsa-v0`` (the game plugin or ``acgym sim serve``)."""
+BACKENDS = ("sim", "ac", "remote")
+"""``sim``: ``acgym/Race-v0`` (the simulator in process); ``ac``: Assetto Corsa through its
+plugin (``acgym/AssettoCorsa-v0`` in real time); ``remote``: ``acgym/AssettoCorsa-v0``
+with the ``remote`` section's mode (the game, or ``acgym sim serve``)."""
 
 WANDB_MODES = ("off", "on", "offline")
 
@@ -193,8 +194,9 @@ class Config:
     """Everything a run needs; saved as ``config.yaml`` in the run folder."""
 
     backend: str = "sim"
-    """``sim`` (``acgym/Race-v0``, the simulator in process) or ``remote``
-    (``acgym/AssettoCorsa-v0``: the game, or ``acgym sim serve``)."""
+    """``sim`` (``acgym/Race-v0``, the simulator in process), ``ac`` (the game through its
+    plugin, real time) or ``remote`` (``acgym/AssettoCorsa-v0`` with ``remote.mode``: the
+    game, or ``acgym sim serve``)."""
     env: EnvConfig = field(default_factory=_default_env)
     """The environment (the original's ``AssettoCorsa`` section; that name is accepted)."""
     agent: AgentConfig = field(default_factory=_default_agent)
@@ -211,10 +213,18 @@ class Config:
             raise ConfigError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
 
     @property
+    def remote_mode(self) -> str | None:
+        """``realtime`` or ``lockstep`` for a remote backend (``ac`` is real time); None
+        for the simulator in process."""
+        if self.backend == "sim":
+            return None
+        return "realtime" if self.backend == "ac" else self.remote.mode
+
+    @property
     def realtime(self) -> bool:
         """Whether the real-time loop runs: ``train.realtime``, or always against a
-        remote backend in real time (the game does not wait for the learner)."""
-        return self.train.realtime or (self.backend == "remote" and self.remote.mode == "realtime")
+        backend in real time (the game does not wait for the learner)."""
+        return self.train.realtime or self.remote_mode == "realtime"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (lists for tuples), loadable by :func:`load_config`."""
@@ -236,6 +246,7 @@ SECTIONS = ("env", "agent", "train", "sim", "remote")
 
 ORIGINAL_TOP_LEVEL: dict[str, str | None] = {
     "seed": "agent.seed",
+    "algo": "agent.algorithm",  # the original's --algo
     "device": "agent.device",
     "track": "env.track",
     "car": "env.car",

@@ -155,6 +155,7 @@ class TrainerConfig:
 # the original config.yml; ``None`` marks keys that have no counterpart and are ignored.
 ORIGINAL_KEYS: dict[tuple[str, str], tuple[str, str] | None] = {
     ("", "seed"): ("agent", "seed"),
+    ("Agent", "algorithm"): ("agent", "algorithm"),  # the original's --algo flag
     ("Agent", "num_steps"): ("trainer", "total_steps"),
     ("Agent", "batch_size"): ("agent", "batch_size"),
     ("Agent", "memory_size"): ("agent", "replay_size"),

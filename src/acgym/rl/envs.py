@@ -51,7 +51,7 @@ def env_kwargs(
             host=env.remote_machine_ip,
             token=remote.token,
             legacy=remote.legacy,
-            mode=remote.mode,
+            mode=config.remote_mode,
             timeout_s=remote.timeout_s,
         )
     return kwargs
@@ -75,7 +75,7 @@ def make_env(
     import acgym  # noqa: F401  (registers the ids)
 
     kwargs = env_kwargs(config, output_dir=output_dir, evaluation=evaluation)
-    if config.backend == "remote":
+    if config.backend != "sim":
         if num_envs != 1:
             raise ConfigError(f"the remote backend drives one car; got train.num_envs={num_envs}")
         env: Any = gym.make(REMOTE_ENV_ID, **kwargs)

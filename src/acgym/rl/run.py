@@ -309,10 +309,10 @@ def run_training(
     config.save(run_dir / CONFIG_FILE)
     if config.realtime and train.num_envs != 1:
         raise ConfigError("the real-time loop drives one car: set train.num_envs=1")
-    if config.backend == "remote" and train.eval_interval:
+    if config.backend != "sim" and train.eval_interval:
         raise ConfigError(
-            "train.eval_interval needs a second env; with backend=remote run acgym eval "
-            "after training (train.eval_at_end)"
+            f"train.eval_interval needs a second env; with backend={config.backend} the "
+            "final evaluation runs after training (train.eval_at_end)"
         )
     if config.agent.num_threads is not None and config.agent.torch_device().type == "cpu":
         torch.set_num_threads(config.agent.num_threads)
