@@ -70,9 +70,12 @@ def _default_env() -> EnvConfig:
 
 
 def _default_agent() -> AgentConfig:
-    # One PyTorch thread: on a CPU the second core steps the simulator (train.threaded_env),
-    # and two threads fighting other load were 1.5-2x slower per update (docs/results.md).
-    return AgentConfig(num_threads=1)
+    # Two departures from AgentConfig's (the original's) values, measured in
+    # docs/results.md: one PyTorch thread (two threads fighting other load were 1.5-2x
+    # slower per update), and an initial temperature of 0.1 instead of 1 (with 1 the
+    # entropy bonus dwarfs the speed reward of a car crawling off the line, and the first
+    # 20k steps are spent standing still).
+    return AgentConfig(num_threads=1, init_alpha=0.1)
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,9 @@ class TrainingConfig(TrainerConfig):
 
     total_steps: int = 300_000
     """Environment steps to train for, all cars counted (original: ``Agent.num_steps``)."""
-    start_steps: int = 5000
-    """Steps of uniformly random actions before the policy acts and learning starts."""
+    start_steps: int = 2000
+    """Steps of uniformly random actions before the policy acts and learning starts, all
+    cars counted (original: ``Agent.start_steps``)."""
     updates_per_step: float = 0.25
     """Update-to-data ratio: gradient updates per environment step (original: one per
     step). On a CPU the updates bound the wall time; see docs/results.md for the choice."""

@@ -165,3 +165,12 @@ def test_yaml_and_overrides_layer_on_a_base(tmp_path: Path) -> None:
         6,
         100.0,
     )
+
+
+def test_the_game_backend_trains_in_real_time_and_the_simulator_in_lock_step() -> None:
+    assert not load_config().realtime
+    assert load_config(overrides=["backend=ac"]).realtime
+    assert load_config(overrides=["backend=remote"]).realtime  # remote.mode=realtime
+    assert not load_config(overrides=["backend=remote", "remote.mode=lockstep"]).realtime
+    assert load_config(overrides=["train.realtime=true"]).realtime  # rehearsal on the sim
+    assert load_config(overrides=["algo=discor"]).agent.algorithm == "discor"

@@ -51,6 +51,8 @@ def _eval(args: argparse.Namespace) -> int:
     from acgym.rl.evaluation import evaluate_checkpoint, format_report
     from acgym.rl.run import resume_run_dir
 
+    if not args.verbose:
+        logging.getLogger("acgym.env.episode_log").setLevel(logging.WARNING)
     checkpoint = resolve_checkpoint(args.checkpoint)
     try:
         run_dir: Path | None = resume_run_dir(checkpoint)

@@ -137,6 +137,20 @@ def lap_trace(states: Any, lap: Lap, control_period_s: float) -> LapTrace:
     return LapTrace(lap.time_s, xy, speed, distance, elapsed)
 
 
+def longest_attempt(episodes: list[Any], control_period_s: float) -> LapTrace | None:
+    """The path of the episode that drove the farthest (no clean lap to show), with a
+    ``time_s`` of NaN."""
+    best: LapTrace | None = None
+    for episode in episodes:
+        steps = len(episode.states)
+        if steps < 2:
+            continue
+        trace = lap_trace(episode.states, Lap(float("nan"), False, 0, steps - 1), control_period_s)
+        if best is None or trace.distance_m[-1] > best.distance_m[-1]:
+            best = trace
+    return best
+
+
 def best_lap_trace(
     episodes: list[Any], control_period_s: float
 ) -> tuple[LapTrace | None, int | None]:
@@ -167,15 +181,18 @@ def plot_laps(
 
     from acgym.track.plot import _draw_scale_bar, _draw_start, _draw_surface
 
-    traces = [t for t in (agent, expert) if t is not None]
+    traces = [t for t in (agent, expert) if t is not None and not np.isnan(t.time_s)]
     if traces:
         low = min(float(t.speed_kmh.min()) for t in traces)
         high = max(float(t.speed_kmh.max()) for t in traces)
     else:
         low, high = 0.0, 1.0
-    extent_m = float(max(np.ptp(np.vstack((track.left_m, track.right_m)), axis=0)))
-    fig = Figure(figsize=(13.0, 9.0), dpi=130, layout="constrained")
-    grid = fig.add_gridspec(2, 2, height_ratios=(2.2, 1.0))
+    span_m = np.ptp(np.vstack((track.left_m, track.right_m)), axis=0)
+    extent_m = float(max(span_m))
+    # Two maps side by side at the track's aspect, the speed trace below.
+    map_height = float(np.clip(6.2 * span_m[1] / max(span_m[0], 1.0), 2.4, 6.5)) + 0.6
+    fig = Figure(figsize=(13.0, map_height + 3.4), dpi=130, layout="constrained")
+    grid = fig.add_gridspec(2, 2, height_ratios=(map_height, 2.8))
     mappable = None
     panels = ((agent, agent_label), (expert, "expert (acgym.sim.driver)"))
     for column, (trace, label) in enumerate(panels):
@@ -186,6 +203,14 @@ def plot_laps(
         _draw_start(ax, track, extent_m)
         if trace is None:
             ax.set_title(f"{label}: no clean lap", fontsize=12)
+        elif np.isnan(trace.time_s):
+            ax.plot(*trace.xy_m.T, color="white", linewidth=1.8)
+            ax.plot(*trace.xy_m[-1], marker="X", color="red", markersize=9)
+            ax.set_title(
+                f"{label}: no clean lap (farthest episode: {trace.distance_m[-1]:.0f} m, "
+                "end marked x)",
+                fontsize=12,
+            )
         else:
             segments = np.stack((trace.xy_m[:-1], trace.xy_m[1:]), axis=1)
             lines = LineCollection(segments, cmap="turbo", linewidths=2.2, capstyle="round")
@@ -201,18 +226,21 @@ def plot_laps(
         colorbar.set_label("speed, km/h")
     ax = fig.add_subplot(grid[1, :])
     for trace, label, color in ((agent, agent_label, "tab:blue"), (expert, "expert", "black")):
-        if trace is not None:
-            ax.plot(
-                trace.distance_m,
-                trace.speed_kmh,
-                color=color,
-                linewidth=1.4,
-                label=f"{label} ({_lap_time_text(trace.time_s)})",
-            )
+        if trace is None:
+            continue
+        lap = not np.isnan(trace.time_s)
+        ax.plot(
+            trace.distance_m,
+            trace.speed_kmh,
+            color=color,
+            linewidth=1.4,
+            linestyle="-" if lap else "--",
+            label=f"{label} ({_lap_time_text(trace.time_s) if lap else 'farthest episode'})",
+        )
     ax.set_xlabel("distance driven in the lap, m")
     ax.set_ylabel("speed, km/h")
     ax.grid(alpha=0.3)
-    if traces:
+    if agent is not None or expert is not None:
         ax.legend(loc="lower right")
     if title:
         fig.suptitle(title, fontsize=13)
@@ -272,6 +300,7 @@ def evaluate_checkpoint(
         env.close()
     period_s = config.env.control_period_s
     agent_trace, best_index = best_lap_trace(episodes, period_s)
+    shown = agent_trace if agent_trace is not None else longest_attempt(episodes, period_s)
     expert_trace = None
     expert_laps: list[float] = []
     if expert and config.backend == "sim":
@@ -279,7 +308,7 @@ def evaluate_checkpoint(
     track = load_track(config.env.track)
     plot_path = plot_laps(
         track,
-        agent_trace,
+        shown,
         expert_trace,
         out_dir / PLOT_FILE,
         title=f"{config.env.track}, {config.env.car}: best clean lap of {num_episodes} "
