@@ -34,7 +34,9 @@ def test_run_has_the_figures_the_docs_quote(monkeypatch: pytest.MonkeyPatch) -> 
         calls.append(num_steps)
         return {kind: {"steps_per_s": 6000.0} for kind in bench.STATE_KINDS}
 
-    def fake_realtime(duration_s: float, priority: int | None = None) -> dict[str, object]:
+    def fake_realtime(
+        duration_s: float, priority: int | None = None, client_priority: int | None = None
+    ) -> dict[str, object]:
         return {"server_tick_lateness_ms": {"p99": 0.1}, "client_arrival_lateness_ms": {"p99": 3.0}}
 
     monkeypatch.setattr(bench, "bench_lockstep", fake_lockstep)

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from acgym.protocol import codec
@@ -206,6 +206,25 @@ def _readline_with_timeout(process: subprocess.Popen[str], timeout_s: float) -> 
     return result[0]
 
 
+@contextlib.contextmanager
+def _thread_priority(priority: int | None) -> Iterator[bool]:
+    """Run this thread at real-time priority ``priority`` inside the block, if allowed;
+    yields whether it was granted."""
+    if priority is None:
+        yield False
+        return
+    try:
+        before = os.sched_getscheduler(0), os.sched_getparam(0)
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (AttributeError, OSError):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        os.sched_setscheduler(0, before[0], before[1])
+
+
 def _process_cpu_s(pid: int) -> float:
     """CPU time (user + system) of process ``pid`` so far, s (Linux ``/proc``; else NaN)."""
     try:
@@ -306,7 +325,10 @@ def bench_lockstep(
 
 
 def bench_realtime(
-    duration_s: float, rate_hz: float = 25.0, priority: int | None = None
+    duration_s: float,
+    rate_hz: float = 25.0,
+    priority: int | None = None,
+    client_priority: int | None = None,
 ) -> dict[str, Any]:
     """Tick jitter of a real-time server, at the server and as seen by the client.
 
@@ -315,12 +337,16 @@ def bench_realtime(
     client holding it. Client: the two added up, state by state (state ``seq`` k is tick
     k): how late after its schedule the client had each state.
 
-    ``priority``: run the server's thread at this real-time priority (if allowed).
+    ``priority``, ``client_priority``: run the server's thread, and this (client)
+    thread while it measures, at this real-time priority (if allowed).
     """
     arrivals: list[tuple[int, float, float]] = []  # seq, arrival, creation
     extra = ("--priority", str(priority)) if priority is not None else ()
     with ServerProcess("--mode", "realtime", "--rate-hz", str(rate_hz), *extra) as server:
-        with Client(ego_port=server.ego_port, mgmt_port=server.mgmt_port, drain="every") as client:
+        with (
+            Client(ego_port=server.ego_port, mgmt_port=server.mgmt_port, drain="every") as client,
+            _thread_priority(client_priority) as client_raised,
+        ):
             end_s = time.perf_counter() + duration_s
             while time.perf_counter() < end_s:
                 state = client.receive_state()
@@ -339,6 +365,7 @@ def bench_realtime(
     return {
         "rate_hz": rate_hz,
         "server_priority": priority if stats.get("priority_raised") else "normal",
+        "client_priority": client_priority if client_raised else "normal",
         "duration_s": duration_s,
         "states": len(arrivals),
         "server_tick_lateness_ms": _percentiles_ms(server_lateness_ms),
@@ -358,6 +385,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     lockstep = bench_lockstep(2000 if quick else 40000)
     realtime = bench_realtime(2.0 if quick else 30.0)
     realtime_priority = bench_realtime(2.0 if quick else 30.0, priority=10)
+    realtime_both = bench_realtime(2.0 if quick else 30.0, priority=10, client_priority=10)
 
     def jitter_ok(result: dict[str, Any], key: str) -> bool:
         return result[key]["p99"] <= JITTER_TARGET_P99_MS
@@ -366,7 +394,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         f"lockstep_steps_per_s_{k}": v["steps_per_s"] >= LOCKSTEP_TARGET_STEPS_PER_S
         for k, v in lockstep.items()
     }
-    for name, result in (("", realtime), ("_priority", realtime_priority)):
+    for name, result in (
+        ("", realtime),
+        ("_priority", realtime_priority),
+        ("_priority_both", realtime_both),
+    ):
         targets[f"server_jitter_p99_ms{name}"] = jitter_ok(result, "server_tick_lateness_ms")
         targets[f"client_jitter_p99_ms{name}"] = jitter_ok(result, "client_arrival_lateness_ms")
     return {
@@ -376,6 +408,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "lockstep": lockstep,
         "realtime": realtime,
         "realtime_server_priority_10": realtime_priority,
+        "realtime_server_and_client_priority_10": realtime_both,
         "targets_met": targets,
         "note": (
             "server in a subprocess; encode = normalize + JSON, decode = JSON + checks, best "
