@@ -24,8 +24,8 @@ original                        here
 ==============================  ==========================================
 
 Shortcuts for the keys used most: ``track``, ``car`` (``env.track``, ``env.car``),
-``seed``, ``device`` (``agent.seed``, ``agent.device``), ``resume``, ``total_steps`` and
-``num_envs`` (``train.*``). Nothing is read at import time.
+``seed``, ``device`` (``agent.seed``, ``agent.device``), ``resume``, ``total_steps``,
+``num_envs`` and ``wandb`` (``train.*``). Nothing is read at import time.
 """
 
 from __future__ import annotations
@@ -257,6 +257,7 @@ ORIGINAL_TOP_LEVEL: dict[str, str | None] = {
     "resume": "train.resume",
     "total_steps": "train.total_steps",
     "num_envs": "train.num_envs",
+    "wandb": "train.wandb",
     "load_offline_data": "train.load_offline_data",
     "dataset_path": "train.dataset_path",
     "pre_train": "train.pretrain",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -134,3 +135,12 @@ def test_realtime_loop_learns_between_set_actions_and_step(tmp_path: Path) -> No
         (latest_checkpoint(tmp_path / "rt" / "checkpoints") / "meta.json").read_text()
     )["extra"]["counters"]["updates_skipped"]
     assert 0 < result.summary["updates"] and result.summary["updates"] + skipped == budget
+
+
+def test_wandb_without_the_package_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "wandb", None)  # as if not installed
+    code = main(["train", *TINY, "wandb=offline", f"train.run_dir={tmp_path / 'w'}"])
+    assert code == 1
+    assert "pip install 'acgym[wandb]'" in capsys.readouterr().err

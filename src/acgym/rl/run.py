@@ -318,6 +318,7 @@ def run_training(
         torch.set_num_threads(config.agent.num_threads)
 
     start_wall = time.perf_counter()
+    wandb_logger = WandbLogger(config, run_dir) if train.wandb != "off" else None
     env = make_env(
         config, num_envs=train.num_envs, output_dir=run_dir if train.log_episodes else None
     )
@@ -326,7 +327,6 @@ def run_training(
 
         env = RealTimeEnv(env)
     eval_env = None
-    wandb_logger: WandbLogger | None = None
     try:
         vector = hasattr(env, "num_envs") and hasattr(env, "single_observation_space")
         obs_space = env.single_observation_space if vector else env.observation_space
@@ -350,8 +350,7 @@ def run_training(
         laps = LapStats(env, train.num_envs, run_dir / LAPS_FILE)
         stops = StopRules(laps, train.time_limit_s, train.stop_after_clean_laps)
         hooks: list[Callback] = [laps, stops, *callbacks]
-        if train.wandb != "off":
-            wandb_logger = WandbLogger(config, run_dir)
+        if wandb_logger is not None:
             hooks.append(wandb_logger)
         evaluate = None
         if train.eval_interval:
@@ -386,6 +385,10 @@ def run_training(
                 trainer.pretrain(train.pretrain_steps)
             summary = trainer.train()
         interrupted = bool(signals)
+    except BaseException:
+        if wandb_logger is not None:
+            wandb_logger.finish()
+        raise
     finally:
         env.close()
         if eval_env is not None:
