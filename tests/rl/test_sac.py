@@ -22,6 +22,7 @@ PLAIN = SpeedOptions(
     foreach_polyak=False,
     detach_critic_in_actor_loss=False,
     joint_actor_alpha_step=False,
+    shared_obs_term=False,
 )
 
 
@@ -142,7 +143,7 @@ def test_discor_weights_and_error_targets_match_the_closed_form() -> None:
     with torch.no_grad():
         q = agent.critic(sa).squeeze(-1)
         error = agent.error(sa).squeeze(-1)
-    metrics = agent._critic_step(batch, sa, next_sa, target, True)
+    metrics = agent._critic_step(batch, agent._current_q(batch, None), next_sa, target, True)
     # Non-terminal transitions weigh exp(-gamma * Delta / tau) relative to terminal ones.
     logits = -(1 - batch.terminations) * gamma * error_value / tau
     weights = torch.softmax(logits, 0)
@@ -163,7 +164,7 @@ def test_discor_with_zero_error_weighs_like_sac() -> None:
     target = batch.rewards
     with torch.no_grad():
         q = agent.critic(sa).squeeze(-1)
-    metrics = agent._critic_step(batch, sa, sa, target, True)
+    metrics = agent._critic_step(batch, agent._current_q(batch, None), sa, target, True)
     torch.testing.assert_close(metrics["loss/critic"], (q - target).square().mean(1).sum())
 
 
@@ -182,7 +183,7 @@ def test_discor_can_discount_errors_by_the_n_step_discount() -> None:
     with torch.no_grad():
         q = agent.critic(sa).squeeze(-1)
         error = agent.error(sa).squeeze(-1)
-    metrics = agent._critic_step(batch, sa, sa, torch.zeros(2), True)
+    metrics = agent._critic_step(batch, agent._current_q(batch, None), sa, torch.zeros(2), True)
     error_target = q.abs() + torch.tensor([0.5, 0.25])
     torch.testing.assert_close(metrics["loss/error"], (error - error_target).square().mean(1).sum())
 

@@ -65,20 +65,19 @@ def _cpu_stall_us() -> int | None:
 
 
 def _filled_replay(seed: int = 0) -> NStepReplay:
+    """A replay buffer of ``REPLAY_ROWS`` random transitions (episodes of 1000 steps)."""
     replay = NStepReplay(REPLAY_ROWS, OBS_DIM, ACTION_DIM, gamma=0.992, n_step=3, seed=seed)
     rng = np.random.default_rng(seed)
     episode = 1000
     for _ in range(REPLAY_ROWS // episode):
         obs = rng.normal(size=(episode + 1, OBS_DIM)).astype(np.float32)
-        for t in range(episode):
-            replay.add(
-                obs[t],
-                rng.uniform(-1, 1, ACTION_DIM),
-                rng.normal(),
-                obs[t + 1],
-                False,
-                t == episode - 1,
-            )
+        replay.add_episode(
+            obs[:-1],
+            rng.uniform(-1, 1, (episode, ACTION_DIM)),
+            rng.normal(size=episode),
+            obs[1:],
+            np.zeros(episode, dtype=bool),
+        )
     return replay
 
 
@@ -194,15 +193,28 @@ class PlainLoop:
 
 
 def _ladder() -> list[tuple[str, SpeedOptions | None]]:
-    plain = SpeedOptions("loop", False, False, False)
-    return [
-        ("plain loop (original structure)", None),
-        ("batched twin critic, own log-prob", plain),
-        ("+ fused Adam", SpeedOptions("fused", False, False, False)),
-        ("+ foreach Polyak", SpeedOptions("fused", True, False, False)),
-        ("+ no critic weight grads in policy loss", SpeedOptions("fused", True, True, False)),
-        ("+ one policy/temperature step (default)", SpeedOptions()),
+    """The steps from the plain loop to the default, each adding one optimisation."""
+    steps = [
+        ("batched twin critic, own log-prob", {}),
+        ("+ fused Adam", {"optimizer": "fused"}),
+        ("+ foreach Polyak", {"foreach_polyak": True}),
+        ("+ no critic weight grads in policy loss", {"detach_critic_in_actor_loss": True}),
+        ("+ one policy/temperature step", {"joint_actor_alpha_step": True}),
+        ("+ shared observation term (default)", {"shared_obs_term": True}),
     ]
+    ladder: list[tuple[str, SpeedOptions | None]] = [("plain loop (original structure)", None)]
+    options = {
+        "optimizer": "loop",
+        "foreach_polyak": False,
+        "detach_critic_in_actor_loss": False,
+        "joint_actor_alpha_step": False,
+        "shared_obs_term": False,
+    }
+    for label, change in steps:
+        options.update(change)
+        ladder.append((label, SpeedOptions(**options)))
+    assert ladder[-1][1] == SpeedOptions()
+    return ladder
 
 
 def _interleaved_rates(
@@ -245,14 +257,16 @@ def _interleaved_rates(
     return summary
 
 
-def bench_updates(threads: int, rounds: int, updates: int) -> dict[str, Any]:
+def bench_updates(threads: int, rounds: int, updates: int, replay: NStepReplay) -> dict[str, Any]:
     """The ladder for SAC and the plain vs default comparison for DisCor."""
     torch.set_num_threads(threads)
-    replay = _filled_replay()
     variants: dict[str, Callable[[int], Any]] = {}
     for algorithm in ("sac", "discor"):
         config = AgentConfig(algorithm=algorithm, device="cpu", replay_size=REPLAY_ROWS)
-        steps = _ladder() if algorithm == "sac" else [_ladder()[0], _ladder()[-1]]
+        if algorithm == "sac":
+            steps = _ladder()
+        else:
+            steps = [(_ladder()[0][0], None), ("default", SpeedOptions())]
         for label, speed in steps:
             if speed is None:
                 variants[f"{algorithm}: {label}"] = PlainLoop(config, replay).update
@@ -263,12 +277,11 @@ def bench_updates(threads: int, rounds: int, updates: int) -> dict[str, Any]:
     return _interleaved_rates(variants, rounds, updates)
 
 
-def bench_acting(threads: int) -> dict[str, float]:
+def bench_acting(threads: int, replay: NStepReplay) -> dict[str, float]:
     """Latency of ``act`` on one observation (the real-time path) and of replay ops."""
     torch.set_num_threads(threads)
     agent = SAC(OBS_DIM, ACTION_DIM, AgentConfig(device="cpu", replay_size=REPLAY_ROWS))
     obs = np.zeros(OBS_DIM, dtype=np.float32)
-    replay = _filled_replay()
     row = np.zeros(OBS_DIM, dtype=np.float32)
     action = np.zeros(ACTION_DIM, dtype=np.float32)
 
@@ -320,12 +333,16 @@ class SyntheticEnv(gym.Env):
         return obs, float(-np.abs(action).sum()), False, self._t >= self.episode_steps, {}
 
 
-def bench_trainer(threads: int, steps: int) -> dict[str, dict[str, float]]:
+def bench_trainer(
+    threads: int,
+    steps: int,
+    envs: tuple[tuple[float, str], ...] = ((0.0, "python"), (2.0, "python"), (2.0, "wait")),
+) -> dict[str, dict[str, float]]:
     """Training-loop steps/s (one update per step, default networks): env in-line vs in
     a background thread, for env steps of 0 and 2 ms holding or releasing the GIL."""
     torch.set_num_threads(threads)
     results: dict[str, dict[str, float]] = {}
-    for step_ms, kind in ((0.0, "python"), (2.0, "python"), (2.0, "wait")):
+    for step_ms, kind in envs:
         row = {}
         for threaded in (False, True):
             config = TrainerConfig(
@@ -349,13 +366,19 @@ def bench_trainer(threads: int, steps: int) -> dict[str, dict[str, float]]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the SAC benchmarks; ``args.quick`` makes them short (a smoke check)."""
     quick = bool(getattr(args, "quick", False))
-    rounds, updates = (2, 3) if quick else (15, 30)
+    rounds, updates = (1, 2) if quick else (15, 30)
     previous_threads = torch.get_num_threads()
     pressure_before = _cpu_pressure()
     try:
-        updates_per_s = {f"threads={t}": bench_updates(t, rounds, updates) for t in (1, 2)}
-        acting = {f"threads={t}": bench_acting(t) for t in (1, 2)}
-        trainer = {f"threads={t}": bench_trainer(t, 10 if quick else 300) for t in (1, 2)}
+        replay = _filled_replay()
+        # Quick: one thread only (a smoke check that may share the CPU with tests).
+        threads = (1,) if quick else (1, 2)
+        updates_per_s = {f"threads={t}": bench_updates(t, rounds, updates, replay) for t in threads}
+        acting = {f"threads={t}": bench_acting(t, replay) for t in threads}
+        if quick:
+            trainer = {"threads=1": bench_trainer(1, 5, ((0.0, "python"),))}
+        else:
+            trainer = {f"threads={t}": bench_trainer(t, 300) for t in threads}
     finally:
         torch.set_num_threads(previous_threads)
     best = {

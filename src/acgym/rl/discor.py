@@ -54,16 +54,16 @@ class DisCor(SAC):
         ]
 
     def _critic_step(
-        self, batch: ReplayBatch, sa: Tensor, next_sa: Tensor, target: Tensor, metrics: bool
+        self, batch: ReplayBatch, q: Tensor, next_sa: Tensor, target: Tensor, metrics: bool
     ) -> dict[str, Tensor]:
         discount = batch.discounts if self.config.error_nstep_discount else self.config.gamma
         with torch.no_grad():
             next_error = self.error_target(next_sa).squeeze(-1)  # (2, batch)
             discounted_next_error = (1.0 - batch.terminations) * discount * next_error
             weights = torch.softmax(-discounted_next_error / self.error_tau[:, None], dim=1)
-        q = self.critic(sa).squeeze(-1)  # (2, batch)
         td = q - target
         critic_loss = (weights * td.square()).sum()
+        sa = torch.cat([batch.observations, batch.actions], dim=-1)
         error = self.error(sa).squeeze(-1)  # (2, batch)
         error_target = td.detach().abs() + discounted_next_error
         error_loss = (error - error_target).square().mean(dim=1).sum()

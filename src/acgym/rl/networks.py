@@ -76,6 +76,12 @@ class EnsembleMLP(nn.Module):
         self._refresh_param_lists()  # .to() may replace the parameters
         return result
 
+    def _params(self, params: Sequence[Tensor] | None) -> tuple[Sequence[Tensor], Sequence[Tensor]]:
+        if params is None:
+            return self._weight_list, self._bias_list
+        num_layers = len(self._weight_list)
+        return params[:num_layers], params[num_layers:]
+
     def forward(self, x: Tensor, params: Sequence[Tensor] | None = None) -> Tensor:
         """Evaluate every member.
 
@@ -89,20 +95,59 @@ class EnsembleMLP(nn.Module):
         Returns:
             ``(members, batch, out_dim)``.
         """
-        num_layers = len(self._weight_list)
-        if params is None:
-            weights, biases = self._weight_list, self._bias_list
-        else:
-            weights, biases = params[:num_layers], params[num_layers:]
+        weights, biases = self._params(params)
         h = x.expand(self.members, *x.shape) if x.dim() == 2 else x
-        for k in range(num_layers - 1):
-            h = F.relu(torch.baddbmm(biases[k], h, weights[k]))
-        weight, bias = weights[-1], biases[-1]
-        if weight.shape[-1] == 1:
-            # One output column: multiply-and-sum is 2-3x faster than a degenerate bmm on
-            # CPU (forward and backward), and no slower on GPU.
-            return (h * weight.transpose(1, 2)).sum(dim=-1, keepdim=True) + bias
-        return torch.baddbmm(bias, h, weight)
+        return self._layers_from(torch.baddbmm(biases[0], h, weights[0]), weights, biases)
+
+    def first_layer_term(self, x_head: Tensor, params: Sequence[Tensor] | None = None) -> Tensor:
+        """The first layer's pre-activation from the leading input columns only.
+
+        ``bias_0 + x_head @ weight_0[:, :k]`` for ``x_head`` of shape ``(batch, k)``: a
+        term that several passes with the same leading inputs (the observation) and
+        different trailing ones (actions) can share; see :meth:`forward_with_term`.
+
+        Returns:
+            ``(members, batch, hidden_0)``.
+        """
+        weights, biases = self._params(params)
+        head = x_head.shape[-1]
+        x_head = x_head.expand(self.members, *x_head.shape)
+        return torch.baddbmm(biases[0], x_head, weights[0][:, :head])
+
+    def forward_with_term(
+        self, term: Tensor, x_tail: Tensor, params: Sequence[Tensor] | None = None
+    ) -> Tensor:
+        """``forward(cat([x_head, x_tail], -1))`` given ``term = first_layer_term(x_head)``.
+
+        Args:
+            term: ``(members, batch, hidden_0)`` from :meth:`first_layer_term`.
+            x_tail: ``(batch, in_dim - k)`` the trailing input columns; a gradient
+                reaching it costs a ``(in_dim - k)``-column product, not ``in_dim``.
+            params: as in :meth:`forward`.
+
+        Returns:
+            ``(members, batch, out_dim)``.
+        """
+        weights, biases = self._params(params)
+        tail = x_tail.shape[-1]
+        x_tail = x_tail.expand(self.members, *x_tail.shape)
+        first = torch.baddbmm(term, x_tail, weights[0][:, weights[0].shape[1] - tail :])
+        return self._layers_from(first, weights, biases)
+
+    @staticmethod
+    def _layers_from(first: Tensor, weights: Sequence[Tensor], biases: Sequence[Tensor]) -> Tensor:
+        """The rest of the forward pass from the first layer's pre-activation."""
+        h = first
+        for k in range(1, len(weights)):
+            h = F.relu(h)
+            weight, bias = weights[k], biases[k]
+            if weight.shape[-1] == 1:
+                # One output column: multiply-and-sum is 2-3x faster than a degenerate
+                # bmm on CPU (forward and backward), and no slower on GPU.
+                h = (h * weight.transpose(1, 2)).sum(dim=-1, keepdim=True) + bias
+            else:
+                h = torch.baddbmm(bias, h, weight)
+        return h
 
     def member(self, index: int) -> nn.Sequential:
         """A standalone copy of member ``index`` as an ``nn.Sequential`` of ``nn.Linear``."""

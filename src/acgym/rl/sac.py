@@ -54,6 +54,10 @@ class SpeedOptions:
     backward pass skips the critic's weight gradients (discarded anyway)."""
     joint_actor_alpha_step: bool = True
     """One backward pass and one optimizer step for the policy and the temperature."""
+    shared_obs_term: bool = True
+    """The observation's share of the critic's first layer is computed once per update
+    for the policy loss and the critic loss (the critic does not change in between), and
+    the policy loss differentiates only the action columns."""
 
 
 def make_replay(
@@ -284,7 +288,9 @@ class SAC:
         Returns:
             Metrics as 0-d tensors, or ``{}`` when ``metrics`` is false (saves work).
         """
-        out = self._policy_step(batch.observations, update_alpha, metrics)
+        obs = batch.observations
+        obs_term = self.critic.first_layer_term(obs) if self.speed.shared_obs_term else None
+        out = self._policy_step(obs, obs_term, update_alpha, metrics)
         with torch.no_grad():
             alpha = self.log_alpha.exp()
             next_action, next_log_prob, _ = self.actor(batch.next_observations, self.generator)
@@ -293,17 +299,30 @@ class SAC:
             target = batch.rewards + (1.0 - batch.terminations) * batch.discounts * (
                 next_q - alpha * next_log_prob
             )
-        sa = torch.cat([batch.observations, batch.actions], dim=-1)
-        out.update(self._critic_step(batch, sa, next_sa, target, metrics))
+        q = self._current_q(batch, obs_term)
+        out.update(self._critic_step(batch, q, next_sa, target, metrics))
         self.num_updates += 1
         if self.num_updates % self.config.target_update_interval == 0:
             self._update_targets()
         return out
 
-    def _policy_step(self, obs: Tensor, update_alpha: bool, metrics: bool) -> dict[str, Tensor]:
+    def _current_q(self, batch: ReplayBatch, obs_term: Tensor | None) -> Tensor:
+        """``Q_i(s, a)`` of the batch, ``(2, batch)``, with gradients to the critic."""
+        if obs_term is None:
+            sa = torch.cat([batch.observations, batch.actions], dim=-1)
+            return self.critic(sa).squeeze(-1)
+        return self.critic.forward_with_term(obs_term, batch.actions).squeeze(-1)
+
+    def _policy_step(
+        self, obs: Tensor, obs_term: Tensor | None, update_alpha: bool, metrics: bool
+    ) -> dict[str, Tensor]:
         action, log_prob, _ = self.actor(obs, self.generator)
         frozen = self._critic_frozen if self.speed.detach_critic_in_actor_loss else None
-        q = self.critic(torch.cat([obs, action], dim=-1), frozen).squeeze(-1).amin(dim=0)
+        if obs_term is None:
+            q = self.critic(torch.cat([obs, action], dim=-1), frozen)
+        else:
+            q = self.critic.forward_with_term(obs_term.detach(), action, frozen)
+        q = q.squeeze(-1).amin(dim=0)
         alpha = self.log_alpha.detach().exp()
         actor_loss = (alpha * log_prob - q).mean()
         entropy = -log_prob.detach()
@@ -329,9 +348,10 @@ class SAC:
         }
 
     def _critic_step(
-        self, batch: ReplayBatch, sa: Tensor, next_sa: Tensor, target: Tensor, metrics: bool
+        self, batch: ReplayBatch, q: Tensor, next_sa: Tensor, target: Tensor, metrics: bool
     ) -> dict[str, Tensor]:
-        q = self.critic(sa).squeeze(-1)  # (2, batch)
+        """Step the critics on ``q = Q_i(s, a)`` ``(2, batch)`` towards ``target``
+        ``(batch,)``; ``next_sa`` is ``(s', a')`` of the target, ``(batch, in_dim)``."""
         critic_loss = (q - target).square().mean(dim=1).sum()
         self.critic_optim.zero_grad(set_to_none=True)
         critic_loss.backward()

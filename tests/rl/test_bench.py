@@ -1,0 +1,26 @@
+"""``acgym bench sac``: the quick run produces every figure the docs quote."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from acgym.bench import _run
+from acgym.rl.bench import _ladder
+
+
+def test_quick_bench_reports_updates_per_second_for_every_variant(tmp_path: Path) -> None:
+    out = tmp_path / "sac.json"
+    assert _run(argparse.Namespace(target="sac", json=str(out), quick=True)) == 0
+    results = json.loads(out.read_text())
+    variants = {f"sac: {label}" for label, _ in _ladder()}
+    variants |= {"discor: plain loop (original structure)", "discor: default"}
+    for threads in ("threads=1",):  # the quick run uses one thread
+        rates = results["updates_per_s"][threads]
+        assert set(rates) == variants
+        assert all(row["best"] > 0 for row in rates.values())
+        assert results["acting"][threads]["act_us"] > 0
+        for row in results["trainer_steps_per_s"][threads].values():
+            assert row["inline"] > 0 and row["threaded"] > 0
+    assert set(results["best_updates_per_s"]) == variants
