@@ -383,7 +383,8 @@ def run_training(
                         "train.dataset_path=DIR"
                     )
                 trainer.pretrain(train.pretrain_steps)
-            summary = trainer.train()
+            # Stopped during the pretraining: no collection, only the checkpoint.
+            summary = trainer.train(trainer.counters.env_steps if signals else None)
         interrupted = bool(signals)
     except BaseException:
         if wandb_logger is not None:

@@ -392,7 +392,7 @@ class Trainer:
         bar = self._progress_bar(num_updates, 0, "pretrain")
         chunk = max(1, self.config.log_interval)
         done = 0
-        while done < num_updates:
+        while done < num_updates and not self._stop:
             count = min(chunk, num_updates - done)
             metrics = self.agent.update(count, update_alpha=False)
             done += count
