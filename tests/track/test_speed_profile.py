@@ -109,6 +109,33 @@ def test_top_speed_on_a_long_straight_matches_the_power_drag_balance() -> None:
     assert profile.long_accel_mps2[0] == pytest.approx(launch_mps2, rel=1e-12)
 
 
+@pytest.mark.parametrize("added_mass_kg", [0.0, 150.0])
+def test_power_limited_speed_follows_the_energy_balance_with_the_added_mass(
+    added_mass_kg: float,
+) -> None:
+    # No drag, no rolling resistance, grip to spare: (m + m_add) v dv/ds = P / v, so
+    # v^3 = v0^3 + 3 P s / (m + m_add).
+    limits = grip_only(F3_LIMITS, mu_long=5.0, max_speed_mps=500.0, added_mass_kg=added_mass_kg)
+    straight = np.stack((np.arange(0.0, 2000.0, 0.5), np.zeros(4000)), axis=1)
+    start_mps = 30.0
+    profile = speed_profile(straight, limits, initial_speed_mps=start_mps, closed=False)
+    mass_kg = limits.mass_kg + added_mass_kg
+    expected = np.cbrt(start_mps**3 + 3.0 * limits.max_power_w * profile.s_m / mass_kg)
+    np.testing.assert_allclose(profile.speed_mps, expected, rtol=2e-3)
+
+
+def test_added_mass_changes_neither_the_top_speed_nor_the_launch() -> None:
+    limits = dataclasses.replace(F3_LIMITS, max_speed_mps=200.0)
+    heavy = dataclasses.replace(limits, added_mass_kg=200.0)
+    straight = np.stack((np.arange(0.0, 8000.0, 2.0), np.zeros(4000)), axis=1)
+    light_run = speed_profile(straight, limits, initial_speed_mps=0.0, closed=False)
+    heavy_run = speed_profile(straight, heavy, initial_speed_mps=0.0, closed=False)
+    assert heavy_run.speed_mps[-1] == pytest.approx(light_run.speed_mps[-1], rel=1e-3)
+    assert heavy_run.long_accel_mps2[0] == light_run.long_accel_mps2[0]  # traction-limited
+    assert np.all(heavy_run.speed_mps <= light_run.speed_mps)
+    assert heavy_run.speed_mps[500] < light_run.speed_mps[500]
+
+
 def test_top_speed_is_capped_by_max_speed() -> None:
     limits = dataclasses.replace(F3_LIMITS, max_speed_mps=50.0)
     straight = np.stack((np.arange(0.0, 4000.0, 2.0), np.zeros(2000)), axis=1)
@@ -247,6 +274,8 @@ def test_curvature_smoothing_removes_noise_and_keeps_a_constant() -> None:
 def test_invalid_limits_and_lines_raise_typed_errors() -> None:
     with pytest.raises(ConfigError, match="mass_kg"):
         dataclasses.replace(F3_LIMITS, mass_kg=-1.0)
+    with pytest.raises(ConfigError, match="added_mass_kg"):
+        dataclasses.replace(F3_LIMITS, added_mass_kg=-1.0)
     with pytest.raises(ConfigError, match="driven_load_fraction"):
         dataclasses.replace(F3_LIMITS, driven_load_fraction=1.5)
     with pytest.raises(ConfigError, match="lift"):

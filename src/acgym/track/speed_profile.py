@@ -5,7 +5,9 @@ The model is a quasi-steady point mass on a g-g (friction-ellipse) diagram:
 * lateral grip ``a_lat_max(v) = mu_lat * (g + k_down * v^2)`` with
   ``k_down = 0.5 * rho * ClA / m`` (downforce adds normal load);
 * traction ``mu_long * f_driven * (g + k_down * v^2)`` (downforce is shared between the
-  axles like the static weight), capped by power ``P / (m v)``;
+  axles like the static weight), capped by power: ``(m + m_add) a = P / v - R(v)`` with
+  ``R`` the drag and rolling resistance and ``m_add`` the mass the power also has to
+  accelerate (rotating parts; see :class:`VehicleLimits`);
 * braking ``mu_long * (g + k_down * v^2)`` on all four wheels;
 * the tyre's longitudinal share shrinks with the lateral share on an ellipse,
   ``(a_x / a_x_max)^2 + (a_y / a_y_max)^2 <= 1``;
@@ -61,17 +63,33 @@ _MAX_LAPS = 50
 class VehicleLimits:
     """What the speed profile needs to know about a car (SI units).
 
+    The friction coefficients and the power may be a car's physical figures or
+    effective values fitted to a vehicle model (``acgym.sim``'s
+    ``CarParams.vehicle_limits`` fits them to its own tyre and powertrain models).
+
     Attributes:
         mass_kg: Mass with driver and fuel, kg.
-        mu_lat: Peak lateral tyre friction coefficient at static load.
-        mu_long: Peak longitudinal tyre friction coefficient (braking and traction).
+        mu_lat: Lateral friction coefficient of the grip ``mu_lat (g + k_down v^2)``:
+            the tyres' peak, or a value fitted to the car's cornering limit.
+        mu_long: Longitudinal friction coefficient (braking and traction), likewise.
         drag_area_m2: Drag coefficient times frontal area, Cd*A, m^2.
-        downforce_area_m2: Lift coefficient times area, Cl*A, m^2 (positive = downforce).
-        max_power_w: Peak engine power, W.
-        max_speed_mps: Speed at the rev limit in top gear, m/s.
+        downforce_area_m2: Lift coefficient times area, Cl*A, m^2 (positive = downforce;
+            a fitted value may be an effective, grip-equivalent one).
+        max_power_w: Power at the driven wheels that drives the car, W (e.g. the peak
+            engine power times the drivetrain efficiency).
+        max_speed_mps: Highest speed, m/s: the rev limit in top gear, or lower where the
+            car's drive force in top gear meets its resistance first (the power/drag
+            balance with ``max_power_w`` alone can overestimate it when the top gear
+            runs past the power peak).
         driven_load_fraction: Share of the car's weight on the driven wheels (traction).
         rolling_resistance: Rolling-resistance coefficient (force / normal load).
         air_density_kgpm3: Air density, kg/m^3.
+        added_mass_kg: Mass added to ``mass_kg`` in the power-limited longitudinal
+            equation only, ``(m + m_add) a = P / v - R(v)``: the translational equivalent
+            of the rotating wheels and engine (``sum I / r^2``, reflected through the
+            gears) and, if fitted, of the time lost in gear shifts, kg. Traction and
+            braking limits act on ``mass_kg`` (the tyres' force moves the car; the
+            brakes and the engine turn the wheels). 0 = a point mass.
     """
 
     mass_kg: float
@@ -84,6 +102,7 @@ class VehicleLimits:
     driven_load_fraction: float
     rolling_resistance: float = 0.015
     air_density_kgpm3: float = AIR_DENSITY_KGPM3
+    added_mass_kg: float = 0.0
 
     def __post_init__(self) -> None:
         positive = {
@@ -97,7 +116,7 @@ class VehicleLimits:
         for name, value in positive.items():
             if not (math.isfinite(value) and value > 0.0):
                 raise ConfigError(f"VehicleLimits.{name}: expected a positive number, got {value}")
-        for name in ("drag_area_m2", "rolling_resistance"):
+        for name in ("drag_area_m2", "rolling_resistance", "added_mass_kg"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0.0):
                 raise ConfigError(f"VehicleLimits.{name}: expected >= 0, got {value}")
@@ -147,6 +166,21 @@ class VehicleLimits:
             )
         return np.minimum(np.sqrt(speed2), self.max_speed_mps)
 
+    def acceleration_mps2(self, speed_mps: ArrayLike, curvature_1pm: ArrayLike = 0.0) -> FloatArray:
+        """The profile's forward acceleration at a speed and curvature, m/s^2.
+
+        Traction (inside the friction ellipse), capped by power, less drag and rolling
+        resistance: the acceleration of the forward pass. Shaped like the broadcast inputs.
+        """
+        speed, kappa = np.broadcast_arrays(
+            np.asarray(speed_mps, dtype=np.float64), np.asarray(curvature_1pm, dtype=np.float64)
+        )
+        consts = self._constants()
+        out = np.empty(speed.shape)
+        for index in np.ndindex(speed.shape):
+            out[index] = _net_accel(float(speed[index]), abs(float(kappa[index])), consts, False)
+        return out
+
     def _constants(self) -> FloatArray:
         """The scalars the compiled passes need, in the order ``_net_accel`` reads them."""
         return np.array(
@@ -158,7 +192,8 @@ class VehicleLimits:
                 self.mu_lat,
                 self.mu_long,
                 self.driven_load_fraction,
-                self.max_power_w / self.mass_kg,
+                self.max_power_w / (self.mass_kg + self.added_mass_kg),
+                self.mass_kg / (self.mass_kg + self.added_mass_kg),
             ]
         )
 
@@ -360,6 +395,7 @@ def _net_accel(speed_mps: float, abs_kappa_1pm: float, consts: FloatArray, braki
     """Net acceleration the car can reach (or, braking, the deceleration), m/s^2."""
     gravity, k_down, k_drag, roll_mps2 = consts[0], consts[1], consts[2], consts[3]
     mu_lat, mu_long, driven, power_per_kg = consts[4], consts[5], consts[6], consts[7]
+    mass_share = consts[8]  # m / (m + m_add)
     speed2 = speed_mps * speed_mps
     normal_mps2 = gravity + k_down * speed2
     lat_share = speed2 * abs_kappa_1pm / (mu_lat * normal_mps2)
@@ -367,10 +403,12 @@ def _net_accel(speed_mps: float, abs_kappa_1pm: float, consts: FloatArray, braki
     resist_mps2 = k_drag * speed2 + roll_mps2
     if braking:
         return mu_long * normal_mps2 * ellipse + resist_mps2
-    tyre_mps2 = mu_long * driven * normal_mps2 * ellipse
+    traction_mps2 = mu_long * driven * normal_mps2 * ellipse - resist_mps2
     if speed_mps > 0.0:
-        tyre_mps2 = min(tyre_mps2, power_per_kg / speed_mps)
-    return tyre_mps2 - resist_mps2
+        # the power also spins up the rotating parts: (m + m_add) a = P / v - R
+        power_mps2 = power_per_kg / speed_mps - resist_mps2 * mass_share
+        return min(traction_mps2, power_mps2)
+    return traction_mps2
 
 
 @njit(cache=True)
