@@ -193,13 +193,21 @@ def brake_force_share_front(car: CarParams) -> float:
     return front / (front + rear)
 
 
+def abs_share(tyre: Tyre, car: CarParams) -> float:
+    """sin(C atan(B k - E (B k - atan(B k)))) at the ABS target slip k: the share of the
+    peak force the tyre gives there."""
+    bk = tyre.b_x * car.brakes.abs_slip_fraction * tyre.peak_slip_ratio
+    return math.sin(tyre.shape_x * math.atan(bk - tyre.curvature_x * (bk - math.atan(bk))))
+
+
 def peak_deceleration_mps2(car: CarParams, v_mps: float) -> float:
     """Highest steady deceleration at speed v, straight line.
 
     Axle capacities: sum of mu_x(Fz) Fz over each axle's tyres, with the loads from the
     static distribution, downforce and the transfer m a h / L toward the front. With ABS
-    every tyre works at its peak (the full-pedal torque of each axle exceeds its
-    capacity: checked in the test). Without ABS the fixed brake bias splits the force,
+    every tyre works at the ABS target slip, abs_slip_fraction of its peak slip ratio,
+    which gives the Magic Formula's value there (a little under its peak; the full-pedal
+    torque of each axle exceeds its capacity: checked in the test). Without ABS the fixed brake bias splits the force,
     so the axle that reaches its peak first limits it: F = min(cap_f / s, cap_r / (1 - s))
     with s the front share of the brake force. Drag and rolling resistance add; the
     loads depend on the deceleration: iterate.
@@ -212,7 +220,10 @@ def peak_deceleration_mps2(car: CarParams, v_mps: float) -> float:
         rear = max(rear, 0.0)
         cap_f = 2 * peak_mu(tf, 0.5 * front, tf.mu_x) * 0.5 * front
         cap_r = 2 * peak_mu(tr, 0.5 * rear, tr.mu_x) * 0.5 * rear
-        brake = cap_f + cap_r if car.brakes.abs else min(cap_f / share, cap_r / (1.0 - share))
+        if car.brakes.abs:
+            brake = abs_share(tf, car) * cap_f + abs_share(tr, car) * cap_r
+        else:
+            brake = min(cap_f / share, cap_r / (1.0 - share))
         rolling = tf.rolling_resistance * front + tr.rolling_resistance * rear
         drag = 0.5 * RHO * car.aero.drag_area_m2 * v_mps**2
         decel = 0.5 * decel + 0.5 * (brake + rolling + drag) / car.chassis.mass_kg

@@ -19,20 +19,22 @@ into the flat ``float64`` array the compiled kernels read (columns in
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 from numpy.typing import NDArray
+from scipy.optimize import minimize_scalar
 
 from acgym.errors import CarFileError
 from acgym.sim import layout as L
-from acgym.sim.tyres import load_friction, stiffness_factor
+from acgym.sim.tyres import load_friction, magic_formula, stiffness_factor
 from acgym.track.speed_profile import VehicleLimits
 from acgym.units import AIR_DENSITY_KGPM3, GRAVITY_MPS2, RPM_PER_RADPS
 
@@ -59,6 +61,13 @@ class Chassis:
         front_roll_stiffness_fraction: Share of the lateral load transfer on the front axle.
         load_transfer_time_constant_s: Lag of the load transfer behind the accelerations
             (suspension and tyre dynamics), s.
+        front_cornering_compliance_deg_per_g: The front axle's cornering compliance beyond
+            its tyres (Bundorf and Leffert 1976: roll steer, roll camber, lateral-force and
+            aligning-torque compliance steer), deg of steer per g of lateral acceleration;
+            positive steers the axle out of the turn (understeer). Optional, default 0.
+        rear_cornering_compliance_deg_per_g: The same for the rear axle; positive steers it
+            out of the turn (oversteer), negative into it (understeer). The understeer
+            gradient gains ``front - rear``. Optional, default 0.
     """
 
     mass_kg: float
@@ -70,6 +79,8 @@ class Chassis:
     cog_height_m: float
     front_roll_stiffness_fraction: float
     load_transfer_time_constant_s: float
+    front_cornering_compliance_deg_per_g: float = 0.0
+    rear_cornering_compliance_deg_per_g: float = 0.0
 
     @property
     def lf_m(self) -> float:
@@ -140,6 +151,15 @@ class Tyre:
     def b_y(self) -> float:
         """Magic Formula ``B`` (lateral), 1/rad."""
         return stiffness_factor(self.peak_slip_angle_rad, self.shape_y, self.curvature_y)
+
+    def longitudinal_share(self, slip_fraction: float) -> float:
+        """Longitudinal force at ``slip_fraction`` of the peak slip ratio, as a share of the
+        peak (pure slip; e.g. where an ABS regulates)."""
+        return float(
+            magic_formula(
+                slip_fraction * self.peak_slip_ratio, self.b_x, self.shape_x, self.curvature_x
+            )
+        )
 
     def peak_mu(self, load_n: float) -> tuple[float, float]:
         """Peak ``(mu_x, mu_y)`` at ``load_n`` (load sensitivity applied)."""
@@ -235,12 +255,16 @@ class Brakes:
     Attributes:
         max_torque_nm: Total brake torque of the four wheels at brake status 1, N m.
         front_fraction: Brake bias, share of the torque on the front wheels.
-        abs: Anti-lock brakes: each wheel's slip ratio is held at the tyre's peak.
+        abs: Anti-lock brakes: no braked wheel's slip ratio passes the ABS target.
+        abs_slip_fraction: The ABS target slip ratio as a share of the tyre's peak slip
+            ratio (ABS regulates a little below the peak, where the tyre keeps more of its
+            lateral grip). Optional, default 0.85.
     """
 
     max_torque_nm: float
     front_fraction: float
     abs: bool
+    abs_slip_fraction: float = 0.85
 
 
 @dataclass(frozen=True)
@@ -328,6 +352,37 @@ class CarParams:
         ratio = self.gearbox.ratios[-1] * self.gearbox.final_drive
         return self.engine.limiter_rpm / RPM_PER_RADPS / ratio * self.rear_tyre.radius_m
 
+    def top_speed_mps(self) -> float:
+        """Top speed on a straight, m/s: where the top gear's drive force at full throttle
+        (torque curve with the limiter's cut, ratios, efficiency) meets drag and rolling
+        resistance (on the axle loads with downforce); the limiter speed at most."""
+        ratio = self.gearbox.ratios[-1] * self.gearbox.final_drive
+        radius = self.rear_tyre.radius_m
+
+        def surplus_n(speed: float) -> float:
+            rpm = speed / radius * ratio * RPM_PER_RADPS
+            drive = self.engine.full_load_torque_nm(rpm) * ratio * self.gearbox.efficiency
+            down = 0.5 * AIR_DENSITY_KGPM3 * self.aero.downforce_area_m2 * speed**2
+            front = self.static_axle_loads_n[0] + down * self.aero.front_downforce_fraction
+            rear = self.static_axle_loads_n[1] + down * (1.0 - self.aero.front_downforce_fraction)
+            rolling = (
+                self.front_tyre.rolling_resistance * front
+                + self.rear_tyre.rolling_resistance * rear
+            )
+            drag = 0.5 * AIR_DENSITY_KGPM3 * self.aero.drag_area_m2 * speed**2
+            return drive / radius - drag - rolling
+
+        low, high = 1.0, self.top_gear_speed_mps()
+        if surplus_n(high) >= 0.0:
+            return high
+        for _ in range(100):
+            middle = 0.5 * (low + high)
+            if surplus_n(middle) > 0.0:
+                low = middle
+            else:
+                high = middle
+        return low
+
     def axle_grip_n(
         self, speed_mps: float, ax_mps2: float, ay_mps2: float
     ) -> tuple[float, float, float, float]:
@@ -403,18 +458,21 @@ class CarParams:
     def braking_limit_mps2(self, speed_mps: float) -> float:
         """Steady-state braking limit from the tyres alone (no drag), m/s^2.
 
-        With ABS every tyre works at its peak; without, the brake bias splits the brake
-        force (torque share over the tyre radius) and the axle that reaches its peak first
-        limits it. Longitudinal transfer at the deceleration: a fixed-point iteration.
+        With ABS every tyre works at the ABS target slip (``abs_slip_fraction`` of its peak
+        slip ratio, a little under the peak force); without, the brake bias splits the
+        brake force (torque share over the tyre radius) and the axle that reaches its peak
+        first limits it. Longitudinal transfer at the deceleration: a fixed-point iteration.
         """
         front_share = self.brakes.front_fraction / self.front_tyre.radius_m
         rear_share = (1.0 - self.brakes.front_fraction) / self.rear_tyre.radius_m
         share = front_share / (front_share + rear_share)
+        abs_front = self.front_tyre.longitudinal_share(self.brakes.abs_slip_fraction)
+        abs_rear = self.rear_tyre.longitudinal_share(self.brakes.abs_slip_fraction)
         decel = GRAVITY_MPS2
         for _ in range(100):
             front_x, rear_x, _, _ = self.axle_grip_n(speed_mps, -decel, 0.0)
             force = (
-                front_x + rear_x
+                abs_front * front_x + abs_rear * rear_x
                 if self.brakes.abs
                 else min(front_x / share, rear_x / (1.0 - share))
             )
@@ -436,8 +494,18 @@ class CarParams:
         than ``aero.downforce_area_m2``). With ``fitted=False`` they are the Magic Formula
         peaks at each axle's static corner load, weighted by the axle loads, and the
         physical ``ClA``. Either way ``max_power_w`` is the peak engine power times the
-        drivetrain efficiency (power at the wheels), ``max_speed_mps`` the speed at the
-        limiter in top gear and ``driven_load_fraction`` the rear (driven) axle's share.
+        drivetrain efficiency (power at the wheels), ``max_speed_mps`` the top speed
+        (:meth:`top_speed_mps`: the top gear's drive force against drag and rolling
+        resistance, or the limiter) and ``driven_load_fraction`` the rear (driven) axle's
+        share.
+
+        ``added_mass_kg`` (the mass the power also accelerates): fitted, the least-squares
+        fit of the times of :meth:`full_throttle_times_s` (the gear-by-gear run: torque
+        curve, ratios, shift speeds and times, wheel and engine inertias) from 10 m/s to
+        90 % of the top speed, so it also stands for the power between the torque peaks
+        and the time lost in shifts (at 1.0 of the peak power a constant mass keeps the
+        top speed); with ``fitted=False`` the rotating parts alone: the wheels and the
+        engine in top gear (``sum I / r^2``).
         """
         front_n, rear_n = self.static_axle_loads_n
         total_n = front_n + rear_n
@@ -458,18 +526,114 @@ class CarParams:
             braking = np.array([self.braking_limit_mps2(v) for v in speeds])
             basis = GRAVITY_MPS2 + k * speeds**2
             mu_long = float(np.dot(braking, basis) / np.dot(basis, basis))
-        return VehicleLimits(
+        limits = VehicleLimits(
             mass_kg=self.chassis.mass_kg,
             mu_lat=float(mu_lat),
             mu_long=float(mu_long),
             drag_area_m2=self.aero.drag_area_m2,
             downforce_area_m2=float(downforce_area_m2),
             max_power_w=power_w * self.gearbox.efficiency,
-            max_speed_mps=self.top_gear_speed_mps(),
+            max_speed_mps=self.top_speed_mps(),
             driven_load_fraction=rear_n / total_n,
             rolling_resistance=self.rear_tyre.rolling_resistance,
             air_density_kgpm3=AIR_DENSITY_KGPM3,
+            added_mass_kg=self.rotating_mass_kg(len(self.gearbox.ratios)),
         )
+        if fitted:
+            limits = dataclasses.replace(limits, added_mass_kg=self._fit_added_mass_kg(limits))
+        return limits
+
+    def rotating_mass_kg(self, gear: int) -> float:
+        """Translational equivalent of the rotating parts in a forward gear (1 = first):
+        ``sum I_wheel / r^2`` of the four wheels + ``I_engine G^2 / r_rear^2``, kg."""
+        radius_r = self.rear_tyre.radius_m
+        ratio = self.gearbox.ratios[gear - 1] * self.gearbox.final_drive
+        return (
+            2.0 * self.front_tyre.wheel_inertia_kgm2 / self.front_tyre.radius_m**2
+            + 2.0 * self.rear_tyre.wheel_inertia_kgm2 / radius_r**2
+            + self.engine.inertia_kgm2 * ratio**2 / radius_r**2
+        )
+
+    def full_throttle_times_s(
+        self, speeds_mps: NDArray[np.float64], limits: VehicleLimits
+    ) -> NDArray[np.float64]:
+        """Time to reach each speed at full throttle from ``speeds_mps[0]``, s.
+
+        The car gear by gear, on a straight: the automatic shifter's gear (the lowest one
+        under ``upshift_rpm``), the full-load torque at the rolling wheels' rpm through
+        the gear, final drive and efficiency, the wheels' and the engine's inertias
+        (:meth:`rotating_mass_kg`), ``limits``' resistance and traction limit (so that a
+        fit against the profile's model compares like with like), and at every upshift
+        ``shift_time_s`` without drive plus the time to regain the speed lost in it. The
+        driven tyres' slip ``kappa = F / K`` (``K`` their slip stiffness ``B C D`` at the
+        static load) costs ``1 / (1 + kappa)`` of the power.
+
+        Args:
+            speeds_mps: Increasing speeds, ``(K,)`` m/s, a fine grid (trapezoidal rule).
+            limits: Resistance and traction (``mu_long``, ``driven_load_fraction``, ClA).
+
+        Returns:
+            ``(K,)`` times, s (0 at the first speed).
+        """
+        v = np.asarray(speeds_mps, dtype=np.float64)
+        m = self.chassis.mass_kg
+        gb = self.gearbox
+        radius = self.rear_tyre.radius_m
+        ratios = np.array(gb.ratios) * gb.final_drive
+        road_rpm = v[:, None] / radius * ratios[None, :] * RPM_PER_RADPS
+        gear = np.minimum(np.sum(road_rpm >= gb.upshift_rpm, axis=1), len(ratios) - 1)
+        rpm = road_rpm[np.arange(len(v)), gear]
+        torque = np.array([self.engine.full_load_torque_nm(r) for r in rpm])
+        force = torque * ratios[gear] * gb.efficiency / radius
+        tyre = self.rear_tyre
+        rear_load_n = self.static_axle_loads_n[1]
+        slip_stiffness_n = (
+            tyre.b_x * tyre.shape_x * tyre.peak_mu(0.5 * rear_load_n)[0] * rear_load_n
+        )
+        force = force / (1.0 + force / slip_stiffness_n)  # the power lost to the drive slip
+        rotating = np.array([self.rotating_mass_kg(g + 1) for g in range(len(ratios))])
+        resist_n = m * (limits.drag_per_mass_1pm * v * v + limits.rolling_resistance * GRAVITY_MPS2)
+        grip_n = limits.mu_long * limits.driven_load_fraction * m * limits.normal_accel_mps2(v)
+        traction = (grip_n - resist_n) / m
+        accel = np.minimum(traction, (force - resist_n) / (m + rotating[gear]))
+        inverse = 1.0 / np.maximum(accel, 1e-3)
+        times = np.concatenate(([0.0], np.cumsum(0.5 * (inverse[1:] + inverse[:-1]) * np.diff(v))))
+        # upshifts: no drive for shift_time_s (the wheels still turn), then the lost speed
+        wheels = rotating[0] - self.engine.inertia_kgm2 * ratios[0] ** 2 / radius**2
+        for k in np.flatnonzero(np.diff(gear) > 0) + 1:
+            lost_mps = resist_n[k] / (m + wheels) * gb.shift_time_s
+            times[k:] += gb.shift_time_s + lost_mps * inverse[k]
+        return times
+
+    def _fit_added_mass_kg(self, limits: VehicleLimits) -> float:
+        """``added_mass_kg`` whose power-limited run best matches :meth:`full_throttle_times_s`."""
+        # the power/drag balance (or the limiter) caps the speed; the fit stops short of it
+        grid = np.arange(1.0, 200.0, 0.5)
+        resist_n = limits.mass_kg * (
+            limits.drag_per_mass_1pm * grid**2 + limits.rolling_resistance * GRAVITY_MPS2
+        )
+        balance_mps = float(grid[np.argmax(resist_n * grid > limits.max_power_w)])
+        speeds = np.linspace(10.0, 0.9 * min(limits.max_speed_mps, balance_mps), 401)
+        # the time through each of 20 equal speed bands counts alike (low and high speeds)
+        bands = slice(None, None, 20)
+        target = np.diff(self.full_throttle_times_s(speeds, limits)[bands])
+
+        def error(added_kg: float) -> float:
+            model = _profile_times_s(speeds, dataclasses.replace(limits, added_mass_kg=added_kg))
+            return float(np.sum((np.diff(model[bands]) / target - 1.0) ** 2))
+
+        upper_kg = limits.mass_kg
+        result = minimize_scalar(error, bounds=(0.0, upper_kg), method="bounded")
+        return float(result.x)
+
+
+def _profile_times_s(speeds_mps: NDArray[np.float64], limits: VehicleLimits) -> NDArray[np.float64]:
+    """Time to reach each speed on a straight under the speed profile's acceleration model
+    (:func:`acgym.track.speed_profile` forward pass, no curvature), s."""
+    accel = limits.acceleration_mps2(speeds_mps)
+    inverse = 1.0 / np.maximum(accel, 1e-3)
+    steps = 0.5 * (inverse[1:] + inverse[:-1]) * np.diff(speeds_mps)
+    return np.concatenate(([0.0], np.cumsum(steps)))
 
 
 # --- packing for the kernels -------------------------------------------------------------
@@ -540,6 +704,10 @@ def car_param_array(
     p[L.P_OFFTRACK_GRIP] = offtrack_grip
     p[L.P_OFFTRACK_ROLLING_RESISTANCE] = offtrack_rolling_resistance
     p[L.P_SLIP_SPEED_MPS] = slip_speed_mps
+    rad_per_mps2 = math.radians(1.0) / GRAVITY_MPS2  # 1 deg/g
+    p[L.P_FRONT_COMPLIANCE_RAD_PER_MPS2] = c.front_cornering_compliance_deg_per_g * rad_per_mps2
+    p[L.P_REAR_COMPLIANCE_RAD_PER_MPS2] = c.rear_cornering_compliance_deg_per_g * rad_per_mps2
+    p[L.P_ABS_SLIP_FRACTION] = car.brakes.abs_slip_fraction
     for base, tyre in ((L.P_TYRE_FRONT, car.front_tyre), (L.P_TYRE_REAR, car.rear_tyre)):
         p[base + L.T_MU_X] = tyre.mu_x
         p[base + L.T_MU_Y] = tyre.mu_y
@@ -729,11 +897,17 @@ class _Reader:
         where = prefix + key
         data = self.mapping(parent[key], where)
         names = [f.name for f in fields(cls)]
+        # fields with a default value may be left out of the file
+        optional = tuple(f.name for f in fields(cls) if f.default is not MISSING)
         # The torque curve is written as one nested mapping {rpm: [...], torque_nm: [...]}.
-        expected = tuple(n for n in names if not n.startswith("torque_curve_")) + nested
-        self.check_keys(data, where, required=expected)
+        expected = tuple(
+            n for n in names if not n.startswith("torque_curve_") and n not in optional
+        )
+        self.check_keys(data, where, required=expected + nested, optional=optional)
         values: dict[str, Any] = {}
         for name in names:
+            if name in optional and name not in data:
+                continue
             if name.startswith("torque_curve_"):
                 curve = self.mapping(data["torque_curve"], where + ".torque_curve")
                 self.check_keys(
@@ -835,6 +1009,8 @@ def _validate(car: CarParams, file: Path) -> None:
     need(
         c.load_transfer_time_constant_s >= 0.0, "chassis.load_transfer_time_constant_s must be >= 0"
     )
+    for name in ("front_cornering_compliance_deg_per_g", "rear_cornering_compliance_deg_per_g"):
+        need(abs(getattr(c, name)) <= 5.0, f"chassis.{name} must be in [-5, 5] deg/g")
     need(car.aero.drag_area_m2 >= 0.0, "aero.drag_area_m2 must be >= 0")
     need(
         0.0 <= car.aero.front_downforce_fraction <= 1.0,
@@ -907,4 +1083,5 @@ def _validate(car: CarParams, file: Path) -> None:
     )
     need(car.brakes.max_torque_nm > 0.0, "brakes.max_torque_nm must be > 0")
     need(0.0 <= car.brakes.front_fraction <= 1.0, "brakes.front_fraction must be in [0, 1]")
+    need(0.5 <= car.brakes.abs_slip_fraction <= 1.0, "brakes.abs_slip_fraction must be in [0.5, 1]")
     need(car.steering.ratio > 0.0, "steering.ratio must be > 0")

@@ -16,7 +16,8 @@ kinematic yaw gain ``v / L``, that adds lock while the car turns less than asked
 takes it off while it turns more. Two limits act like a driver's hands: when the rear
 tyres slide past their peak slip angle the angle is blended towards the direction of
 the front axle's velocity (catching the slide), and the front tyres are never steered
-more than ``front_slip_limit`` times their peak slip angle (more lock only scrubs).
+more than ``front_slip_limit`` times their peak slip angle (more lock only scrubs); both
+angles include the front's compliance steer, which the rack has to make up for.
 The angle goes back through the steering ratio and the inverse of the car's steer map
 to a steer input.
 
@@ -26,9 +27,9 @@ with the car's :meth:`~acgym.sim.car_params.CarParams.vehicle_limits`, the frict
 scaled by ``lateral_grip_margin`` / ``longitudinal_grip_margin``), read ``preview_s``
 ahead for the lags of the brakes and the load transfer. The profile's acceleration is
 the feed-forward (its braking fades out while the car is slower than the profile) and a
-PI loop on the speed error closes the gap. A positive command is throttle (over the
-power-limited acceleration), a negative one brake status (over the deceleration of the
-full brake torque). The feet of a driver: the throttle ceiling drops while a driven
+PI loop on the speed error closes the gap. A positive command is throttle (the power it
+takes, with the profile's added mass for the rotating parts), a negative one brake status
+(over the deceleration of the full brake torque). The feet of a driver: the throttle ceiling drops while a driven
 wheel spins past its peak slip ratio and the brake ceiling while any wheel locks past
 it (the simulator's ABS does this for the cars that have one); both recover at
 ``ceiling_recovery_per_s``.
@@ -187,9 +188,17 @@ class ExpertDriver:
             [[c.front_tyre.peak_slip_ratio] * 2 + [c.rear_tyre.peak_slip_ratio] * 2 for c in cars]
         )
         self._has_abs = np.array([c.brakes.abs for c in cars])
+        self._front_compliance = np.array(  # rad of front compliance steer per m/s^2
+            [
+                math.radians(c.chassis.front_cornering_compliance_deg_per_g) / GRAVITY_MPS2
+                for c in cars
+            ]
+        )
         self._yaw_rate_const = np.array([yaw_settling_mps2(c) for c in cars])
         limits = [car_limits[id(c)] for c in cars]
         self._power_per_kg = np.array([lim.max_power_w / lim.mass_kg for lim in limits])
+        # the power also accelerates the rotating parts (the profile's added mass)
+        self._mass_factor = np.array([1.0 + lim.added_mass_kg / lim.mass_kg for lim in limits])
         self._drag_per_kg = np.array([lim.drag_per_mass_1pm for lim in limits])
         self._roll_mps2 = np.array([lim.rolling_resistance * GRAVITY_MPS2 for lim in limits])
         # deceleration of the full brake torque (brake status 1) on a rolling car
@@ -264,7 +273,9 @@ class ExpertDriver:
         settle = 1.0 - np.exp(-self._dt_s * self._yaw_rate_const / v_safe)
         delta += cfg.yaw_rate_gain / settle * self._wheelbase * (kappa - r / v_safe)
         # the direction of the front axle's velocity: steering there zeroes its slip angle
+        # (plus the front's compliance steer, which the rack's angle has to make up for)
         centre = np.arctan2(vy + self._lf * r, vx_safe)
+        centre += self._front_compliance * state[:, L.S_AY_FILT_MPS2]
         rear_slip = np.abs(np.arctan2(vy - self._lr * r, vx_safe)) / self._alpha_peak_r
         catch = np.clip((rear_slip - cfg.catch_start) / cfg.catch_span, 0.0, 1.0)
         delta = (1.0 - catch) * delta + catch * centre
@@ -284,8 +295,9 @@ class ExpertDriver:
         # the profile's braking is for a car on it: it fades out while the car is slower
         fade = np.where(a_ff < 0.0, np.clip(1.0 - error / cfg.feedforward_band_mps, 0.0, 1.0), 1.0)
         a_cmd = fade * a_ff + cfg.speed_gain_1ps * error + self._integral
-        drive = a_cmd + self._drag_per_kg * speed * speed + self._roll_mps2
-        gas = np.clip(drive * v_safe / self._power_per_kg, 0.0, 1.0)
+        resist = self._drag_per_kg * speed * speed + self._roll_mps2
+        drive = a_cmd + resist
+        gas = np.clip((self._mass_factor * a_cmd + resist) * v_safe / self._power_per_kg, 0.0, 1.0)
         brake_status = np.clip(-drive / self._brake_full_mps2, 0.0, 1.0)
 
         # --- the feet: pedal ceilings cut on wheelspin / lock-up, then recover ----------

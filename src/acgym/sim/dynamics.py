@@ -9,22 +9,28 @@ The model (details and references in ``docs/sim.md``):
       m (dvy/dt + r vx) = sum Fy_i
       Iz dr/dt          = sum (x_i Fy_i - y_i Fx_i)
 
-  with the tyre forces rotated into the car frame (front wheels by the road-wheel angle).
+  with the tyre forces rotated into the car frame by each wheel's steer angle: the front
+  wheels at the road-wheel angle less the front's compliance steer, the rear wheels at
+  the rear's compliance steer. Compliance steer lumps roll steer, roll camber and
+  lateral-force and aligning-torque compliance per axle (Bundorf's cornering
+  compliances): ``-D ay`` with ``ay`` the lagged lateral acceleration (the body's roll).
 * **Normal loads**: static distribution + aerodynamic downforce (front/rear split) +
   longitudinal transfer ``m ax h / L`` + lateral transfer ``m ay h / t`` per axle split by
   the roll-stiffness distribution; ``ax``/``ay`` lag the body accelerations by the
   suspension time constant (first order), which also breaks the algebraic loop.
 * **Wheels**: four spin states, ``I dw/dt = T_drive - R Fx - T_brake - T_roll``, with
   brake and rolling-resistance torques as Coulomb friction (they stop a wheel, never
-  reverse it) and a clutch-type limited-slip differential between the rear wheels.
+  reverse it), a clutch-type limited-slip differential between the rear wheels and an
+  ABS that holds a braked wheel's slip ratio at or under its target (a share of the
+  tyre's peak slip ratio).
 * **Tyres**: :mod:`acgym.sim.tyres` (Magic Formula, combined slip, load sensitivity).
   Slips divide by ``max(|vx_wheel|, v_slip)``, which keeps them finite at a standstill.
 
 Integration (fixed step ``dt``; semi-implicit Euler): tyre forces are evaluated at the
 start of the step; the stiff parts are implicit, linearised with the tyres' tangent slip
-stiffnesses (the Magic Formula's slope: ``B C D`` near zero slip, where the stiffness is
-stiff, zero at and past the peak, where the force no longer grows): each wheel's spin (then the differential clutch and the Coulomb brakes as
-projections), then the body's ``vx`` (scalar) and ``(vy, r)`` (2x2 solve). Positions use
+stiffnesses (the Magic Formula's slope: ``B C D`` near zero slip, zero at and past the
+peak, where the force no longer grows): each wheel's spin (then the differential clutch
+and the Coulomb brakes as projections), then the body's ``vx`` (scalar) and ``(vy, r)`` (2x2 solve). Positions use
 the new velocities. This is stable at 200 Hz and above from a standstill to top speed
 with no chatter: at low speed a tyre acts as a stiff damper, which the implicit steps
 absorb.
@@ -50,6 +56,7 @@ from acgym.sim.layout import (
     O_SLIP_ANGLE_RAD,
     O_SLIP_RATIO,
     P_ABS,
+    P_ABS_SLIP_FRACTION,
     P_AERO_FRONT,
     P_BRAKE_FRONT,
     P_BRAKE_MAX_NM,
@@ -59,6 +66,7 @@ from acgym.sim.layout import (
     P_DRAG_COEF,
     P_DRIVETRAIN_EFFICIENCY,
     P_ENGINE_INERTIA_KGM2,
+    P_FRONT_COMPLIANCE_RAD_PER_MPS2,
     P_IDLE_RPM,
     P_LAUNCH_RPM,
     P_LF_M,
@@ -69,6 +77,7 @@ from acgym.sim.layout import (
     P_MASS_KG,
     P_OFFTRACK_GRIP,
     P_OFFTRACK_ROLLING_RESISTANCE,
+    P_REAR_COMPLIANCE_RAD_PER_MPS2,
     P_ROLL_STIFFNESS_FRONT,
     P_SHIFT_TIME_S,
     P_SLIP_SPEED_MPS,
@@ -102,9 +111,12 @@ from acgym.units import GRAVITY_MPS2
 RPM_PER_RADPS = 30.0 / math.pi
 TWO_PI = 2.0 * math.pi
 NEUTRAL_REV_TAU_S = 0.3
+"""Time constant of a free engine's speed (neutral) toward its throttle set point, s."""
 STIFF_LIMIT = 0.5
 """Largest ``dt * stiffness / mass`` of the body's tyre damping left to the explicit step."""
-"""Time constant of a free engine's speed (neutral) toward its throttle set point, s."""
+MAX_COMPLIANCE_STEER_RAD = 0.1
+"""Bound on an axle's compliance steer angle, rad (the small-angle series below is exact to
+1e-16 within it; real compliance steer stays under a few degrees)."""
 
 # rows of the per-call scratch array (each row holds one value per wheel)
 _FZ, _FX, _FY, _KX, _KY, _SLIP_SPEED, _VXW, _VYW, _OMEGA_FREE, _INERTIA, _MU_X, _INV_SLIP_SPEED = (
@@ -121,6 +133,27 @@ def _coulomb(omega: float, step: float) -> float:
     if omega < -step:
         return omega + step
     return 0.0
+
+
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+def small_sincos(angle: float) -> tuple[float, float]:
+    """``(sin, cos)`` of ``|angle| <= MAX_COMPLIANCE_STEER_RAD`` by their Taylor series
+    (error < 1e-16 there; exactly ``(0, 1)`` at 0)."""
+    a2 = angle * angle
+    sine = angle * (1.0 - a2 * (1.0 / 6.0 - a2 * (1.0 / 120.0 - a2 * (1.0 / 5040.0))))
+    cosine = 1.0 - a2 * (0.5 - a2 * (1.0 / 24.0 - a2 * (1.0 / 720.0 - a2 * (1.0 / 40320.0))))
+    return sine, cosine
+
+
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+def compliance_steer_rad(coefficient: float, ay_mps2: float) -> float:
+    """An axle's compliance steer ``-coefficient * ay``, bounded, rad (> 0 steers left)."""
+    angle = -coefficient * ay_mps2
+    if angle > MAX_COMPLIANCE_STEER_RAD:
+        return MAX_COMPLIANCE_STEER_RAD
+    if angle < -MAX_COMPLIANCE_STEER_RAD:
+        return -MAX_COMPLIANCE_STEER_RAD
+    return angle
 
 
 @numba.njit(cache=True, inline="always", fastmath=FASTMATH)
@@ -194,7 +227,15 @@ def substep(
     r = s[S_YAW_RATE_RADPS]
 
     fz = scratch[_FZ]
-    normal_loads(p, vx, s[S_AX_FILT_MPS2], s[S_AY_FILT_MPS2], fz)
+    ay_lag = s[S_AY_FILT_MPS2]
+    normal_loads(p, vx, s[S_AX_FILT_MPS2], ay_lag, fz)
+
+    # axle steer angles: the front road-wheel angle less its compliance steer, and the rear
+    # compliance steer; both follow the lagged lateral acceleration (the body's roll)
+    sin_e, cos_e = small_sincos(compliance_steer_rad(p[P_FRONT_COMPLIANCE_RAD_PER_MPS2], ay_lag))
+    cos_f = cos_delta * cos_e - sin_delta * sin_e
+    sin_f = sin_delta * cos_e + cos_delta * sin_e
+    sin_r, cos_r = small_sincos(compliance_steer_rad(p[P_REAR_COMPLIANCE_RAD_PER_MPS2], ay_lag))
 
     # --- tyre slips and forces at the start of the step ---------------------------------
     for w in range(4):
@@ -202,14 +243,14 @@ def substep(
         if front:
             xw = lf
             yw = half_tf if w == 0 else -half_tf
-            c = cos_delta
-            sn = sin_delta
+            c = cos_f
+            sn = sin_f
             base = P_TYRE_FRONT
         else:
             xw = -lr
             yw = half_tr if w == 2 else -half_tr
-            c = 1.0
-            sn = 0.0
+            c = cos_r
+            sn = sin_r
             base = P_TYRE_REAR
         vx_hub = vx - r * yw
         vy_hub = vy + r * xw
@@ -300,6 +341,7 @@ def substep(
     brake_torque = brake_status * p[P_BRAKE_MAX_NM]
     brake_front = p[P_BRAKE_FRONT]
     has_abs = p[P_ABS] > 0.5
+    abs_slip = p[P_ABS_SLIP_FRACTION]
     for w in range(4):
         front = w < 2
         base = P_TYRE_FRONT if front else P_TYRE_REAR
@@ -316,9 +358,10 @@ def substep(
         free = omega_free[w]
         omega = _coulomb(free, roll_step + dt * brake_w / j)
         if has_abs and brake_w > 0.0:
-            # anti-lock: the brake never pulls the wheel past the tyre's peak slip ratio
+            # anti-lock: the brake never pulls the wheel past the ABS target slip ratio, a
+            # share of the tyre's peak (below it, where the tyre keeps lateral grip)
             vxw = scratch[_VXW, w]
-            band = p[base + T_KAPPA_PEAK] * scratch[_SLIP_SPEED, w]
+            band = abs_slip * p[base + T_KAPPA_PEAK] * scratch[_SLIP_SPEED, w]
             if vxw >= 0.0:
                 limit = max((vxw - band) / radius, 0.0)
                 if omega < limit:
@@ -361,13 +404,13 @@ def substep(
         if front:
             xw = lf
             yw = half_tf if w == 0 else -half_tf
-            c = cos_delta
-            sn = sin_delta
+            c = cos_f
+            sn = sin_f
         else:
             xw = -lr
             yw = half_tr if w == 2 else -half_tr
-            c = 1.0
-            sn = 0.0
+            c = cos_r
+            sn = sin_r
         fx = scratch[_FX, w]
         fy = scratch[_FY, w]
         fx_body = fx * c - fy * sn

@@ -95,7 +95,13 @@ P_BRAKE_MAP_OUT = P_BRAKE_MAP_IN + MAX_BRAKE_MAP_POINTS  # brake status in [0, 1
 P_OFFTRACK_GRIP = P_BRAKE_MAP_OUT + MAX_BRAKE_MAP_POINTS  # friction factor off the track
 P_OFFTRACK_ROLLING_RESISTANCE = P_OFFTRACK_GRIP + 1  # rolling resistance off the track
 P_SLIP_SPEED_MPS = P_OFFTRACK_ROLLING_RESISTANCE + 1  # low-speed slip regularisation, m/s
-P_TYRE_FRONT = P_SLIP_SPEED_MPS + 1
+# axle cornering compliance beyond the tyres (Bundorf): the axle steers by -value * ay, rad
+# per m/s^2 of the lagged lateral acceleration (positive: the axle's slip angle need grows)
+P_FRONT_COMPLIANCE_RAD_PER_MPS2 = P_SLIP_SPEED_MPS + 1
+P_REAR_COMPLIANCE_RAD_PER_MPS2 = P_FRONT_COMPLIANCE_RAD_PER_MPS2 + 1
+# ABS target slip ratio, as a share of the tyre's peak slip ratio
+P_ABS_SLIP_FRACTION = P_REAR_COMPLIANCE_RAD_PER_MPS2 + 1
+P_TYRE_FRONT = P_ABS_SLIP_FRACTION + 1
 P_TYRE_REAR = P_TYRE_FRONT + NUM_TYRE_PARAMS
 NUM_PARAMS = P_TYRE_REAR + NUM_TYRE_PARAMS
 
