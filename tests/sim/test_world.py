@@ -8,6 +8,7 @@ import pytest
 from acgym.errors import ConfigError
 from acgym.sim import CarParams, World, WorldConfig, list_cars, load_car
 from acgym.sim import layout as L
+from acgym.track.builtin import list_builtin_tracks, load_builtin
 from acgym.track.track import Track
 
 
@@ -231,3 +232,29 @@ def test_surface_flags_match_the_tracks_inside_test(loop_track: Track) -> None:
         assert np.array_equal(world.wheels_on_track, expected)
         crossings += int((before != world.wheels_on_track).sum())
     assert crossings > 0  # the run did leave the surface
+
+
+@pytest.mark.parametrize("name", list_builtin_tracks())
+def test_reset_anywhere_locates_every_tyre_and_the_nearest_border(name: str) -> None:
+    """Cars placed at random poses on, beside and across the borders of each built-in track
+    (hairpins included): the surface flags equal the track's inside test of each contact
+    point, and the stored border distance equals the track's nearest-border query (the
+    one-test shortcut for cars far from the borders gives the same flags)."""
+    track = load_builtin(name)
+    rng = np.random.default_rng(11)
+    n = 400
+    world = World("bmw_z4_gt3", num_cars=n, track=track)
+    s_m = rng.uniform(0.0, track.length_m, n)
+    point, heading = track.line_point_at(s_m)
+    normal = np.stack((-np.sin(heading), np.cos(heading)), axis=1)
+    offset = rng.uniform(-12.0, 12.0, n)
+    xy = point + offset[:, None] * normal
+    world.reset(x_m=xy[:, 0], y_m=xy[:, 1], yaw_rad=heading + rng.normal(0.0, 0.6, n))
+    expected = track.is_inside(world.contact_points_m.reshape(-1, 2)).reshape(n, 4)
+    assert np.array_equal(world.wheels_on_track, expected)
+    assert 0 < world.wheels_on_track.sum() < 4 * n  # both sides were sampled
+    mixed = world.wheels_on_track.any(axis=1) & ~world.wheels_on_track.all(axis=1)
+    assert mixed.any()  # some cars straddle a border
+    np.testing.assert_allclose(
+        np.sqrt(world._border_d2), track.border_distance(xy), rtol=1e-12, atol=1e-9
+    )

@@ -164,17 +164,16 @@ def normalize_channels(channels: Mapping[str, Any]) -> dict[str, Any]:
     Raises:
         ProtocolError: a value that is not a number, a flag or a short list of numbers.
     """
-    out: dict[str, Any] = {}
-    for key, value in channels.items():
+    out = dict(channels)  # one C copy; the loop below only stores what it changes
+    for key, value in out.items():
         kind = type(value)
         if kind is float:
             if value - value != 0.0:  # NaN or infinity
-                value = None
+                out[key] = None
         elif kind is list:
-            value = _normalize_list(key, value)
+            out[key] = _normalize_list(key, value)
         elif kind is not int and value is not None:
-            value = _normalize_other(key, value)
-        out[key] = value
+            out[key] = _normalize_other(key, value)
     return out
 
 
@@ -183,6 +182,11 @@ def _normalize_list(key: str, values: list[Any]) -> list[Any]:
         raise ProtocolError(
             f"channel {key!r}: list of {len(values)}, at most {MAX_LIST_CHANNEL_SIZE}"
         )
+    for item in values:
+        if type(item) is not float or item - item != 0.0:
+            break
+    else:
+        return values[:]  # finite floats only (the usual case): a plain copy
     out = []
     for item in values:
         if type(item) is float:
@@ -264,6 +268,11 @@ def check_channels(channels: Any) -> dict[str, Any]:
 def _check_channel_list(key: str, values: list[Any]) -> list[float | int]:
     if len(values) > MAX_LIST_CHANNEL_SIZE:
         raise RejectedMessage("bad_message", f"state.channels.{key[:64]}: list too long")
+    for item in values:
+        if type(item) is not float or item - item != 0.0:
+            break
+    else:
+        return values  # finite floats only (the usual case): nothing to replace
     out: list[float | int] = []
     for item in values:
         kind = type(item)
@@ -407,7 +416,9 @@ def _controls_fast(obj: dict[str, Any]) -> ControlsMessage | None:
     steer = obj.get("steer")
     acc = obj.get("acc")
     brake = obj.get("brake")
-    flags = (obj.get("enable_gear_shift"), obj.get("shift_up"), obj.get("shift_down"))
+    gear = obj.get("enable_gear_shift")
+    up = obj.get("shift_up")
+    down = obj.get("shift_down")
     if (
         type(seq) is int
         and type(state_seq) is int
@@ -419,12 +430,17 @@ def _controls_fast(obj: dict[str, Any]) -> ControlsMessage | None:
         and -1.0 <= steer <= 1.0  # NaN fails every comparison
         and -1.0 <= acc <= 1.0
         and -1.0 <= brake <= 1.0
-        and all(type(flag) in _FLAG_TYPES and flag in (0, 1) for flag in flags)
+        and type(gear) in _FLAG_TYPES
+        and type(up) in _FLAG_TYPES
+        and type(down) in _FLAG_TYPES
+        and gear in (0, 1)
+        and up in (0, 1)
+        and down in (0, 1)
     ):
         return ControlsMessage(
             seq,
             state_seq,
-            Controls(float(steer), float(acc), float(brake), *(bool(flag) for flag in flags)),
+            Controls(float(steer), float(acc), float(brake), bool(gear), bool(up), bool(down)),
         )
     return None
 

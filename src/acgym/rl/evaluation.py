@@ -241,7 +241,7 @@ def plot_laps(
     ax.set_ylabel("speed, km/h")
     ax.grid(alpha=0.3)
     if agent is not None or expert is not None:
-        ax.legend(loc="lower right")
+        ax.legend(loc="best")
     if title:
         fig.suptitle(title, fontsize=13)
     write_with_atomic(path, lambda tmp: fig.savefig(tmp, format="png"))

@@ -14,9 +14,12 @@ assetto_corsa_gym DisCor code base):
 
 ``R``, ``m``, ``d`` are the n-step return, its length and the termination flag from
 :class:`acgym.rl.replay.ReplayBatch`. The two critics are one batched
-:class:`~acgym.rl.networks.EnsembleMLP`. Speed: fused Adam, Polyak by
-``torch._foreach_lerp_``, no critic weight gradients in the policy loss, no host syncs
-in the update (metrics come back as tensors); see docs/bench/sac.md.
+:class:`~acgym.rl.networks.EnsembleMLP`. Speed (:class:`SpeedOptions`, measured in
+docs/bench/sac.md): fused Adam, Polyak by ``torch._foreach_lerp_``, no critic weight
+gradients in the policy loss, the observation's share of the critic's first layer
+computed once for both losses (the critic does not change between them), no host syncs
+in the update (metrics come back as tensors, only for the last update of a call).
+No reward scaling and no gradient clipping, as the original.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Cars drive a closed track (a rounded rectangle, :func:`rounded_rectangle_track`)
 plausible controls: a seeded random walk of steering about a lane-keeping steer, mostly
 throttle, brakes now and then; cars that leave the surface are put back on the line. The
 timed call is one :meth:`acgym.sim.World.step` (all cars, one 25 Hz control period of
-8 internal steps at 200 Hz) on one core. The surface test of every tyre in every internal
+8 internal steps at 200 Hz) on one core; the driver runs between the timed calls. The surface test of every tyre in every internal
 step is included. ``profile`` breaks one internal step down by part.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 import time
 from typing import Any
 
@@ -149,119 +150,131 @@ def _reset_off_track(world: World, track: Track) -> None:
 
 
 def _bench_batch(num_cars: int, track: Track, quick: bool) -> dict[str, Any]:
+    """Time ``World.step`` of ``num_cars`` cars that the :class:`Driver` keeps on the track.
+
+    The driver's controls are computed between the timed calls (not timed), so the cars
+    stay on the track as they would in training; a timer around each ``World.step``
+    measures it alone. Repeats of ``steps`` calls; the best repeat is the figure least
+    disturbed by other processes.
+    """
     world = World(BENCH_CAR, num_cars=num_cars, track=track, config=WorldConfig())
     start = track.line_m[0]
     world.reset(x_m=start[0], y_m=start[1], yaw_rad=track.line_heading_rad[0], speed_mps=20.0)
     driver = Driver(world, track, seed=num_cars)
-    controls = driver()
     for _ in range(50):  # get the cars rolling, away from the reset state
         world.step(driver())
         _reset_off_track(world, track)
-    controls = driver().copy()
-
-    def one_step() -> None:
-        world.step(controls)
-
-    # many short repeats: the best one is the least disturbed by other processes
-    timing = time_per_call_s(
-        one_step, min_time_s=0.05 if quick else 0.1, repeats=5 if quick else 30
-    )
-    # CPU time of the process over the same calls: on a machine shared with other jobs it
-    # leaves out the time the process waited for a core (caches are still shared)
-    calls = max(int(timing["calls_per_repeat"]), 1) * (2 if quick else 10)
-    cpu_start_s = time.process_time()
-    for _ in range(calls):
-        one_step()
-    cpu_s = (time.process_time() - cpu_start_s) / calls
+    steps = max(20, (2_000 if quick else 20_000) // num_cars)
+    repeats = 5 if quick else 30
+    per_step_s: list[float] = []
+    cpu_s = 0.0
+    for _ in range(repeats):
+        wall_s = 0.0
+        for _ in range(steps):
+            controls = driver()
+            cpu_start_s = time.process_time()
+            start_s = time.perf_counter()
+            world.step(controls)
+            wall_s += time.perf_counter() - start_s
+            # CPU time of the process: on a machine shared with other jobs it leaves out
+            # the time the process waited for a core (caches are still shared)
+            cpu_s += time.process_time() - cpu_start_s
+            _reset_off_track(world, track)
+        per_step_s.append(wall_s / steps)
+    cpu_per_step_s = cpu_s / (steps * repeats)
+    best_s = min(per_step_s)
     return {
         "num_cars": num_cars,
-        "cpu_seconds_per_step": cpu_s,
-        "car_steps_per_cpu_s": num_cars / cpu_s,
         "car": BENCH_CAR,
         "control_hz": world.config.control_hz,
         "physics_hz": world.config.physics_hz,
         "substeps": world.num_substeps,
-        "seconds_per_step": timing["best_s"],
-        "median_seconds_per_step": timing["median_s"],
-        "control_steps_per_s": 1.0 / timing["best_s"],
-        "car_steps_per_s": num_cars / timing["best_s"],
-        "car_substeps_per_s": num_cars * world.num_substeps / timing["best_s"],
+        "steps_per_repeat": steps,
+        "repeats": repeats,
+        "seconds_per_step": best_s,
+        "median_seconds_per_step": statistics.median(per_step_s),
+        "cpu_seconds_per_step": cpu_per_step_s,
+        "control_steps_per_s": 1.0 / best_s,
+        "car_steps_per_s": num_cars / best_s,
+        "median_car_steps_per_s": num_cars / statistics.median(per_step_s),
+        "car_steps_per_cpu_s": num_cars / cpu_per_step_s,
+        "car_substeps_per_s": num_cars * world.num_substeps / best_s,
     }
 
 
 def profile(track: Track, quick: bool) -> dict[str, float]:
-    """Seconds per call of the parts of a control step, one car (isolated compiled loops,
-    best of many short repeats).
+    """Seconds per car of the parts of a control step (isolated compiled loops over one
+    chunk of ``CHUNK`` cars in the batch workspace, best of many short repeats).
 
-    ``four_tyres_s``: four combined-slip Magic Formula evaluations with slopes;
-    ``normal_loads_s``: the four loads; ``substep_total_s``: one whole internal step;
-    ``surface_four_tyres_s``: the inside test of the four contact points (every internal
-    step for a car near a border, else once per control step);
-    ``nearest_border_s``: the border-distance query (once per car and control step);
-    ``world_step_one_car_one_substep_s``: ``World.step`` of one car with one internal step
-    (Python call, checks, dispatch, control mapping, one substep).
+    ``tyre_pass_s``: loads, steer angles, slips and four combined-slip Magic Formula
+    tyres (SIMD lanes); ``drivetrain_pass_s``: shifting, clutch and engine (car by car);
+    ``wheel_body_pass_s``: wheel spin, differential, brakes, rigid body (scalar) --
+    the three make one internal step; ``surface_four_tyres_s``: the inside test of the
+    four contact points (every internal step for a car near a border);
+    ``locate_car_s``: the nearest-border query and the surface flags of a car on the
+    centre line, far from the borders (one inside test; once per car and control step); ``world_step_one_car_one_substep_s``: ``World.step`` of one car with
+    one internal step (Python call, checks, dispatch, control mapping, one substep).
     """
-    from acgym.sim.dynamics import NUM_SCRATCH_ROWS, normal_loads, substep
-    from acgym.sim.integrator import update_surface
-    from acgym.sim.tyres import combined_forces
-    from acgym.track.queries import nearest_segment
+    from acgym.sim.dynamics import drivetrain_pass, tyre_pass, wheel_body_pass
+    from acgym.sim.integrator import locate_car, surface_flags
 
-    world = World(BENCH_CAR, num_cars=1, track=track)
+    world = World(BENCH_CAR, num_cars=L.CHUNK, track=track)
     start = track.line_m[0]
     world.reset(x_m=start[0], y_m=start[1], yaw_rad=track.line_heading_rad[0], speed_mps=30.0)
-    p = world.params[0]
-    count = 20_000 if quick else 100_000
+    driver = Driver(world, track, seed=1)
+    for _ in range(10):  # a moving chunk: the workspace holds its last internal step
+        world.step(driver())
+    chunk = world._work[: L.WORK_ROWS * L.CHUNK]
+    params = world.params
+    dt = 1.0 / world.config.physics_hz
+    p = params[0]
+    count = 2_000 if quick else 10_000
     repeats = 3 if quick else 15
     grid = world._grid
     border = world._border_grid
 
     @numba.njit(cache=False)
-    def tyres(p: NDArray[np.float64], n: int) -> float:
+    def tyres(ws, n):
+        for _ in range(n):
+            tyre_pass(ws)
+
+    @numba.njit(cache=False)
+    def drivetrain(params, ws, n, dt):
+        for _ in range(n):
+            drivetrain_pass(params, 0, ws, L.CHUNK, dt)
+
+    @numba.njit(cache=False)
+    def wheel_body(ws, n, dt):
+        for _ in range(n):
+            wheel_body_pass(ws, L.CHUNK, dt)
+
+    @numba.njit(cache=False)
+    def surface(p, s, n, on, gp, cs, it, q, xs, ys):
+        for i in range(n * L.CHUNK):
+            surface_flags(
+                p, s[L.S_X_M] + 1e-9 * i, s[L.S_Y_M], s[L.S_YAW_RAD], on, 1, gp, cs, it, q, xs, ys
+            )
+
+    @numba.njit(cache=False)
+    def locate(p, s, n, on, gp, cs, it, q, bp, bs, bi, bseg, xs, ys):
         acc = 0.0
-        for i in range(n):
-            for w in range(4):
-                fx, fy, _, _, kx, ky = combined_forces(
-                    0.02 + 1e-9 * i, 0.03 - 0.01 * w, 3000.0, 1.0, p, L.P_TYRE_FRONT
-                )
-                acc += fx + fy + kx + ky
+        for _ in range(n * L.CHUNK):
+            acc += locate_car(p, s, on, True, gp, cs, it, q, bp, bs, bi, bseg, xs, ys)
         return acc
 
-    @numba.njit(cache=False)
-    def loads(p: NDArray[np.float64], n: int, buf: NDArray[np.float64]) -> None:
-        for i in range(n):
-            normal_loads(p, 30.0 + 1e-9 * i, 1.0, 2.0, buf)
-
-    @numba.njit(cache=False)
-    def surface(p, s, n, on, use, gp, cs, it, q, xs, ys):
-        for _ in range(n):
-            update_surface(p, s, on, use, gp, cs, it, q, xs, ys)
-
-    @numba.njit(cache=False)
-    def border_distance(s, n, bp, bs, bi, bseg):
-        acc = 0.0
-        for i in range(n):
-            _, _, d2 = nearest_segment(s[0] + 1e-9 * i, s[1], bp, bs, bi, bseg)
-            acc += d2
-        return acc
-
-    @numba.njit(cache=False)
-    def steps(p, s, o, n, on, sc):
-        for _ in range(n):
-            substep(p, s, o, 0.999, 0.02, 0.6, 0.0, on, True, 0.005, sc)
-
-    buf = np.zeros(4)
-    s = world._state[0].copy()
-    o = np.zeros(L.NUM_OUTPUTS)
+    s = world._state[0].copy()  # a car on the centre line (far from the borders)
+    s[L.S_X_M], s[L.S_Y_M] = track.line_m[0]
+    s[L.S_YAW_RAD] = track.line_heading_rad[0]
     on = np.ones(4)
     xs = np.zeros(4)
     ys = np.zeros(4)
-    sc = np.zeros((NUM_SCRATCH_ROWS, 4))
+    # the timed passes change the workspace's state: each repeat starts from a copy
     parts = {
-        "four_tyres_s": lambda n: tyres(p, n),
-        "normal_loads_s": lambda n: loads(p, n, buf),
-        "substep_total_s": lambda n: steps(p, s.copy(), o, n, on, sc),
-        "surface_four_tyres_s": lambda n: surface(p, s, n, on, True, *grid, xs, ys),
-        "nearest_border_s": lambda n: border_distance(s, n, *border),
+        "tyre_pass_s": lambda n: tyres(chunk.copy(), n),
+        "drivetrain_pass_s": lambda n: drivetrain(params, chunk.copy(), n, dt),
+        "wheel_body_pass_s": lambda n: wheel_body(chunk.copy(), n, dt),
+        "surface_four_tyres_s": lambda n: surface(p, s, n, on, *grid, xs, ys),
+        "locate_car_s": lambda n: locate(p, s, n, on, *grid, *border, xs, ys),
     }
     out: dict[str, float] = {}
     for name, fn in parts.items():
@@ -270,8 +283,11 @@ def profile(track: Track, quick: bool) -> dict[str, float]:
         for _ in range(repeats):
             start_s = time.perf_counter()
             fn(count)
-            best = min(best, (time.perf_counter() - start_s) / count)
+            best = min(best, (time.perf_counter() - start_s) / (count * L.CHUNK))
         out[name] = best
+    out["substep_total_s"] = (
+        out["tyre_pass_s"] + out["drivetrain_pass_s"] + out["wheel_body_pass_s"]
+    )
     world1 = World(BENCH_CAR, num_cars=1, config=WorldConfig(control_hz=200.0, physics_hz=200.0))
     u = np.zeros((1, 3))
     timing = time_per_call_s(lambda: world1.step(u), min_time_s=0.05, repeats=repeats)

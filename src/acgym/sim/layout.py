@@ -149,3 +149,68 @@ G_ENABLE = 0
 G_UP = 1
 G_DOWN = 2
 NUM_GEAR_FLAGS = 3
+
+# --- batch workspace (structure of arrays) -----------------------------------------------
+# The batch kernel (acgym.sim.integrator.step_cars) works on chunks of CHUNK cars. Each
+# chunk owns WORK_ROWS rows of CHUNK values in one flat float64 array: row r of chunk c
+# holds one quantity for the chunk's cars at [(c * WORK_ROWS + r) * CHUNK, ... + CHUNK).
+# Loops over the cars of a chunk then read and write contiguous rows at constant
+# distances from each other, which the compiler vectorises (one SIMD lane per car).
+CHUNK = 4
+"""Cars per chunk of the batch workspace."""
+# per-car constants, packed once (acgym.sim.integrator.pack_constants)
+W_MASS_KG = 0
+W_YAW_INERTIA_KGM2 = 1
+W_LF_M = 2
+W_LR_M = 3
+W_HALF_TRACK_FRONT_M = 4
+W_HALF_TRACK_REAR_M = 5
+W_COG_HEIGHT_M = 6
+W_ROLL_STIFFNESS_FRONT = 7
+W_LOAD_TAU_S = 8
+W_DRAG_COEF = 9
+W_LIFT_COEF = 10
+W_AERO_FRONT = 11
+W_FRONT_COMPLIANCE = 12  # rad per m/s^2
+W_REAR_COMPLIANCE = 13  # rad per m/s^2
+W_ABS = 14
+W_ABS_SLIP_FRACTION = 15
+W_BRAKE_MAX_NM = 16
+W_BRAKE_FRONT = 17
+W_DIFF_PRELOAD_NM = 18
+W_DIFF_POWER_LOCK = 19
+W_SLIP_SPEED_MPS = 20
+W_OFFTRACK_GRIP = 21
+W_OFFTRACK_ROLLING_RESISTANCE = 22
+W_TYRE_FRONT = 23  # NUM_TYRE_PARAMS rows (T_* offsets)
+W_TYRE_REAR = W_TYRE_FRONT + NUM_TYRE_PARAMS
+# the car state during a control period (copied from and back to the (N, NUM_STATE) array)
+W_STATE = W_TYRE_REAR + NUM_TYRE_PARAMS  # NUM_STATE rows (S_* offsets)
+# inputs held over the control period
+W_COS_DELTA = W_STATE + NUM_STATE  # cosine of the road-wheel angle
+W_SIN_DELTA = W_COS_DELTA + 1
+W_GAS = W_SIN_DELTA + 1
+W_BRAKE_STATUS = W_GAS + 1
+W_AUTO_SHIFT = W_BRAKE_STATUS + 1  # 1.0 = the automatic shifter may act
+W_ON_TRACK = W_AUTO_SHIFT + 1  # 4 rows: 1.0 where a tyre is on the track surface
+# one internal step's intermediate values (4 rows each for the per-wheel ones)
+W_FZ = W_ON_TRACK + NUM_WHEELS
+W_FX = W_FZ + NUM_WHEELS
+W_FY = W_FX + NUM_WHEELS
+W_KX = W_FY + NUM_WHEELS
+W_KY = W_KX + NUM_WHEELS
+W_WHEEL_SLIP_SPEED = W_KY + NUM_WHEELS
+W_INV_SLIP_SPEED = W_WHEEL_SLIP_SPEED + NUM_WHEELS
+W_VXW = W_INV_SLIP_SPEED + NUM_WHEELS
+W_VYW = W_VXW + NUM_WHEELS
+W_MU_X = W_VYW + NUM_WHEELS
+W_COS_FRONT = W_MU_X + NUM_WHEELS  # front wheels' steer angle (with compliance steer)
+W_SIN_FRONT = W_COS_FRONT + 1
+W_COS_REAR = W_SIN_FRONT + 1  # rear wheels' compliance steer angle
+W_SIN_REAR = W_COS_REAR + 1
+W_AXLE_TORQUE_NM = W_SIN_REAR + 1
+W_REFLECTED_INERTIA_KGM2 = W_AXLE_TORQUE_NM + 1  # engine inertia at the rear axle, 0 = open
+W_RATIO = W_REFLECTED_INERTIA_KGM2 + 1  # overall ratio of the engaged gear
+# outputs of the last internal step (O_* offsets)
+W_OUT = W_RATIO + 1
+WORK_ROWS = W_OUT + NUM_OUTPUTS

@@ -50,7 +50,7 @@ DOWNSHIFT_MARGIN = 0.95
 the upshift speed (no up-down hunting)."""
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH, error_model="numpy")
 def interp_clamped(x: float, p: NDArray[np.float64], xs: int, ys: int, n: int) -> float:
     """Piecewise-linear ``y(x)`` through ``n`` points stored at ``p[xs:]`` / ``p[ys:]``."""
     if x <= p[xs]:
@@ -66,7 +66,7 @@ def interp_clamped(x: float, p: NDArray[np.float64], xs: int, ys: int, n: int) -
     return p[ys + k - 1] + t * (p[ys + k] - p[ys + k - 1])
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH, error_model="numpy")
 def full_load_torque_nm(p: NDArray[np.float64], rpm: float) -> float:
     """Full-load torque at ``rpm`` with the rev-limiter cut, N m."""
     torque = interp_clamped(rpm, p, P_TORQUE_RPM, P_TORQUE_NM, int(p[P_NUM_TORQUE_POINTS]))
@@ -78,14 +78,14 @@ def full_load_torque_nm(p: NDArray[np.float64], rpm: float) -> float:
     return torque * cut
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH, error_model="numpy")
 def engine_torque_nm(p: NDArray[np.float64], rpm: float, gas: float) -> float:
     """Engine torque at ``rpm`` and throttle ``gas`` in [0, 1] (engine braking < 0), N m."""
     friction = p[P_ENGINE_BRAKE_NM] * rpm / p[P_LIMITER_RPM]
     return gas * full_load_torque_nm(p, rpm) - (1.0 - gas) * friction
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH, error_model="numpy")
 def overall_ratio(p: NDArray[np.float64], gear: int) -> float:
     """Signed engine-to-wheel ratio in ``gear`` (internal encoding), 0 in neutral."""
     if gear > 0:
@@ -95,7 +95,7 @@ def overall_ratio(p: NDArray[np.float64], gear: int) -> float:
     return 0.0
 
 
-@numba.njit(cache=True, fastmath=FASTMATH)
+@numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def auto_shift_gear(p: NDArray[np.float64], gear: int, road_omega_radps: float) -> int:
     """The automatic shifter's choice of gear (``gear`` unchanged when no shift).
 
@@ -123,7 +123,7 @@ def auto_shift_gear(p: NDArray[np.float64], gear: int, road_omega_radps: float) 
     return gear
 
 
-@numba.njit(cache=True, fastmath=FASTMATH)
+@numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def manual_shift_gear(
     p: NDArray[np.float64], gear: int, up: bool, down: bool, vx_mps: float, axle_omega_radps: float
 ) -> int:

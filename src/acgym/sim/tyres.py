@@ -129,7 +129,7 @@ _TAN_PI_8 = 0.41421356237309503
 _TAN_3PI_8 = 2.414213562373095
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH, error_model="numpy")
 def _atan_core(t: float) -> float:
     u = t * t
     poly = _ATAN[7]
@@ -143,29 +143,26 @@ def _atan_core(t: float) -> float:
     return t * poly
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+# The kernels below are branch-free (selects, one division): the batch kernel evaluates
+# them for many cars at once in SIMD lanes (acgym.sim.dynamics).
+
+
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH, error_model="numpy")
 def fast_atan(x: float) -> float:
     """``atan(x)`` to 3e-13 rad (range reduction to |t| <= tan(pi/8) + polynomial)."""
     a = abs(x)
-    if a <= _TAN_PI_8:
-        r = _atan_core(a)
-    elif a <= _TAN_3PI_8:
-        r = 0.25 * math.pi + _atan_core((a - 1.0) / (a + 1.0))
-    else:
-        r = 0.5 * math.pi - _atan_core(1.0 / a)
+    big = a > _TAN_3PI_8
+    middle = a > _TAN_PI_8
+    # t = a, (a - 1) / (a + 1) or -1 / a, and atan(a) = offset + atan(t)
+    numerator = -1.0 if big else (a - 1.0 if middle else a)
+    denominator = a if big else (a + 1.0 if middle else 1.0)
+    offset = 0.5 * math.pi if big else (0.25 * math.pi if middle else 0.0)
+    r = offset + _atan_core(numerator / denominator)
     return r if x >= 0.0 else -r
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
-def fast_sin(y: float) -> float:
-    """``sin(y)`` for ``|y| <= 2 pi`` to 1e-13 (reflection to |y| <= pi/2 + polynomial)."""
-    a = abs(y)
-    if a > math.pi:
-        a = a - 2.0 * math.pi
-        y = -y
-        a = -a
-    if a > 0.5 * math.pi:
-        a = math.pi - a
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH, error_model="numpy")
+def _sin_poly(a: float) -> float:
     u = a * a
     poly = _SIN[6]
     poly = poly * u + _SIN[5]
@@ -174,26 +171,28 @@ def fast_sin(y: float) -> float:
     poly = poly * u + _SIN[2]
     poly = poly * u + _SIN[1]
     poly = poly * u + _SIN[0]
-    r = a * poly
-    return r if y >= 0.0 else -r
+    return a * poly
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH, error_model="numpy")
+def fast_sin(y: float) -> float:
+    """``sin(y)`` for ``|y| <= 2 pi`` to 1e-13 (reflection to |y| <= pi/2 + polynomial)."""
+    a = abs(y)
+    wrapped = a > math.pi
+    sign_y = -y if wrapped else y
+    a = 2.0 * math.pi - a if wrapped else a
+    a = math.pi - a if a > 0.5 * math.pi else a
+    r = _sin_poly(a)
+    return r if sign_y >= 0.0 else -r
+
+
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH, error_model="numpy")
 def fast_sincos(y: float) -> tuple[float, float]:
     """``(sin(y), cos(y))`` for ``|y| <= pi`` to 1e-13 (one reflection, two polynomials)."""
     a = abs(y)
-    cos_sign = 1.0
-    if a > 0.5 * math.pi:
-        a = math.pi - a
-        cos_sign = -1.0
+    reflect = a > 0.5 * math.pi
+    a = math.pi - a if reflect else a
     u = a * a
-    ps = _SIN[6]
-    ps = ps * u + _SIN[5]
-    ps = ps * u + _SIN[4]
-    ps = ps * u + _SIN[3]
-    ps = ps * u + _SIN[2]
-    ps = ps * u + _SIN[1]
-    ps = ps * u + _SIN[0]
     pc = _COS[7]
     pc = pc * u + _COS[6]
     pc = pc * u + _COS[5]
@@ -202,18 +201,18 @@ def fast_sincos(y: float) -> tuple[float, float]:
     pc = pc * u + _COS[2]
     pc = pc * u + _COS[1]
     pc = pc * u + _COS[0]
-    sine = a * ps
-    return (sine if y >= 0.0 else -sine), cos_sign * pc
+    sine = _sin_poly(a)
+    return (sine if y >= 0.0 else -sine), (-pc if reflect else pc)
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH, error_model="numpy")
 def magic_formula(slip: float, b: float, c: float, e: float) -> float:
     """Normalised Magic Formula ``sin(C atan(B x - E (B x - atan(B x))))`` (peak 1)."""
     bx = b * slip
     return fast_sin(c * fast_atan(bx - e * (bx - fast_atan(bx))))
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH, error_model="numpy")
 def magic_formula_slope(slip: float, b: float, c: float, e: float) -> tuple[float, float]:
     """Normalised Magic Formula and its derivative with respect to the slip.
 
@@ -224,13 +223,13 @@ def magic_formula_slope(slip: float, b: float, c: float, e: float) -> tuple[floa
         ``(-pi, pi)``.
     """
     bx = b * slip
-    phi = bx - e * (bx - fast_atan(bx)) if e != 0.0 else bx  # E = 0 skips an atan
+    phi = bx - e * (bx - fast_atan(bx))
     sine, cosine = fast_sincos(c * fast_atan(phi))
     dphi = b * (1.0 - e + e / (1.0 + bx * bx))
     return sine, cosine * c * dphi / (1.0 + phi * phi)
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH, error_model="numpy")
 def load_friction(mu0: float, load_sens: float, fz_n: float, fz0_n: float) -> float:
     """Peak friction coefficient at load ``fz_n`` (degressive, floored)."""
     mu = mu0 * (1.0 + load_sens * (fz_n - fz0_n) / fz0_n)
@@ -238,9 +237,15 @@ def load_friction(mu0: float, load_sens: float, fz_n: float, fz0_n: float) -> fl
     return mu if mu > floor else floor
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH, error_model="numpy")
 def combined_forces(
-    kappa: float, alpha_rad: float, fz_n: float, grip: float, p: NDArray[np.float64], base: int
+    kappa: float,
+    alpha_rad: float,
+    fz_n: float,
+    grip: float,
+    p: NDArray[np.float64],
+    base: int,
+    stride: int = 1,
 ) -> tuple[float, float, float, float, float, float]:
     """Tyre forces under combined slip.
 
@@ -249,8 +254,11 @@ def combined_forces(
         alpha_rad: Slip angle, rad (ISO sign, see the module docstring).
         fz_n: Normal load, N (<= 0 gives no force).
         grip: Surface friction factor (1 on the track).
-        p: Car parameter array ``(NUM_PARAMS,)``.
-        base: Offset of the tyre block (``P_TYRE_FRONT`` or ``P_TYRE_REAR``).
+        p: The tyre's parameters: ``p[base + T_* * stride]`` (``T_*`` of
+            :mod:`acgym.sim.layout`), e.g. a car parameter array ``(NUM_PARAMS,)`` with
+            ``base = P_TYRE_FRONT`` and ``stride = 1``.
+        base: Offset of the tyre block.
+        stride: Distance between two of the tyre's parameters in ``p``.
 
     Returns:
         ``(fx_n, fy_n, mu_x, mu_y, kx_n, ky_nprad)``: forces in the wheel frame, the peak
@@ -259,35 +267,52 @@ def combined_forces(
         N/rad), ``B C D`` at zero slip, zero at and past the peak. The integrator's
         implicit steps use them as the Jacobian of the tyre forces.
     """
-    if fz_n <= 0.0:
-        return 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
     # load-sensitive peak friction (see load_friction), written out to share one product
-    rel = 1.0 + p[base + T_LOAD_SENS] * (fz_n - p[base + T_FZ0_N]) * p[base + T_INV_FZ0]
-    if rel < MU_FLOOR_FRACTION:
-        rel = MU_FLOOR_FRACTION
-    mu_x = grip * rel * p[base + T_MU_X]
-    mu_y = grip * rel * p[base + T_MU_Y]
-    sx = kappa * p[base + T_INV_KAPPA_PEAK]
-    sy = alpha_rad * p[base + T_INV_ALPHA_PEAK]
+    rel = (
+        1.0
+        + p[base + T_LOAD_SENS * stride]
+        * (fz_n - p[base + T_FZ0_N * stride])
+        * p[base + T_INV_FZ0 * stride]
+    )
+    rel = rel if rel > MU_FLOOR_FRACTION else MU_FLOOR_FRACTION
+    mu_x = grip * rel * p[base + T_MU_X * stride]
+    mu_y = grip * rel * p[base + T_MU_Y * stride]
+    loaded = fz_n > 0.0
+    load = fz_n if loaded else 0.0
+    dx = mu_x * load
+    dy = mu_y * load
+    b_x = p[base + T_B_X * stride]
+    c_x = p[base + T_C_X * stride]
+    b_y = p[base + T_B_Y * stride]
+    c_y = p[base + T_C_Y * stride]
+    sx = kappa * p[base + T_INV_KAPPA_PEAK * stride]
+    sy = alpha_rad * p[base + T_INV_ALPHA_PEAK * stride]
     s2 = sx * sx + sy * sy
-    if s2 < _MIN_COMBINED_SLIP * _MIN_COMBINED_SLIP:
-        kx = mu_x * fz_n * p[base + T_B_X] * p[base + T_C_X]
-        ky = mu_y * fz_n * p[base + T_B_Y] * p[base + T_C_Y]
-        return kx * kappa, ky * alpha_rad, mu_x, mu_y, kx, ky
-    s = math.sqrt(s2)
+    # at (numerically) zero slip the curves are linear: F = B C D x; the combined slip s
+    # below must not divide by zero
+    tiny = s2 < _MIN_COMBINED_SLIP * _MIN_COMBINED_SLIP
+    s = math.sqrt(_MIN_COMBINED_SLIP * _MIN_COMBINED_SLIP if tiny else s2)
     inv_s = 1.0 / s
-    dx = mu_x * fz_n
-    dy = mu_y * fz_n
     gx, slope_x = magic_formula_slope(
-        s * p[base + T_KAPPA_PEAK], p[base + T_B_X], p[base + T_C_X], p[base + T_E_X]
+        s * p[base + T_KAPPA_PEAK * stride], b_x, c_x, p[base + T_E_X * stride]
     )
     gy, slope_y = magic_formula_slope(
-        s * p[base + T_ALPHA_PEAK_RAD], p[base + T_B_Y], p[base + T_C_Y], p[base + T_E_Y]
+        s * p[base + T_ALPHA_PEAK_RAD * stride], b_y, c_y, p[base + T_E_Y * stride]
     )
     # slopes of the pure-slip curves at the combined slip; zero past the peak
     kx = dx * slope_x if slope_x > 0.0 else 0.0
     ky = dy * slope_y if slope_y > 0.0 else 0.0
-    return dx * gx * sx * inv_s, dy * gy * sy * inv_s, mu_x, mu_y, kx, ky
+    fx = dx * gx * sx * inv_s
+    fy = dy * gy * sy * inv_s
+    kx_zero = dx * b_x * c_x
+    ky_zero = dy * b_y * c_y
+    fx = kx_zero * kappa if tiny else fx
+    fy = ky_zero * alpha_rad if tiny else fy
+    kx = kx_zero if tiny else kx
+    ky = ky_zero if tiny else ky
+    mu_x = mu_x if loaded else 0.0
+    mu_y = mu_y if loaded else 0.0
+    return fx, fy, mu_x, mu_y, kx, ky
 
 
 @numba.njit(cache=True)

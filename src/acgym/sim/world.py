@@ -56,7 +56,13 @@ from acgym.sim.car_params import (
     car_param_array,
     load_car,
 )
-from acgym.sim.integrator import step_cars, update_surface, wheel_positions
+from acgym.sim.integrator import (
+    locate_car,
+    pack_constants,
+    step_cars,
+    wheel_positions,
+    work_size,
+)
 from acgym.sim.powertrain import overall_ratio
 from acgym.track.track import Track
 from acgym.units import RPM_PER_RADPS
@@ -157,9 +163,13 @@ class World:
                 )
             rows.append(unique[id(car)])
         self.params = np.ascontiguousarray(np.stack(rows))
+        # the batch kernel's structure-of-arrays workspace, with the cars' constants
+        self._work = np.zeros(work_size(self.num_cars))
+        pack_constants(self.params, self._work)
         self._state = np.zeros((self.num_cars, L.NUM_STATE))
         self._outputs = np.zeros((self.num_cars, L.NUM_OUTPUTS))
         self._on_track = np.ones((self.num_cars, L.NUM_WHEELS))
+        self._border_d2 = np.full(self.num_cars, np.inf)  # m^2, at the present poses
         self._no_flags = np.zeros((self.num_cars, L.NUM_GEAR_FLAGS))
         if track is None:
             self._use_track = False
@@ -235,12 +245,13 @@ class World:
         xs = np.empty(4)
         ys = np.empty(4)
         for i in idx:
-            update_surface(
+            self._border_d2[i] = locate_car(
                 self.params[i],
                 self._state[i],
                 self._on_track[i],
                 self._use_track,
                 *self._grid,
+                *self._border_grid,
                 xs,
                 ys,
             )
@@ -291,6 +302,8 @@ class World:
             self._use_track,
             *self._grid,
             *self._border_grid,
+            self._border_d2,
+            self._work,
         )
         if bad >= 0:
             raise ConfigError(
