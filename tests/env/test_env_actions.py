@@ -24,8 +24,8 @@ CARS = ("dallara_f317", "bmw_z4_gt3", "ks_mazda_miata")
 
 
 @pytest.fixture
-def dallara(reference_cars_dir):
-    return CarMaps.from_folder(reference_cars_dir / "dallara_f317")
+def dallara():
+    return CarMaps.from_folder(PACKAGE_CARS_DIR / "dallara_f317")
 
 
 def test_steer_map_reads_both_header_formats(reference_cars_dir):
@@ -81,8 +81,8 @@ def test_actions_of_the_wrong_shape_are_refused(dallara):
 
 @pytest.mark.parametrize("relative", [True, False])
 @pytest.mark.parametrize("car_name", CARS)
-def test_logged_controls_round_trip_to_the_same_actions(reference_cars_dir, car_name, relative):
-    car = CarMaps.from_folder(reference_cars_dir / car_name)
+def test_logged_controls_round_trip_to_the_same_actions(car_name, relative):
+    car = CarMaps.from_folder(PACKAGE_CARS_DIR / car_name)
     mapper = ActionMapper(car.steer, control_rate_hz=25.0, relative=relative)
     rng = np.random.default_rng(0)
     actions = rng.uniform(-1.0, 1.0, size=(200, 3))

@@ -14,6 +14,7 @@ from acgym.env.history import find_histories, load_episodes_stats, load_history,
 from acgym.env.observations import frame_from_columns
 from acgym.env.racing_env import RacingEnv
 from acgym.errors import BackendError, ConfigError
+from acgym.sim.car_params import car_folder
 
 BASE = ["track=circle"]
 
@@ -24,8 +25,8 @@ def track():
 
 
 @pytest.fixture(scope="module")
-def car(reference_cars_dir):
-    return CarMaps.from_folder(reference_cars_dir / "dallara_f317")
+def car():
+    return CarMaps.from_folder(car_folder("dallara_f317"))
 
 
 def make_env(track, car, overrides=(), *, backend=None, **kwargs):

@@ -10,8 +10,9 @@ import struct
 from collections.abc import Callable, Iterator
 
 import pytest
-from conftest import make_client, wait_until
+from fuzzing import VALID_SAMPLES, fuzz_payloads
 from proto_fake_car import FakeCar
+from proto_helpers import make_client, wait_until
 
 from acgym.errors import ProtocolError
 from acgym.protocol import codec, legacy
@@ -19,81 +20,11 @@ from acgym.protocol.client import Client
 from acgym.protocol.framing import FrameDecoder, encode_frame
 from acgym.protocol.messages import (
     Connect,
-    Controls,
     ControlsMessage,
-    Disconnect,
     Hello,
     RejectedMessage,
 )
 from acgym.protocol.server import ProtocolServer
-
-VALID_SAMPLES = [
-    codec.encode_ego(ControlsMessage(5, 4, Controls(0.1, 0.2, -1.0))),
-    codec.encode_ego(Disconnect()),
-    b'{"type":"connect","version":1,"token":null,"mode":"realtime","nonce":3}',
-    b'{"steer":0.1,"acc":0.5,"brake":-1,"enable_gear_shift":0,"shift_up":0,"shift_down":0,"server_steps":3}',
-    b'{"type":"hello","id":1,"version":1,"token":null,"client":"x"}',
-    b'{"type":"reset","id":2,"options":{"distance_m":5.0,"seed":1}}',
-    b'{"type":"get_track_info","id":3}',
-]
-WEIRD_VALUES = [
-    None,
-    True,
-    "",
-    "\u202e\ud7ff\U0001f3ce",
-    -1,
-    2**63,
-    10**400,
-    1e308,
-    -0.0,
-    [],
-    {},
-    [[[[[[[[[[1]]]]]]]]]],
-    "x" * 300,
-]
-
-
-def fuzz_payloads(rng: random.Random, count: int, max_bytes: int) -> Iterator[bytes]:
-    """Random bytes, truncated JSON, wrong types, huge numbers, NaN, depth bombs, unicode,
-    oversized payloads (each at most 60,000 bytes: it must fit a datagram)."""
-    for payload in _fuzz_payloads(rng, count, max_bytes):
-        yield payload[:60_000]
-
-
-def _fuzz_payloads(rng: random.Random, count: int, max_bytes: int) -> Iterator[bytes]:
-    kinds = ("random", "truncated", "mutated", "literal", "bomb", "unicode", "oversized", "words")
-    for index in range(count):
-        kind = kinds[index % len(kinds)]
-        sample = rng.choice(VALID_SAMPLES)
-        if kind == "random":
-            yield bytes(rng.randrange(256) for _ in range(rng.randrange(0, 200)))
-        elif kind == "truncated":
-            yield sample[: rng.randrange(0, len(sample))]
-        elif kind == "mutated":
-            obj = json.loads(sample)
-            key = rng.choice([*obj, "type", "surprise"])
-            obj[key] = rng.choice(WEIRD_VALUES)
-            yield json.dumps(obj).encode()
-        elif kind == "literal":
-            literal = rng.choice(
-                (b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-1e999", b"1" * 5000)
-            )
-            yield sample.replace(b"5", literal, 1).replace(b"0.1", literal, 1)
-        elif kind == "bomb":
-            depth = rng.choice((50, 500, 2000, 20_000))
-            opener, closer = rng.choice(((b"[", b"]"), (b'{"a":', b"}")))
-            yield opener * depth + b"1" + closer * depth
-        elif kind == "unicode":
-            text = "".join(chr(rng.randrange(0x20, 0x2FFFF)) for _ in range(rng.randrange(1, 60)))
-            yield text.encode("utf-8", "surrogatepass") + rng.choice(
-                (b"", b"\xed\xa0\x80", b"\xff")
-            )
-        elif kind == "oversized":
-            yield sample[:-1] + b" " * (max_bytes + rng.randrange(1, 3000)) + b"}"
-        else:
-            yield rng.choice(
-                (b"connect ", b"disconnect\n", b"reset", b"identified", b"get_config", b"")
-            )
 
 
 def _send_paced(

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import wait_until
 from proto_fake_car import FakeCar
+from proto_helpers import wait_until
 from proto_original_client import OriginalClientDouble
 from proto_original_plugin import ORIGINAL_CONFIG, OriginalPluginDouble
 

@@ -9,8 +9,8 @@ import threading
 import time
 
 import pytest
-from conftest import make_client, wait_until
 from proto_fake_car import FakeCar, expected_speed_mps
+from proto_helpers import make_client, wait_until
 
 from acgym.errors import BackendError, ConfigError, ProtocolError
 from acgym.protocol import codec

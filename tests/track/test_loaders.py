@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from reference_files import find_reference_dir
 
 from acgym.errors import TrackFileError
 from acgym.track import polyline
@@ -34,19 +35,8 @@ ORIGINAL_KEYS = ("monza", "ks_barcelona-layout_gp")
 
 @pytest.fixture(scope="module")
 def reference_tracks_dir() -> Path:
-    """The shared sample tracks: ``shared/`` in the checkout or beside it (CI)."""
-    repo_root = Path(__file__).resolve().parents[2]
-    candidates = [
-        repo_root / "shared" / "reference" / "tracks",
-        repo_root.parent / "shared" / "reference" / "tracks",
-    ]
-    for folder in candidates:
-        if (folder / "config.yaml").is_file():
-            return folder
-    pytest.fail(
-        "the shared reference tracks are missing; expected config.yaml in one of "
-        + ", ".join(map(str, candidates))
-    )
+    """The original project's sample tracks (``config.yaml`` and the CSV pairs)."""
+    return find_reference_dir() / "tracks"
 
 
 def oval_arrays(

@@ -519,6 +519,11 @@ def decode_request(payload: bytes, max_bytes: int = MGMT_REQUEST_MAX_BYTES) -> R
             f = check_fields(rest, _ID_SPEC, "reset")
             if "options" not in obj:
                 raise RejectedMessage("bad_message", "reset: missing field 'options'")
+            if type(obj["options"]) is not dict:  # on the wire an object, maybe empty
+                raise RejectedMessage(
+                    "bad_message",
+                    f"reset options must be an object, got {type(obj['options']).__name__}",
+                )
             return Reset(f["id"], ResetOptions.from_mapping(obj["options"]))
         f = check_fields(obj, _ID_SPEC, kind)
         return Query(f["id"], kind)
