@@ -85,6 +85,8 @@ def test_unknown_nested_key_is_refused_with_its_full_name():
         ({"observation": {"num_rays": 4}}, "odd"),
         ({"color_mode": "rgb"}, "gray"),
         ({"gap_const": 0.0}, "positive"),
+        ({"record_controls_from_client": True}, "not supported; set it to false"),
+        ({"screen_capture_enable": True}, "not supported; set it to false"),
     ],
 )
 def test_wrong_values_are_refused_saying_what_was_expected(values, message):
@@ -122,3 +124,12 @@ def test_an_omegaconf_section_loads_like_a_dict():
     full = OmegaConf.create(yaml.safe_load(ORIGINAL_CONFIG_YML))
     full.AssettoCorsa.track = "monza"
     assert EnvConfig.from_dict(full.AssettoCorsa) == EnvConfig(track="monza")
+
+
+def test_an_older_original_section_with_train_steps_loads(tmp_path):
+    """Older original config.yml files carry ``AssettoCorsa.train_steps`` (no effect)."""
+    path = tmp_path / "config.yml"
+    path.write_text(ORIGINAL_CONFIG_YML + "  train_steps: 10_000_000\n")
+    config = EnvConfig.from_yaml(path, section="AssettoCorsa")
+    assert config.train_steps == 10_000_000
+    assert config.max_episode_steps == EnvConfig().max_episode_steps

@@ -313,3 +313,41 @@ def test_whole_episode_built_at_once_equals_step_by_step(track):
     rebuilt = builder.build_sequence(frame_from_columns(columns, config, track))
     np.testing.assert_allclose(rebuilt, np.array(stepwise), atol=1e-12)
     assert np.all(rebuilt[:3, 38:47] == 0.0) and np.any(rebuilt[3:, 38:47] != 0.0)
+
+
+def _stadium_track(straight_m: float = 200.0, radius_m: float = 50.0, spacing_m: float = 2.0):
+    """A counter-clockwise stadium: curvature 0 on the straights, 1/radius in the bends."""
+    from acgym.track.track import Track
+
+    pieces = []
+    n_straight = int(straight_m / spacing_m)
+    n_arc = int(math.pi * radius_m / spacing_m)
+    for side in (0, 1):
+        sign = 1.0 if side == 0 else -1.0
+        t = np.arange(n_straight) / n_straight
+        x = sign * (-straight_m / 2 + t * straight_m)
+        pieces.append(np.stack((x, np.full(n_straight, -sign * radius_m)), axis=1))
+        a = -math.pi / 2 + side * math.pi + math.pi * np.arange(n_arc) / n_arc
+        cx = sign * straight_m / 2
+        pieces.append(np.stack((cx + radius_m * np.cos(a), radius_m * np.sin(a)), axis=1))
+    centre = np.concatenate(pieces)
+    tangent = np.roll(centre, -1, axis=0) - np.roll(centre, 1, axis=0)
+    tangent /= np.hypot(tangent[:, 0], tangent[:, 1])[:, None]
+    normal = np.stack((-tangent[:, 1], tangent[:, 0]), axis=1)
+    return Track.from_arrays("stadium", centre + 5.0 * normal, centre - 5.0 * normal, centre)
+
+
+@pytest.mark.parametrize("spline", [0.1, 0.45, 0.97])
+def test_curvature_samples_fall_every_25_m_ahead_of_the_lap_distance_across_the_line(spline):
+    """12 samples at lap + 0, 25, ..., 275 m of the reference line's curvature (wrapping
+    past the start line), against a periodic interpolation of the track's own curvature;
+    the stadium's straights (0) and bends (1/50 1/m) both appear in the window."""
+    track = _stadium_track()
+    length_m = track.length_m
+    expander = StateExpander(EnvConfig(), track, track_length_m=length_m)
+    frame = expander.expand(full_state(NormalizedSplinePosition=spline))
+    lap_m = spline * length_m
+    where = (lap_m + 25.0 * np.arange(12)) % length_m
+    expected = np.interp(where, track.line_s_m, track.line_curvature_1pm, period=length_m)
+    np.testing.assert_allclose(frame.curvature_1pm[0], expected, atol=1e-9)
+    assert expected.max() > 0.015 and expected.min() < 0.005  # both kinds of section sampled

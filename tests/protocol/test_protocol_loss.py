@@ -70,3 +70,50 @@ def test_lossy_relay_drops_are_reproducible() -> None:
         for relay in (first, second):
             relay.front.close()
             relay.back.close()
+
+
+def test_an_env_episode_at_5_percent_loss_goes_on_and_its_stats_count_the_losses() -> None:
+    """The environment over the simulator server in real time (100 Hz) behind the lossy
+    relay: the episode runs its steps and ``packages_lost`` in the episode statistics is
+    the backend's count of the states the env never read (lost on the way, which the relay
+    caused, or superseded by a newer one)."""
+    import numpy as np
+
+    from acgym.env.factory import make_remote_env
+    from acgym.sim.world import WorldConfig
+    from acgym.sim_server import build_servers
+
+    (server,) = build_servers(
+        "oval", ego_port=0, mgmt_port=0, world_config=WorldConfig(control_hz=100.0)
+    )
+    with server, LossyRelay(server.ego_address, loss=0.05, seed=21) as relay:
+        env = make_remote_env(
+            "oval",
+            ego_port=relay.port,
+            mgmt_port=server.mgmt_address[1],
+            timeout_s=10.0,
+            overrides=["ego_sampling_freq=100"],
+        )
+        try:
+            env.reset()
+            lost_at_start = env.backend.states_lost
+            network_at_start = env.backend.client.counters.get("states_lost", 0)
+            steps = 0
+            for _ in range(300):
+                _, _, terminated, truncated, _ = env.step(np.array([0.0, 0.2, -1.0], np.float32))
+                steps += 1
+                assert not (terminated or truncated)
+            lost = env.backend.states_lost - lost_at_start  # lost on the way, or skipped
+            network = env.backend.client.counters.get("states_lost", 0) - network_at_start
+            env.reset()  # ends the episode: its statistics are written
+            stats = env.last_episode_stats
+        finally:
+            env.close()
+        dropped = relay.dropped
+    assert steps == 300
+    assert stats["ep_steps"] == 300 + 1  # the original counts the reset's state too
+    assert 0 < network <= lost < 0.3 * 300
+    # counted when the episode ended, inside reset(), a few ticks later (the server ticks
+    # on at 100 Hz meanwhile, and a state not read by then counts as skipped)
+    assert lost <= stats["packages_lost"] <= lost + 10
+    assert dropped["down"] >= network

@@ -298,7 +298,10 @@ def test_a_killed_server_makes_the_client_raise_within_its_timeout(mode: str) ->
             process.kill()
             with pytest.raises(BackendError, match=r"not running|no state"):
                 for _ in range(100):
+                    call_start_s = time.monotonic()
                     client.step(0.0, 0.5, -1.0)
+            # the failing call gave up after its timeout, not later (bounded by it + slack)
+            assert time.monotonic() - call_start_s < client.timeout_s + 1.0
             with pytest.raises(BackendError, match="management server"):
                 client.config()
 

@@ -68,13 +68,16 @@ def test_drive_draws_the_flying_lap_as_a_png(drive_run: tuple[int, str, Path]) -
     assert png.read_bytes()[:8] == PNG_SIGNATURE
 
 
-def test_drive_without_out_writes_nothing(
+def test_drive_without_out_writes_a_run_folder_under_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["sim", "drive", "--car", "bmw_z4_gt3", "--laps", "1"]) == 0
     assert "lap 1:" in capsys.readouterr().out
-    assert list(tmp_path.iterdir()) == []
+    (run,) = (tmp_path / "runs").iterdir()
+    assert run.name.endswith("_drive_oval_bmw_z4_gt3")
+    assert (run / "episodes_stats.csv").is_file() and (run / "laps" / "static_info.json").is_file()
+    assert (run / "oval-bmw_z4_gt3-lap.png").read_bytes()[:8] == PNG_SIGNATURE
 
 
 def test_sim_without_action_prints_help(capsys: pytest.CaptureFixture[str]) -> None:

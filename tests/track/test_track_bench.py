@@ -1,0 +1,21 @@
+"""``acgym bench track --quick`` runs end to end and reports every query the docs quote,
+for one point and a batch, with its target (the figures themselves are not checked)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from acgym.bench import _run
+
+
+def test_quick_track_bench_times_every_query_and_names_the_targets(tmp_path: Path) -> None:
+    out = tmp_path / "track.json"
+    assert _run(argparse.Namespace(target="track", json=out, quick=True)) == 0
+    result = json.loads(out.read_text())
+    assert set(result["targets"]) == {"project_point", "cast_rays_pose_12", "is_inside_point"}
+    for name, target in result["targets"].items():
+        assert target["measured_us"] == result["single"][name]["per_call_us"] > 0.0
+        assert target["met"] == (target["measured_us"] <= target["target_us"])
+    assert all(row["per_point_us"] > 0.0 for row in result["batch_1024"].values())
