@@ -290,3 +290,43 @@ def test_packages_lost_are_the_backends_count_of_states_never_received(track, ca
         env.step(np.zeros(3))
     env.reset()
     assert env.last_episode_stats["packages_lost"] == 3  # not the original's jump sum (5)
+
+
+def test_a_parquet_lap_written_as_the_original_writes_it_loads_and_rebuilds(track, car, tmp_path):
+    """The original env saves ``pd.DataFrame(self.states).to_parquet(path, engine="pyarrow",
+    index=False)``: a list of state dicts with its own extras (numpy arrays such as the
+    ray distances and the observation, Python lists for the per-tyre channels). Such a
+    file, with ``static_info.json`` beside it, loads and rebuilds the same observations,
+    rewards and actions as our own log of the same episode."""
+    import json
+
+    import pandas as pd
+
+    ours = tmp_path / "ours"
+    env, _ = make_env(track, car, ["max_episode_py_time=0.4"], output_dir=ours)
+    env.reset(seed=0)
+    for action in np.random.default_rng(3).uniform(-1, 1, size=(11, 3)):
+        env.step(action)
+    env.reset()
+    env.close()
+    our_file = find_histories(ours / "laps")[0]
+    states = load_history(our_file).states
+    records = states.to_dict(orient="records")
+    for k, record in enumerate(records):  # the original's types and extras
+        record["sensors"] = np.asarray(record["sensors"], dtype=np.float64)  # numpy arrays
+        record["obs"] = np.zeros(125, dtype=np.float32)
+        record["tyres_load"] = [3000.0 + k, 3000.0, 2500.0, 2500.0]
+    laps = tmp_path / "original" / "laps"
+    laps.mkdir(parents=True)
+    path = laps / "20240101_120000_states.parquet"
+    pd.DataFrame(records).to_parquet(path, engine="pyarrow", index=False)
+    (laps / "static_info.json").write_text(
+        json.dumps(json.loads((ours / "laps" / "static_info.json").read_text()))
+    )
+    original = load_history(path)
+    assert list(original.states["tyres_load"].iloc[2]) == [3002.0, 3000.0, 2500.0, 2500.0]
+    rebuilt = rebuild_episode(original.states, env.config, track, car)
+    expected = rebuild_episode(states, env.config, track, car)
+    np.testing.assert_array_equal(rebuilt.observations, expected.observations)
+    np.testing.assert_array_equal(rebuilt.rewards, expected.rewards)
+    np.testing.assert_array_equal(rebuilt.actions, expected.actions)

@@ -88,3 +88,25 @@ def test_real_time_set_actions_then_step_none_and_late_reads_count_lost_states(r
     env.reset()
     assert env.last_episode_stats["packages_lost"] >= 1
     env.close()
+
+
+def test_both_checkers_pass_on_assetto_corsa_v0_against_a_lockstep_server(lockstep_ports):
+    """Gymnasium's and Stable-Baselines3's ``check_env`` on ``acgym/AssettoCorsa-v0``
+    (the remote env) talking to the simulator server."""
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    ego, mgmt = lockstep_ports
+    env = gym.make(
+        "acgym/AssettoCorsa-v0",
+        track="oval",
+        ego_port=ego,
+        mgmt_port=mgmt,
+        mode="lockstep",
+        timeout_s=TIMEOUT_S,
+    )
+    try:
+        check_env(env.unwrapped, skip_render_check=True)
+        sb3_check_env(env.unwrapped, warn=True)
+    finally:
+        env.close()

@@ -25,6 +25,7 @@ from plugin_helpers import (
     wait_until,
     write_config,
 )
+from proto_original_client import OriginalClientDouble
 
 from acgym.emulated_game import EmulatedGame, PluginRunner
 from acgym.errors import BackendError
@@ -224,6 +225,35 @@ def test_legacy_mode_serves_the_original_client(app_dir: Path) -> None:
             client.reset()
             wait_until(lambda: runner.game.resets == 1, what="the legacy reset")
             assert client.receive_state()["steps"] >= 1
+
+
+def test_legacy_mode_serves_the_double_of_the_original_client(app_dir: Path) -> None:
+    """The original client's own ways (one ``recv`` per management reply, ``eval`` of every
+    reply and state, controls with Python booleans): the plugin in legacy mode answers
+    each, its states drive the car, and it never rejects a datagram of the original."""
+    write_config(app_dir, legacy=True)
+    with running_plugin(EmulatedGame(), app_dir) as runner:
+        ego_port, mgmt_port = ports(runner)
+        original = OriginalClientDouble(ego_port, mgmt_port, reset_wait_s=0.2)
+        assert original.get_static_info()["TrackName"] == "oval"
+        config = original.get_config()
+        assert len(config) == 28 and config["ego_sampling_freq"] == 25
+        assert original.get_track_info() == {}
+        original.setup_connection()
+        assert original.state["steps"] >= 1
+        for _ in range(40):
+            original.set_controls(0.5, 1.0, -1.0)
+            original.respond_to_server()
+            state = original.step_sim()
+        assert set(LEGACY_STATE_CHANNELS) <= set(state)
+        assert state["done"] == 0 and state["steerAngle"] > 20.0 and state["speed"] > 1.0
+        original.reset()
+        wait_until(lambda: runner.game.resets == 1, what="the legacy reset")
+        assert original.state["steps"] >= 1
+        original.close()
+        counters = runner.app.counters
+        assert counters.get("datagrams_rejected") == 0
+        assert counters.get("server_errors") == 0
 
 
 def test_a_second_client_takes_over(runner: PluginRunner) -> None:

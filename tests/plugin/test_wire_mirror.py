@@ -95,7 +95,6 @@ def test_constants_are_the_packages(wire: ModuleType) -> None:
         "SERVER_DATAGRAM_MAX_BYTES",
         "MGMT_REQUEST_MAX_BYTES",
         "MGMT_REPLY_MAX_BYTES",
-        "MAX_JSON_DEPTH",
         "MAX_CHANNELS",
         "MAX_CHANNEL_NAME_CHARS",
         "MAX_LIST_CHANNEL_SIZE",

@@ -178,3 +178,43 @@ def test_offline_data_from_the_train_command_reaches_the_offline_buffer(
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["offline_transitions"] == STEPS
     assert summary["pretrain_updates"] == STEPS  # one update per demonstration (original)
+
+
+def test_record_drives_several_episodes_from_random_starts_with_action_noise(
+    tmp_path: Path,
+) -> None:
+    """``--episodes 2 --noise 0.2`` with random starts: two episode files in one run, each
+    starting somewhere else; the noise shows in the logged controls (the same seeded start
+    without noise steers differently) and the expert still drives on."""
+    common = ["record", "--expert", "--track", "oval", "--car", CAR, "--max-steps", "60"]
+    starts = [
+        "env.start.random=true",
+        "env.start.max_lateral_offset_m=2",
+        "env.start.max_speed_mps=30",
+    ]
+    noisy, clean = tmp_path / "noisy", tmp_path / "clean"
+    assert main([*common, "--episodes", "2", "--noise", "0.2", "--out", str(noisy), *starts]) == 0
+    assert main([*common, "--out", str(clean), *starts]) == 0
+    (run,) = find_runs(noisy)
+    assert len(run.files) == 2
+    first, second = (load_history(path).states for path in sorted(run.files))
+    start_xy = [
+        (s["world_position_x"].iloc[0], s["world_position_y"].iloc[0]) for s in (first, second)
+    ]
+    assert start_xy[0] != start_xy[1]  # seeds seed and seed + 1: two random starts
+    (clean_run,) = find_runs(clean)
+    unperturbed = load_history(clean_run.files[0]).states
+    assert unperturbed["world_position_x"].iloc[0] == first["world_position_x"].iloc[0]
+    steer_gap = np.abs(first["steerAngle"].to_numpy() - unperturbed["steerAngle"].to_numpy())
+    assert steer_gap.max() > 1.0  # degrees of steering-wheel angle
+    assert first["speed"].iloc[-1] > 5.0
+
+
+def test_record_refuses_negative_noise_and_zero_episodes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ["record", "--expert", "--track", "oval", "--max-steps", "5", "--out", str(tmp_path)]
+    assert main([*common, "--noise", "-0.1"]) == 1
+    assert "noise_std: expected a finite number >= 0, got -0.1" in capsys.readouterr().err
+    assert main([*common, "--episodes", "0"]) == 1
+    assert "episodes must be >= 1, got 0" in capsys.readouterr().err

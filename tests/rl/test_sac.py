@@ -316,3 +316,42 @@ def test_checkpoint_of_another_algorithm_is_refused(tmp_path: Path) -> None:
     save_checkpoint(tmp_path / "ckpt", _agent("sac"))
     with pytest.raises(DataFileError, match="algorithm"):
         load_checkpoint(tmp_path / "ckpt", _agent("discor"))
+
+
+def _demonstrations(agent: SAC, steps: int = 256, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Transitions whose actions are a fixed function of the observation, reward 0."""
+    rng = np.random.default_rng(seed)
+    obs = rng.normal(size=(steps, 3))
+    actions = np.tanh(np.stack((obs[:, 0] - obs[:, 1], 0.5 * obs[:, 2]), axis=1))
+    for t in range(steps):
+        agent.observe(obs[t], actions[t], 0.0, rng.normal(size=3), False, t % 32 == 31)
+    return obs, actions
+
+
+@pytest.mark.parametrize("algorithm", ["sac", "discor"])
+def test_behaviour_cloning_in_pretraining_pulls_the_policy_to_the_demonstrations(
+    algorithm: str,
+) -> None:
+    """``bc_alpha`` adds |tanh(mu) - a|^2 to the actor loss (TD3+BC): after the same
+    updates on the same demonstrations, the cloned policy's mean action is near the
+    demonstrated one, much nearer than plain SAC's, and the loss is reported."""
+    errors = {}
+    for bc_alpha in (None, 2.5):
+        agent = _agent(algorithm, actor_lr=1e-3)
+        obs, actions = _demonstrations(agent)
+        metrics = agent.update(1500, update_alpha=False, bc_alpha=bc_alpha)
+        with torch.no_grad():
+            mean = agent.actor.mean_action(torch.as_tensor(obs, dtype=torch.float32)).numpy()
+        errors[bc_alpha] = float(np.mean((mean - actions) ** 2))
+        assert ("loss/behaviour_cloning" in metrics) == (bc_alpha is not None)
+    assert errors[2.5] < 0.06
+    assert errors[2.5] < 0.25 * errors[None]
+
+
+def test_pretrain_bc_alpha_is_positive_or_null() -> None:
+    from acgym.config import load_config
+
+    assert load_config(None, ["train.pretrain_bc_alpha=null"]).train.pretrain_bc_alpha is None
+    assert load_config(None, []).train.pretrain_bc_alpha == 2.5
+    with pytest.raises(ConfigError, match="pretrain_bc_alpha must be a positive number or null"):
+        load_config(None, ["train.pretrain_bc_alpha=0"])

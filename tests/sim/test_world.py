@@ -264,3 +264,49 @@ def test_reset_anywhere_locates_every_tyre_and_the_nearest_border(name: str) -> 
     np.testing.assert_allclose(
         np.sqrt(world._border_d2), track.border_distance(xy), rtol=1e-12, atol=1e-9
     )
+
+
+_RUN_IN_A_PROCESS = """
+import hashlib, sys
+import numpy as np
+from acgym.sim import World, list_cars, load_car
+cars = [load_car(name) for name in list_cars()] * 3
+world = World(cars)
+world.reset(speed_mps=12.0)
+rng = np.random.default_rng(0)
+for _ in range(100):
+    world.step(rng.uniform(-1, 1, (world.num_cars, 3)))
+print(hashlib.sha256(world.state.tobytes() + world.outputs.tobytes()).hexdigest())
+"""
+
+
+@pytest.mark.slow
+def test_freshly_compiled_and_cached_kernels_give_the_same_bits(tmp_path) -> None:
+    """Two processes with an empty Numba cache of their own: the first compiles the kernels
+    and caches them, the second loads that cache; both give this process's bits."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba_cache")}
+    digests = [
+        subprocess.run(
+            [sys.executable, "-c", _RUN_IN_A_PROCESS],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        ).stdout.strip()
+        for _ in range(2)
+    ]
+    assert any((tmp_path / "numba_cache").rglob("*.nbc"))  # the first one did cache
+    cars = [load_car(name) for name in list_cars()] * 3
+    world = World(cars)
+    world.reset(speed_mps=12.0)
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        world.step(rng.uniform(-1, 1, (world.num_cars, 3)))
+    here = hashlib.sha256(world.state.tobytes() + world.outputs.tobytes()).hexdigest()
+    assert digests == [here, here]

@@ -387,3 +387,71 @@ def test_load_track_reads_native_and_fast_lane_paths(tmp_path: Path, oval_track:
     save_fast_lane(oval_track, tmp_path / "demo.ai")
     assert load_track(tmp_path / "demo.track.json").name == "demo_oval"
     assert load_track(tmp_path / "demo.ai").name == "demo"
+
+
+# --- bad files in the other formats ----------------------------------------------------
+
+
+def test_tumftm_nan_value_is_refused_naming_row_and_column(tmp_path: Path) -> None:
+    rows = TUMFTM_FILE.read_text().splitlines()
+    fields = rows[12].split(",")
+    fields[0] = "nan"
+    rows[12] = ",".join(fields)
+    path = tmp_path / "nan.csv"
+    path.write_text("\n".join(rows))
+    with pytest.raises(
+        TrackFileError, match=r"nan\.csv, line \d+, column 'x_m': value 'nan' is not finite"
+    ):
+        load_tumftm(path)
+
+
+def test_tumftm_self_crossing_centre_line_is_refused(tmp_path: Path) -> None:
+    """A figure-eight centre line: its borders cross each other."""
+    t = np.linspace(0.0, 2.0 * math.pi, 240, endpoint=False)
+    x, y = 200.0 * np.sin(t), 100.0 * np.sin(2.0 * t)
+    path = tmp_path / "eight.csv"
+    path.write_text(
+        "# x_m,y_m,w_tr_right_m,w_tr_left_m\n"
+        + "\n".join(f"{a:.6f},{b:.6f},5.0,5.0" for a, b in zip(x, y, strict=True))
+    )
+    with pytest.raises(TrackFileError, match=r"eight\.csv.*cross"):
+        load_tumftm(path)
+
+
+def _fast_lane_arrays(num: int = 96) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    angle = np.linspace(0.0, 2.0 * math.pi, num, endpoint=False)
+    position = np.stack(
+        (120.0 * np.cos(angle), np.zeros(num), 80.0 * np.sin(angle)), axis=1
+    )  # AC (x, y, z)
+    return position, np.full(num, 5.0), np.full(num, 5.0)
+
+
+@pytest.mark.parametrize("field", ["position", "side_left"])
+def test_fast_lane_with_a_nan_is_refused_naming_the_point(tmp_path: Path, field: str) -> None:
+    position, left, right = _fast_lane_arrays()
+    if field == "position":
+        position[17, 2] = np.nan
+    else:
+        left[17] = np.nan
+    path = tmp_path / "fast_lane.ai"
+    write_fast_lane(path, position, left, right)
+    with pytest.raises(TrackFileError, match=r"fast_lane\.ai.*(point|record) 17"):
+        load_fast_lane(path)
+
+
+def test_fast_lane_with_a_negative_side_is_refused(tmp_path: Path) -> None:
+    position, left, right = _fast_lane_arrays()
+    right[40] = -2.0
+    path = tmp_path / "fast_lane.ai"
+    write_fast_lane(path, position, left, right)
+    with pytest.raises(TrackFileError, match=r"fast_lane\.ai, point 40: side_right = -2.0 m"):
+        load_fast_lane(path)
+
+
+def test_fast_lane_whose_borders_cross_is_refused(tmp_path: Path) -> None:
+    position, left, right = _fast_lane_arrays()
+    right[30:34] = 150.0  # the inner (right: the loop runs clockwise) border thrown across
+    path = tmp_path / "fast_lane.ai"
+    write_fast_lane(path, position, left, right)
+    with pytest.raises(TrackFileError, match=r"fast_lane\.ai.*cross"):
+        load_fast_lane(path)

@@ -86,18 +86,24 @@ def _record(args: argparse.Namespace) -> int:
     if not args.expert:
         raise ConfigError("acgym record: only --expert (the simulator's expert driver) for now")
     config = load_config(args.config, args.overrides)
-    run_dir, run = record_expert(
+    run_dir, runs = record_expert(
         args.out,
         track=args.track or config.env.track,
         car=args.car or config.env.car,
         laps=args.laps,
         max_steps=args.max_steps,
         config=config.env,
+        episodes=args.episodes,
+        noise_std=args.noise,
+        seed=config.agent.seed,
     )
-    times = ", ".join(
-        f"{lap.time_s:.3f}{'' if lap.clean else ' (invalid)'}" for lap in run.laps.laps
-    )
-    print(f"expert: {run.steps} steps, laps [{times or 'none'}] s -> {run_dir}")
+    for k, run in enumerate(runs, start=1):
+        times = ", ".join(
+            f"{lap.time_s:.3f}{'' if lap.clean else ' (invalid)'}" for lap in run.laps.laps
+        )
+        end = " (ended by the env's rules)" if run.ended_by_env else ""
+        print(f"expert episode {k}: {run.steps} steps, laps [{times or 'none'}] s{end}")
+    print(f"{sum(r.steps for r in runs)} steps in {len(runs)} episodes -> {run_dir}")
     return 0
 
 
@@ -156,6 +162,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     record.add_argument("--car", help="car (default: env.car)")
     record.add_argument("--laps", type=int, default=1, help="laps to drive (default 1)")
     record.add_argument("--max-steps", type=int, help="stop after this many steps")
+    record.add_argument(
+        "--episodes",
+        type=int,
+        default=1,
+        help="episodes to drive (default 1; seeds seed, seed+1, ...; with "
+        "env.start.random=true each starts at a random place, heading and speed)",
+    )
+    record.add_argument(
+        "--noise",
+        type=float,
+        default=0.0,
+        help="std of Gaussian noise on the expert's actions (default 0): the expert "
+        "corrects it, so the data shows recoveries",
+    )
     record.add_argument("--out", required=True, help="dataset folder")
     _add_config_args(record)
     record.set_defaults(handler=_record)

@@ -31,7 +31,6 @@ MGMT_REQUEST_MAX_BYTES = 65536
 MGMT_REPLY_MAX_BYTES = 16 * 1024 * 1024
 """Largest management reply frame body a client accepts by default (tracks are MBs)."""
 
-MAX_JSON_DEPTH = 8
 MAX_CHANNELS = 256
 MAX_CHANNEL_NAME_CHARS = 64
 MAX_LIST_CHANNEL_SIZE = 16

@@ -10,6 +10,7 @@ evaluation plot.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,7 +41,12 @@ class ExpertRun:
 
 
 def drive_expert(
-    env: Any, *, laps: int = 1, max_steps: int | None = None, seed: int | None = 0
+    env: Any,
+    *,
+    laps: int = 1,
+    max_steps: int | None = None,
+    seed: int | None = 0,
+    noise_std: float = 0.0,
 ) -> ExpertRun:
     """Drive one episode of ``env`` (an ``acgym/Race-v0`` env) with the expert.
 
@@ -48,7 +54,12 @@ def drive_expert(
         env: A single simulator env (``gymnasium.make("acgym/Race-v0")``).
         laps: Stop once this many laps are completed.
         max_steps: Stop after this many steps (None: the laps, or the env's end).
-        seed: Reset seed.
+        seed: Reset seed (a random start, ``env.start.random``, is drawn from it; so is
+            the noise).
+        noise_std: Standard deviation of Gaussian noise added to each of the expert's
+            actions (in action units, [-1, 1]) before they are applied: the expert then
+            corrects what the noise did, so the episode shows recoveries from states off
+            its own line (DART, Laskey et al. 2017). The log holds the applied controls.
 
     Returns:
         The episode; its states stay in the env's recorder until the next reset / close
@@ -60,7 +71,10 @@ def drive_expert(
     session = getattr(getattr(base, "backend", None), "session", None)
     if session is None:
         raise ConfigError("the expert drives the built-in simulator only (backend=sim)")
+    if not (math.isfinite(noise_std) and noise_std >= 0.0):
+        raise ConfigError(f"noise_std: expected a finite number >= 0, got {noise_std}")
     mapper = base.action_mapper
+    noise = np.random.default_rng(seed)
     env.reset(seed=seed)
     driver = ExpertDriver(session)
     driver.reset()
@@ -69,7 +83,10 @@ def drive_expert(
     limit = max_steps if max_steps is not None else base.max_episode_steps + 1
     while steps < limit:
         wanted = driver.controls()[0]
-        action = np.clip(mapper.to_actions(controls, wanted), -1.0, 1.0).astype(np.float32)
+        action = mapper.to_actions(controls, wanted)
+        if noise_std > 0.0:
+            action = action + noise.normal(0.0, noise_std, action.shape)
+        action = np.clip(action, -1.0, 1.0).astype(np.float32)
         controls = mapper.to_controls(action.astype(np.float64), controls)
         _, _, terminated, truncated, _ = env.step(action)
         steps += 1
@@ -117,30 +134,50 @@ def record_expert(
     max_steps: int | None = None,
     config: EnvConfig | None = None,
     run_name: str | None = None,
-) -> tuple[Path, ExpertRun]:
+    episodes: int = 1,
+    noise_std: float = 0.0,
+    seed: int = 0,
+) -> tuple[Path, list[ExpertRun]]:
     """Record expert laps as a dataset run: ``<out>/<track>/<car>/<run>/laps/*.parquet``
     with ``static_info.json``, ``episodes_stats.csv`` and ``env_config.yaml``.
 
+    Args:
+        out, track, car: Dataset folder, track and car.
+        laps, max_steps: Each episode ends after this many laps (or steps).
+        config: The environment's settings; with ``start.random`` every episode starts
+            at a random place, speed and heading drawn from its seed.
+        run_name: The run's folder name (default ``<YYYYmmdd_HHMMSS>_expert``).
+        episodes: Episodes to drive, with seeds ``seed``, ``seed + 1``, ...
+        noise_std: Action noise of :func:`drive_expert` (0: the expert's own laps).
+
     Returns:
-        ``(run folder, the expert's episode)``.
+        ``(run folder, the expert's episodes)``.
     """
     if laps < 1:
         raise ConfigError(f"laps must be >= 1, got {laps}")
+    if episodes < 1:
+        raise ConfigError(f"episodes must be >= 1, got {episodes}")
     run = run_name or datetime.now().strftime("%Y%m%d_%H%M%S") + "_expert"
     run_dir = Path(out) / track / car / run
     env = make_sim_env(track, car, config, output_dir=run_dir)
+    results = []
     try:
-        result = drive_expert(env, laps=laps, max_steps=max_steps)
+        for k in range(episodes):
+            result = drive_expert(
+                env, laps=laps, max_steps=max_steps, seed=seed + k, noise_std=noise_std
+            )
+            results.append(result)
+            logger.info(
+                "expert episode %d: %d steps, %d clean laps (best %s s)",
+                k + 1,
+                result.steps,
+                result.laps.clean_laps,
+                result.laps.best_lap_s,
+            )
     finally:
-        env.close()  # writes the episode
-    logger.info(
-        "expert: %d steps, %d clean laps (best %s s) -> %s",
-        result.steps,
-        result.laps.clean_laps,
-        result.laps.best_lap_s,
-        run_dir,
-    )
-    return run_dir, result
+        env.close()  # writes the last episode (each reset wrote the one before)
+    logger.info("expert: %d episodes -> %s", len(results), run_dir)
+    return run_dir, results
 
 
 __all__ = ["ExpertRun", "drive_expert", "make_sim_env", "record_expert"]

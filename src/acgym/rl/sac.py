@@ -262,13 +262,23 @@ class SAC:
         return self.replay.offline if isinstance(self.replay, EnsembleReplay) else self.replay
 
     # ------------------------------------------------------------------ learning
-    def update(self, num_updates: int = 1, *, update_alpha: bool = True) -> dict[str, Tensor]:
+    def update(
+        self,
+        num_updates: int = 1,
+        *,
+        update_alpha: bool = True,
+        bc_alpha: float | None = None,
+    ) -> dict[str, Tensor]:
         """Run ``num_updates`` gradient updates on batches sampled from the replay buffer.
 
         Args:
             num_updates: updates to run.
             update_alpha: tune the temperature (off for offline pretraining, as the
                 original).
+            bc_alpha: None: SAC's actor loss. A number: the actor also clones the batch's
+                actions, as TD3+BC (Fujimoto and Gu 2021): ``bc_alpha / mean|Q| *
+                (alpha log pi - Q) + |tanh(mean) - a|^2`` (offline pretraining on
+                demonstrations; smaller values stay closer to them).
 
         Returns:
             Metrics of the last update as 0-d tensors (convert with ``float`` when
@@ -280,20 +290,28 @@ class SAC:
                 self.replay.sample(self.config.batch_size),
                 update_alpha=update_alpha,
                 metrics=i == num_updates - 1,
+                bc_alpha=bc_alpha,
             )
         return metrics
 
     def update_on_batch(
-        self, batch: ReplayBatch, *, update_alpha: bool = True, metrics: bool = True
+        self,
+        batch: ReplayBatch,
+        *,
+        update_alpha: bool = True,
+        metrics: bool = True,
+        bc_alpha: float | None = None,
     ) -> dict[str, Tensor]:
-        """One gradient update on ``batch`` (policy, temperature, critics, targets).
+        """One gradient update on ``batch`` (policy, temperature, critics, targets);
+        ``bc_alpha`` as in :meth:`update`.
 
         Returns:
             Metrics as 0-d tensors, or ``{}`` when ``metrics`` is false (saves work).
         """
         obs = batch.observations
         obs_term = self.critic.first_layer_term(obs) if self.speed.shared_obs_term else None
-        out = self._policy_step(obs, obs_term, update_alpha, metrics)
+        clone = None if bc_alpha is None else (batch.actions, bc_alpha)
+        out = self._policy_step(obs, obs_term, update_alpha, metrics, clone)
         with torch.no_grad():
             alpha = self.log_alpha.exp()
             next_action, next_log_prob, _ = self.actor(batch.next_observations, self.generator)
@@ -317,9 +335,14 @@ class SAC:
         return self.critic.forward_with_term(obs_term, batch.actions).squeeze(-1)
 
     def _policy_step(
-        self, obs: Tensor, obs_term: Tensor | None, update_alpha: bool, metrics: bool
+        self,
+        obs: Tensor,
+        obs_term: Tensor | None,
+        update_alpha: bool,
+        metrics: bool,
+        clone: tuple[Tensor, float] | None = None,
     ) -> dict[str, Tensor]:
-        action, log_prob, _ = self.actor(obs, self.generator)
+        action, log_prob, mean_action = self.actor(obs, self.generator)
         frozen = self._critic_frozen if self.speed.detach_critic_in_actor_loss else None
         if obs_term is None:
             q = self.critic(torch.cat([obs, action], dim=-1), frozen)
@@ -328,6 +351,12 @@ class SAC:
         q = q.squeeze(-1).amin(dim=0)
         alpha = self.log_alpha.detach().exp()
         actor_loss = (alpha * log_prob - q).mean()
+        bc_loss = None
+        if clone is not None:  # TD3+BC's normalisation: the Q term's scale is ~bc_alpha
+            demo_actions, bc_alpha = clone
+            scale = bc_alpha / q.detach().abs().mean().clamp_min(1e-6)
+            bc_loss = (mean_action - demo_actions).square().sum(dim=-1).mean()
+            actor_loss = scale * actor_loss + bc_loss
         entropy = -log_prob.detach()
         alpha_loss = -(self.log_alpha * (self.target_entropy - entropy)).mean()
         self.actor_optim.zero_grad(set_to_none=True)
@@ -343,12 +372,15 @@ class SAC:
                 self.alpha_optim.step()
         if not metrics:
             return {}
-        return {
+        out = {
             "loss/actor": actor_loss.detach(),
             "loss/alpha": alpha_loss.detach(),
             "stats/alpha": alpha[0],
             "stats/entropy": entropy.mean(),
         }
+        if bc_loss is not None:
+            out["loss/behaviour_cloning"] = bc_loss.detach()
+        return out
 
     def _critic_step(
         self, batch: ReplayBatch, q: Tensor, next_sa: Tensor, target: Tensor, metrics: bool

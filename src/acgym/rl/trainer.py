@@ -376,12 +376,16 @@ class Trainer:
         return self._writer
 
     # ----------------------------------------------------------------- training
-    def pretrain(self, num_updates: int | None = None) -> dict[str, float]:
+    def pretrain(
+        self, num_updates: int | None = None, *, bc_alpha: float | None = None
+    ) -> dict[str, float]:
         """Offline pretraining on the replay buffer's demonstrations, temperature fixed.
 
         Args:
             num_updates: gradient updates; ``None`` = one per stored demonstration
                 transition (the original's choice).
+            bc_alpha: behaviour cloning in the actor loss (:meth:`acgym.rl.sac.SAC.update`);
+                None = SAC's loss (the original's).
 
         Returns:
             Metrics of the last update.
@@ -394,7 +398,7 @@ class Trainer:
         done = 0
         while done < num_updates and not self._stop:
             count = min(chunk, num_updates - done)
-            metrics = self.agent.update(count, update_alpha=False)
+            metrics = self.agent.update(count, update_alpha=False, bc_alpha=bc_alpha)
             done += count
             self.counters.pretrain_updates += count
             if bar is not None:

@@ -168,13 +168,20 @@ def load_fast_lane(
         configuration: Layout name; by default from the path as above.
 
     Raises:
-        TrackFileError: The file cannot be read, a side width is negative or not finite,
-            or the track is invalid.
+        TrackFileError: The file cannot be read, a position is not finite, a side width is
+            negative or not finite, or the track is invalid.
     """
     path = Path(path)
     lane = read_fast_lane(path)
     require_points(path, len(lane.position_m), "spline points")
     line_m = lane.plane_m
+    bad_points = np.flatnonzero(~np.isfinite(lane.position_m).all(axis=1))
+    if bad_points.size:
+        raise TrackFileError(
+            f"AI spline {path}, point {int(bad_points[0])}: its position "
+            f"{lane.position_m[bad_points[0]].tolist()} is not finite; the file is damaged "
+            "(re-export the AI line from the game)"
+        )
     side_left_m = lane.field("side_left")
     side_right_m = lane.field("side_right")
     for label, side in (("side_left", side_left_m), ("side_right", side_right_m)):
