@@ -36,7 +36,6 @@ import difflib
 import inspect
 import json
 import logging
-import math
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -134,12 +133,6 @@ class TrainingConfig(TrainerConfig):
     """Gradient updates on the offline data before collecting (original: ``pre_train``)."""
     pretrain_steps: int | None = None
     """Updates of the pretraining; None = one per offline transition (the original)."""
-    pretrain_bc_alpha: float | None = 2.5
-    """The pretraining's actor also clones the demonstrations' actions, as TD3+BC
-    (Fujimoto and Gu 2021): loss ``a / mean|Q| * (alpha log pi - Q) + |tanh(mu) - a_demo|^2``
-    with this ``a`` (smaller: closer to the demonstrations). Without it a few thousand
-    demonstration steps teach the actor to exploit the critic's errors off the data (see
-    docs/results.md); null = the original's plain SAC actor loss."""
     eval_at_end: bool = True
     """Run ``acgym eval`` on the final policy when training ends (report, PNG)."""
     final_eval_episodes: int = 1
@@ -155,13 +148,6 @@ class TrainingConfig(TrainerConfig):
             raise ConfigError("train.time_limit_s and train.stop_after_clean_laps must be >= 0")
         if self.pretrain_steps is not None and self.pretrain_steps < 0:
             raise ConfigError(f"train.pretrain_steps must be >= 0, got {self.pretrain_steps}")
-        if self.pretrain_bc_alpha is not None and not (
-            math.isfinite(self.pretrain_bc_alpha) and self.pretrain_bc_alpha > 0.0
-        ):
-            raise ConfigError(
-                "train.pretrain_bc_alpha must be a positive number or null (plain SAC), "
-                f"got {self.pretrain_bc_alpha}"
-            )
         if self.final_eval_episodes < 1:
             raise ConfigError(
                 f"train.final_eval_episodes must be >= 1, got {self.final_eval_episodes}"

@@ -261,6 +261,54 @@ def test_pretraining_learns_from_demonstrations_with_a_fixed_temperature() -> No
     assert trainer.agent.alpha == 1.0 and np.isfinite(metrics["loss/critic"])
 
 
+@pytest.mark.parametrize("bc_alpha", [2.5, None])
+def test_cloning_fades_out_over_the_first_online_updates_after_pretraining(
+    bc_alpha: float | None,
+) -> None:
+    """Pretraining clones the demonstrations (``pretrain_bc_alpha``); online updates keep a
+    cloning term whose weight falls linearly to 0 over ``bc_fade_updates`` updates, then
+    plain SAC. Without ``pretrain_bc_alpha`` no update clones."""
+    agent_config = AgentConfig(
+        **{**AGENT.__dict__, "use_offline_replay": True, "offline_replay_size": 500}
+    )
+    loop = TrainerConfig(
+        total_steps=60,
+        start_steps=20,
+        progress=False,
+        checkpoint_interval=0,
+        log_interval=10,
+        updates_per_step=1.0,
+        pretrain_bc_alpha=bc_alpha,
+        bc_fade_updates=20,
+    )
+    with Trainer(PointEnv(), loop, agent_config=agent_config) as trainer:
+        demos = trainer.agent.demonstrations
+        for t in range(100):
+            demos.add([0.5], [-1.0], [-0.25], [0.25], [False], [t % 10 == 9])
+        calls: list[tuple[int, float | None, float]] = []
+        update = trainer.agent.update
+
+        def recording_update(num_updates=1, *, update_alpha=True, bc_alpha=None, bc_weight=1.0):
+            calls.append((num_updates, bc_alpha, bc_weight if bc_alpha is not None else 0.0))
+            return update(
+                num_updates, update_alpha=update_alpha, bc_alpha=bc_alpha, bc_weight=bc_weight
+            )
+
+        trainer.agent.update = recording_update  # type: ignore[method-assign]
+        trainer.pretrain(10)
+        trainer.train()
+    pretraining, online = calls[:1], calls[1:]
+    assert pretraining == [(10, bc_alpha, 1.0 if bc_alpha is not None else 0.0)]
+    weights = [w for _, _, w in online]
+    assert len(online) == 40  # steps 20..59, one update each
+    if bc_alpha is None:
+        assert weights == [0.0] * 40
+    else:
+        expected = [max(0.0, 1.0 - k / 20) for k in range(40)]
+        np.testing.assert_allclose(weights, expected)
+        assert all(a == bc_alpha for _, a, w in online if w > 0)
+
+
 def test_image_observations_are_refused_with_a_clear_error() -> None:
     class ImageEnv(gym.Env):
         observation_space = gym.spaces.Box(0, 255, shape=(4, 4), dtype=np.uint8)

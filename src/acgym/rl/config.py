@@ -9,6 +9,7 @@ original key names; :data:`ORIGINAL_KEYS` is the mapping.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -136,10 +137,30 @@ class TrainerConfig:
     ``step(None)``. Updates of the ratio that do not fit are skipped (and counted)."""
     realtime_margin_s: float = 0.004
     """Real-time loop: time kept free before the next state is due, s."""
+    pretrain_bc_alpha: float | None = 2.5
+    """Offline pretraining: the actor also clones the demonstrations' actions, as TD3+BC
+    (Fujimoto and Gu 2021): loss ``(alpha log pi - Q) + mean|Q| / a * |tanh(mu) - a_demo|^2``
+    with this ``a`` (smaller: closer to the demonstrations). Without it, a few thousand
+    demonstration steps teach the actor to exploit the critic's errors away from the data
+    (docs/results.md); null = the original's plain SAC actor loss."""
+    bc_fade_updates: int = 20_000
+    """After a pretraining with cloning (``pretrain_bc_alpha``): online updates over which
+    the cloning term (on the offline rows of each batch) fades linearly to zero; without
+    it the first few hundred SAC updates undo what the pretraining taught. 0 = stop
+    cloning when collection starts."""
 
     def __post_init__(self) -> None:
         if self.realtime and self.threaded_env:
             raise ConfigError("realtime and threaded_env exclude each other")
+        if self.pretrain_bc_alpha is not None and not (
+            math.isfinite(self.pretrain_bc_alpha) and self.pretrain_bc_alpha > 0.0
+        ):
+            raise ConfigError(
+                "pretrain_bc_alpha must be a positive number or null (plain SAC), "
+                f"got {self.pretrain_bc_alpha}"
+            )
+        if self.bc_fade_updates < 0:
+            raise ConfigError(f"bc_fade_updates must be >= 0, got {self.bc_fade_updates}")
         if self.realtime_margin_s < 0:
             raise ConfigError(f"realtime_margin_s must be >= 0, got {self.realtime_margin_s}")
         for name in ("total_steps", "start_steps", "log_interval", "checkpoint_interval"):

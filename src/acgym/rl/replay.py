@@ -440,14 +440,17 @@ class EnsembleReplay:
         self.online.flush_pending()
         self.offline.flush_pending()
 
-    def sample(self, batch_size: int) -> ReplayBatch:
-        """Sample a mixed batch: offline rows first, then online rows."""
+    def num_offline(self, batch_size: int) -> int:
+        """How many of a sampled batch's rows (the first ones) are offline rows."""
         if len(self.online) == 0:
-            num_offline = batch_size
-        elif len(self.offline) == 0:
-            num_offline = 0
-        else:
-            num_offline = round(self.offline_fraction * batch_size)
+            return batch_size
+        if len(self.offline) == 0:
+            return 0
+        return round(self.offline_fraction * batch_size)
+
+    def sample(self, batch_size: int) -> ReplayBatch:
+        """Sample a mixed batch: offline rows first (:meth:`num_offline`), then online rows."""
+        num_offline = self.num_offline(batch_size)
         parts = []
         if num_offline > 0:
             parts.append(self.offline.sample_arrays(num_offline))

@@ -382,7 +382,7 @@ def run_training(
                         "train.pretrain needs offline data: train.load_offline_data=true "
                         "train.dataset_path=DIR"
                     )
-                trainer.pretrain(train.pretrain_steps, bc_alpha=train.pretrain_bc_alpha)
+                trainer.pretrain(train.pretrain_steps)
             # Stopped during the pretraining: no collection, only the checkpoint.
             summary = trainer.train(trainer.counters.env_steps if signals else None)
         interrupted = bool(signals)

@@ -268,6 +268,7 @@ class SAC:
         *,
         update_alpha: bool = True,
         bc_alpha: float | None = None,
+        bc_weight: float = 1.0,
     ) -> dict[str, Tensor]:
         """Run ``num_updates`` gradient updates on batches sampled from the replay buffer.
 
@@ -275,22 +276,31 @@ class SAC:
             num_updates: updates to run.
             update_alpha: tune the temperature (off for offline pretraining, as the
                 original).
-            bc_alpha: None: SAC's actor loss. A number: the actor also clones the batch's
-                actions, as TD3+BC (Fujimoto and Gu 2021): ``bc_alpha / mean|Q| *
-                (alpha log pi - Q) + |tanh(mean) - a|^2`` (offline pretraining on
-                demonstrations; smaller values stay closer to them).
+            bc_alpha: None: SAC's actor loss. A number: the actor also clones the
+                demonstrations' actions, as TD3+BC (Fujimoto and Gu 2021), written with
+                SAC's loss unscaled: ``(alpha log pi - Q) + bc_weight * mean|Q| / bc_alpha *
+                |tanh(mean) - a_demo|^2`` (smaller ``bc_alpha``: closer to the
+                demonstrations). The demonstrations are the batch's offline rows with an
+                offline buffer, else the whole batch.
+            bc_weight: weight of the cloning term (fades it out; 0 = SAC's loss).
 
         Returns:
             Metrics of the last update as 0-d tensors (convert with ``float`` when
             logging, to keep host syncs out of the loop); empty when ``num_updates`` is 0.
         """
         metrics: dict[str, Tensor] = {}
+        clone = None
+        if bc_alpha is not None and bc_weight > 0.0:
+            rows = self.config.batch_size
+            if isinstance(self.replay, EnsembleReplay):
+                rows = self.replay.num_offline(rows)  # the offline rows come first
+            clone = (rows, bc_weight / bc_alpha) if rows > 0 else None
         for i in range(num_updates):
             metrics = self.update_on_batch(
                 self.replay.sample(self.config.batch_size),
                 update_alpha=update_alpha,
                 metrics=i == num_updates - 1,
-                bc_alpha=bc_alpha,
+                clone=clone,
             )
         return metrics
 
@@ -300,18 +310,21 @@ class SAC:
         *,
         update_alpha: bool = True,
         metrics: bool = True,
-        bc_alpha: float | None = None,
+        clone: tuple[int, float] | None = None,
     ) -> dict[str, Tensor]:
-        """One gradient update on ``batch`` (policy, temperature, critics, targets);
-        ``bc_alpha`` as in :meth:`update`.
+        """One gradient update on ``batch`` (policy, temperature, critics, targets).
+
+        Args:
+            clone: ``(rows, weight / bc_alpha)``: clone the actions of the batch's first
+                ``rows`` rows (:meth:`update`); None: SAC's actor loss.
 
         Returns:
             Metrics as 0-d tensors, or ``{}`` when ``metrics`` is false (saves work).
         """
         obs = batch.observations
         obs_term = self.critic.first_layer_term(obs) if self.speed.shared_obs_term else None
-        clone = None if bc_alpha is None else (batch.actions, bc_alpha)
-        out = self._policy_step(obs, obs_term, update_alpha, metrics, clone)
+        demos = None if clone is None else (batch.actions[: clone[0]], clone[1])
+        out = self._policy_step(obs, obs_term, update_alpha, metrics, demos)
         with torch.no_grad():
             alpha = self.log_alpha.exp()
             next_action, next_log_prob, _ = self.actor(batch.next_observations, self.generator)
@@ -340,7 +353,7 @@ class SAC:
         obs_term: Tensor | None,
         update_alpha: bool,
         metrics: bool,
-        clone: tuple[Tensor, float] | None = None,
+        demos: tuple[Tensor, float] | None = None,
     ) -> dict[str, Tensor]:
         action, log_prob, mean_action = self.actor(obs, self.generator)
         frozen = self._critic_frozen if self.speed.detach_critic_in_actor_loss else None
@@ -352,11 +365,11 @@ class SAC:
         alpha = self.log_alpha.detach().exp()
         actor_loss = (alpha * log_prob - q).mean()
         bc_loss = None
-        if clone is not None:  # TD3+BC's normalisation: the Q term's scale is ~bc_alpha
-            demo_actions, bc_alpha = clone
-            scale = bc_alpha / q.detach().abs().mean().clamp_min(1e-6)
-            bc_loss = (mean_action - demo_actions).square().sum(dim=-1).mean()
-            actor_loss = scale * actor_loss + bc_loss
+        if demos is not None:  # TD3+BC: cloning weighed against the scale of Q
+            demo_actions, weight = demos
+            rows = len(demo_actions)
+            bc_loss = (mean_action[:rows] - demo_actions).square().sum(dim=-1).mean()
+            actor_loss = actor_loss + weight * q.detach().abs().mean() * bc_loss
         entropy = -log_prob.detach()
         alpha_loss = -(self.log_alpha * (self.target_entropy - entropy)).mean()
         self.actor_optim.zero_grad(set_to_none=True)

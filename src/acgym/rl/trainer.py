@@ -376,16 +376,26 @@ class Trainer:
         return self._writer
 
     # ----------------------------------------------------------------- training
-    def pretrain(
-        self, num_updates: int | None = None, *, bc_alpha: float | None = None
-    ) -> dict[str, float]:
-        """Offline pretraining on the replay buffer's demonstrations, temperature fixed.
+    def _online_update(self, num_updates: int) -> dict[str, torch.Tensor]:
+        """Gradient updates while collecting; after a pretraining with cloning, the
+        cloning term fades over ``config.bc_fade_updates`` online updates."""
+        config = self.config
+        pretrained = self.counters.pretrain_updates
+        if pretrained == 0 or config.pretrain_bc_alpha is None or config.bc_fade_updates == 0:
+            return self.agent.update(num_updates)
+        online = self.agent.num_updates - pretrained
+        weight = max(0.0, 1.0 - online / config.bc_fade_updates)
+        if weight == 0.0:
+            return self.agent.update(num_updates)
+        return self.agent.update(num_updates, bc_alpha=config.pretrain_bc_alpha, bc_weight=weight)
+
+    def pretrain(self, num_updates: int | None = None) -> dict[str, float]:
+        """Offline pretraining on the replay buffer's demonstrations, temperature fixed,
+        the actor cloning them when ``config.pretrain_bc_alpha`` is set.
 
         Args:
             num_updates: gradient updates; ``None`` = one per stored demonstration
                 transition (the original's choice).
-            bc_alpha: behaviour cloning in the actor loss (:meth:`acgym.rl.sac.SAC.update`);
-                None = SAC's loss (the original's).
 
         Returns:
             Metrics of the last update.
@@ -398,7 +408,9 @@ class Trainer:
         done = 0
         while done < num_updates and not self._stop:
             count = min(chunk, num_updates - done)
-            metrics = self.agent.update(count, update_alpha=False, bc_alpha=bc_alpha)
+            metrics = self.agent.update(
+                count, update_alpha=False, bc_alpha=self.config.pretrain_bc_alpha
+            )
             done += count
             self.counters.pretrain_updates += count
             if bar is not None:
@@ -468,7 +480,7 @@ class Trainer:
                 deadline = state_time + period_s - config.realtime_margin_s
                 done_updates = 0
                 while done_updates < num_updates and time.perf_counter() < deadline:
-                    metrics = agent.update(1)
+                    metrics = self._online_update(1)
                     done_updates += 1
                 counters.updates_skipped += num_updates - done_updates
                 step = envs.step(None)
@@ -476,11 +488,11 @@ class Trainer:
             elif self._pool is not None:
                 future = self._pool.submit(envs.step, actions)
                 if num_updates:
-                    metrics = agent.update(num_updates)
+                    metrics = self._online_update(num_updates)
                 step = future.result()
             else:
                 if num_updates:
-                    metrics = agent.update(num_updates)
+                    metrics = self._online_update(num_updates)
                 step = envs.step(actions)
             valid = np.flatnonzero(step.valid)
             agent.observe(
