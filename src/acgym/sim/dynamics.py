@@ -262,7 +262,11 @@ def normal_loads(
 # --- the three passes of an internal step over a chunk ------------------------------------
 # ``ws`` is a chunk's part of the batch workspace: quantity W_X of its car ``at`` is
 # ws[at + W_X * CHUNK]. The loops over the cars read and write rows at constant distances,
-# which lets the compiler run the cars in SIMD lanes.
+# which lets the compiler run the cars in SIMD lanes. The passes are inlined into the batch
+# kernel: as separately compiled functions, the kernel freshly compiled and the kernel
+# loaded from Numba's cache ran different machine code for them (under fast-math, other
+# bits in the last place), so the first process after a compilation disagreed with all
+# later ones (tests/sim/test_world.py runs both).
 
 
 @numba.njit(**_INLINE)
@@ -313,7 +317,7 @@ def _tyre(
     ws[at + (W_OUT + O_MU_Y + w) * CHUNK] = mu_y
 
 
-@numba.njit(**_KERNEL)
+@numba.njit(**_INLINE)
 def tyre_pass(ws: NDArray[np.float64]) -> None:
     """Normal loads, steer angles, slips and tyre forces at the start of an internal step,
     for every lane of a chunk (``ws``: the chunk's workspace)."""
@@ -362,7 +366,7 @@ def tyre_pass(ws: NDArray[np.float64]) -> None:
         _tyre(ws, at, 3, W_TYRE_REAR, -lr, -half_tr, cos_r, sin_r, vx, vy, r, fz3)
 
 
-@numba.njit(**_KERNEL)
+@numba.njit(**_INLINE)
 def drivetrain_pass(
     params: NDArray[np.float64],
     first_car: int,
@@ -537,7 +541,7 @@ def _body_terms(
     )
 
 
-@numba.njit(**_KERNEL)
+@numba.njit(**_INLINE)
 def wheel_body_pass(ws: NDArray[np.float64], count: int, dt: float) -> None:
     """Wheel spin, differential, brakes and the rigid body of an internal step, for the
     first ``count`` cars of a chunk (``ws``: the chunk's workspace; after
