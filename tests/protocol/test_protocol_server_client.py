@@ -377,3 +377,58 @@ def test_controls_out_of_range_are_refused_before_sending(server: ProtocolServer
                 client.send_controls(bad, 0.0, -1.0)
         client.send_controls(1.0 + 1e-9, 0.0, -1.0)  # rounding is clipped
     assert server.ego.counters.get("datagrams_rejected", 0) == 0
+
+
+def test_the_client_counts_lost_late_and_duplicate_states() -> None:
+    """States 1, 2, 4, 3, 4, 5 from a hand-driven server: 3 is counted lost when 4 comes,
+    then late when it arrives; the second 4 is late too; the client returns 1, 2, 4, 5
+    and never an old state; a state acknowledging other controls is out of sync."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as fake_server:
+        fake_server.bind(("127.0.0.1", 0))
+        fake_server.settimeout(5.0)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+            listener.bind(("127.0.0.1", 0))
+            port = listener.getsockname()[1]
+        client = Client(
+            ego_port=fake_server.getsockname()[1], mgmt_port=port, timeout_s=2.0, drain="every"
+        )
+        client._open_ego()
+        client._connected = True  # as if connected: the states come straight away
+        try:
+            client.send_controls(0.0, 0.0, -1.0)  # controls seq 1: tells the server where
+            _, addr = fake_server.recvfrom(2048)
+            for seq, ack in ((1, 1), (2, 1), (4, 1), (3, 1), (4, 1), (5, 0)):
+                fake_server.sendto(codec.encode_state(seq, ack, {"steps": seq}), addr)
+            received = [client.receive_state()["steps"] for _ in range(4)]
+            counters = client.counters
+        finally:
+            client.close()
+    assert received == [1, 2, 4, 5]
+    assert counters["states_received"] == 4
+    assert counters["states_lost"] == 1
+    assert counters["states_late"] == 2
+    assert counters["controls_out_of_sync"] == 1  # state 5 acknowledged controls 0
+
+
+def test_the_server_counts_lost_late_and_out_of_sync_controls(
+    server: ProtocolServer, car: FakeCar
+) -> None:
+    """Controls 1, 3, 2, 3 in real time: 2 is counted lost when 3 comes, then late (not
+    applied) when it arrives, and so is the repeated 3; controls naming a state the server
+    did not send last are out of sync."""
+
+    def controls(seq: int, state_seq: int, steer: float) -> bytes:
+        return codec.encode_controls(seq, state_seq, Controls(steer, 0.0, -1.0))
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
+        raw.settimeout(5.0)
+        raw.sendto(codec.encode_ego(Connect(None, "realtime", 1)), server.ego_address)
+        assert codec.decode_from_server(raw.recvfrom(16384)[0]).mode == "realtime"
+        for seq, steer in ((1, 0.1), (3, 0.3), (2, 0.2), (3, 0.4)):
+            raw.sendto(controls(seq, 10**6, steer), server.ego_address)
+        wait_until(lambda: server.ego.counters["controls_late"] == 2, what="the late controls")
+    counters = server.ego.counters
+    assert counters["controls_applied"] == 2
+    assert counters["controls_lost"] == 1
+    assert counters["controls_out_of_sync"] == 2  # state 10**6 was never sent
+    assert [c.steer for c in car.controls][-2:] == [0.1, 0.3]
