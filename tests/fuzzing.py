@@ -6,10 +6,18 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 from collections.abc import Iterator
 
 from acgym.protocol import codec
-from acgym.protocol.messages import Controls, ControlsMessage, Disconnect
+from acgym.protocol.framing import FrameDecoder
+from acgym.protocol.messages import (
+    Connect,
+    Controls,
+    ControlsMessage,
+    Disconnect,
+    RejectedMessage,
+)
 
 VALID_SAMPLES = [
     codec.encode_ego(ControlsMessage(5, 4, Controls(0.1, 0.2, -1.0))),
@@ -78,3 +86,33 @@ def _fuzz_payloads(rng: random.Random, count: int, max_bytes: int) -> Iterator[b
             yield rng.choice(
                 (b"connect ", b"disconnect\n", b"reset", b"identified", b"get_config", b"")
             )
+
+
+def expected_ego_rejects(payloads: list[bytes]) -> tuple[int, list[bytes]]:
+    """How many of ``payloads`` a v1 ego server must reject (the package's decoder says),
+    and the payloads safe to send: valid connects are left out (one would take the car
+    over); valid controls count as rejected (a stranger's: ``not_connected``)."""
+    rejected = 0
+    keep = []
+    for data in payloads:
+        try:
+            message = codec.decode_from_client(data)
+        except RejectedMessage:
+            rejected += 1
+        else:
+            if isinstance(message, Connect):
+                continue
+            rejected += isinstance(message, ControlsMessage)
+        keep.append(data)
+    return rejected, keep
+
+
+def frames_from(sock: socket.socket) -> Iterator[dict[str, object]]:
+    """The JSON frames a management server sends on ``sock``, until it closes."""
+    decoder = FrameDecoder(1 << 24)
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return
+        for frame in decoder.feed(chunk):
+            yield json.loads(frame)

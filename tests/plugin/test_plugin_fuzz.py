@@ -4,56 +4,24 @@ requests, counted, and a well-behaved client still drives the car afterwards."""
 
 from __future__ import annotations
 
-import json
 import random
 import socket
-from collections.abc import Iterator
 
-from fuzzing import VALID_SAMPLES, fuzz_payloads
+from fuzzing import VALID_SAMPLES, expected_ego_rejects, frames_from, fuzz_payloads
 from plugin_helpers import client_for, ports, receive_until, wait_until
 
 from acgym.emulated_game import PluginRunner
 from acgym.protocol import codec
-from acgym.protocol.framing import FrameDecoder, encode_frame
+from acgym.protocol.framing import encode_frame
 from acgym.protocol.messages import (
     CLIENT_DATAGRAM_MAX_BYTES,
     MGMT_REQUEST_MAX_BYTES,
-    Connect,
-    ControlsMessage,
     Hello,
     RejectedMessage,
 )
 
 NUM_DATAGRAMS = 3000
 NUM_REQUESTS = 1500
-
-
-def _expected_rejects(payloads: list[bytes]) -> tuple[int, list[bytes]]:
-    """How many datagrams a v1 ego server must reject, and the ones safe to send (a valid
-    connect would take the car over; they are left out)."""
-    rejected = 0
-    keep = []
-    for data in payloads:
-        try:
-            message = codec.decode_from_client(data)
-        except RejectedMessage:
-            rejected += 1
-        else:
-            if isinstance(message, Connect):
-                continue
-            rejected += isinstance(message, ControlsMessage)  # a stranger's: not_connected
-        keep.append(data)
-    return rejected, keep
-
-
-def _frames_from(sock: socket.socket) -> Iterator[dict[str, object]]:
-    decoder = FrameDecoder(1 << 24)
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return
-        for frame in decoder.feed(chunk):
-            yield json.loads(frame)
 
 
 def test_the_plugins_ego_server_counts_thousands_of_bad_datagrams_and_keeps_serving(
@@ -63,7 +31,7 @@ def test_the_plugins_ego_server_counts_thousands_of_bad_datagrams_and_keeps_serv
     counters = runner.app.counters
     rng = random.Random(2024)
     payloads = list(fuzz_payloads(rng, NUM_DATAGRAMS, CLIENT_DATAGRAM_MAX_BYTES))
-    expected, payloads = _expected_rejects(payloads + [VALID_SAMPLES[0]] * 5)
+    expected, payloads = expected_ego_rejects(payloads + [VALID_SAMPLES[0]] * 5)
     assert expected >= 2500
     start = counters.get("datagrams_received")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as fuzzer:
@@ -103,7 +71,7 @@ def test_the_plugins_management_server_answers_thousands_of_bad_requests(
     for offset in range(0, len(payloads), 250):
         with socket.create_connection(("127.0.0.1", mgmt_port), timeout=5.0) as sock:
             sock.sendall(encode_frame(codec.encode_request(Hello(0, None, "fuzzer"))))
-            replies = _frames_from(sock)
+            replies = frames_from(sock)
             assert next(replies)["type"] == "ok"
             for data in payloads[offset : offset + 250]:
                 try:

@@ -7,20 +7,18 @@ import json
 import random
 import socket
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from fuzzing import VALID_SAMPLES, fuzz_payloads
+from fuzzing import VALID_SAMPLES, expected_ego_rejects, frames_from, fuzz_payloads
 from proto_fake_car import FakeCar
-from proto_helpers import make_client, wait_until
+from proto_helpers import client_of_a_hand_driven_server, make_client, wait_until
 
 from acgym.errors import ProtocolError
 from acgym.protocol import codec, legacy
 from acgym.protocol.client import Client
-from acgym.protocol.framing import FrameDecoder, encode_frame
+from acgym.protocol.framing import encode_frame
 from acgym.protocol.messages import (
-    Connect,
-    ControlsMessage,
     Hello,
     RejectedMessage,
 )
@@ -51,23 +49,6 @@ def _send_paced(
                     between()
 
 
-def _expected_v1_rejects(payloads: list[bytes]) -> tuple[int, list[bytes]]:
-    """How many a v1 ego server must reject, and the payloads safe to send (not connects)."""
-    rejected = 0
-    keep = []
-    for data in payloads:
-        try:
-            message = codec.decode_from_client(data)
-        except RejectedMessage:
-            rejected += 1
-        else:
-            if isinstance(message, Connect):
-                continue  # a valid connect would legitimately take over the car
-            rejected += isinstance(message, ControlsMessage)  # not from the client: not_connected
-        keep.append(data)
-    return rejected, keep
-
-
 def _fuzz_received(srv: ProtocolServer) -> int:
     """Datagrams the server read, less the well-behaved client's."""
     counters = srv.ego.counters
@@ -84,7 +65,7 @@ def test_ego_server_survives_thousands_of_bad_datagrams() -> None:
     payloads = (
         list(fuzz_payloads(rng, 3000, 1024)) + [VALID_SAMPLES[0]] * 5
     )  # a stranger's controls
-    expected, payloads = _expected_v1_rejects(payloads)
+    expected, payloads = expected_ego_rejects(payloads)
     assert expected >= 2500
     with ProtocolServer(car, ego_port=0, mgmt_port=0) as srv:
         with make_client(srv, mode="lockstep") as client:
@@ -141,16 +122,6 @@ def test_legacy_ego_server_survives_thousands_of_bad_datagrams() -> None:
     assert srv.ego.counters["datagrams_rejected"] == expected
 
 
-def _frames_from(sock: socket.socket) -> Iterator[dict[str, object]]:
-    decoder = FrameDecoder(1 << 24)
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return
-        for frame in decoder.feed(chunk):
-            yield json.loads(frame)
-
-
 def test_management_server_survives_thousands_of_bad_requests() -> None:
     rng = random.Random(7)
     with ProtocolServer(FakeCar(), ego_port=0, mgmt_port=0, max_request_bytes=4096) as srv:
@@ -159,7 +130,7 @@ def test_management_server_survives_thousands_of_bad_requests() -> None:
         for offset in range(0, len(payloads), 250):
             with socket.create_connection(srv.mgmt_address, timeout=5.0) as sock:
                 sock.sendall(encode_frame(codec.encode_request(Hello(0, None, "fuzzer"))))
-                replies = _frames_from(sock)
+                replies = frames_from(sock)
                 assert next(replies)["type"] == "ok"
                 for data in payloads[offset : offset + 250]:
                     if not data or len(data) > 4096:
@@ -179,7 +150,7 @@ def test_management_server_survives_thousands_of_bad_requests() -> None:
         ):
             with socket.create_connection(srv.mgmt_address, timeout=5.0) as sock:
                 sock.sendall(garbage)
-                replies = list(_frames_from(sock))  # an error, then the server closes
+                replies = list(frames_from(sock))  # an error, then the server closes
                 assert [r["type"] for r in replies] == ["error"]
         with make_client(srv) as client:
             assert client.static_info()["TrackName"] == "fake_ring"
@@ -212,34 +183,20 @@ def test_legacy_management_server_survives_garbage_words() -> None:
 def test_client_survives_a_hostile_ego_server() -> None:
     """A server answering garbage makes the client raise ProtocolError, never crash."""
     rng = random.Random(5)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as fake_server:
-        fake_server.bind(("127.0.0.1", 0))
-        fake_server.settimeout(5.0)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
-            listener.bind(("127.0.0.1", 0))
-            port = listener.getsockname()[1]
-        client = Client(
-            ego_port=fake_server.getsockname()[1], mgmt_port=port, legacy=True, timeout_s=1.0
-        )
-        client._open_ego()
-        client._connected = True  # as if identified: the fuzz comes as states
-        try:
-            data, addr = b"", None
-            client.send_controls(0.0, 0.0, -1.0)
-            data, addr = fake_server.recvfrom(2048)
-            assert json.loads(data)["server_steps"] == 0
-            survived = 0
-            for payload in fuzz_payloads(rng, 400, 65536):
-                if payload in (b"identified", b"disconnect", b""):
-                    continue
-                fake_server.sendto(payload[:60000], addr)
-                try:
-                    client.receive_state(timeout_s=1.0)
-                except ProtocolError:
-                    survived += 1
-            assert survived > 300
-        finally:
-            client.close()
+    with client_of_a_hand_driven_server(legacy=True, timeout_s=1.0) as (client, fake_server):
+        client.send_controls(0.0, 0.0, -1.0)
+        data, addr = fake_server.recvfrom(2048)
+        assert json.loads(data)["server_steps"] == 0
+        survived = 0
+        for payload in fuzz_payloads(rng, 400, 65536):
+            if payload in (b"identified", b"disconnect", b""):
+                continue
+            fake_server.sendto(payload[:60000], addr)
+            try:
+                client.receive_state(timeout_s=1.0)
+            except ProtocolError:
+                survived += 1
+        assert survived > 300
 
 
 @pytest.mark.parametrize("seed", [0, 1])

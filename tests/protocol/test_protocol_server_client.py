@@ -10,7 +10,7 @@ import time
 
 import pytest
 from proto_fake_car import FakeCar, expected_speed_mps
-from proto_helpers import make_client, wait_until
+from proto_helpers import client_of_a_hand_driven_server, make_client, wait_until
 
 from acgym.errors import BackendError, ConfigError, ProtocolError
 from acgym.protocol import codec
@@ -383,26 +383,13 @@ def test_the_client_counts_lost_late_and_duplicate_states() -> None:
     """States 1, 2, 4, 3, 4, 5 from a hand-driven server: 3 is counted lost when 4 comes,
     then late when it arrives; the second 4 is late too; the client returns 1, 2, 4, 5
     and never an old state; a state acknowledging other controls is out of sync."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as fake_server:
-        fake_server.bind(("127.0.0.1", 0))
-        fake_server.settimeout(5.0)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
-            listener.bind(("127.0.0.1", 0))
-            port = listener.getsockname()[1]
-        client = Client(
-            ego_port=fake_server.getsockname()[1], mgmt_port=port, timeout_s=2.0, drain="every"
-        )
-        client._open_ego()
-        client._connected = True  # as if connected: the states come straight away
-        try:
-            client.send_controls(0.0, 0.0, -1.0)  # controls seq 1: tells the server where
-            _, addr = fake_server.recvfrom(2048)
-            for seq, ack in ((1, 1), (2, 1), (4, 1), (3, 1), (4, 1), (5, 0)):
-                fake_server.sendto(codec.encode_state(seq, ack, {"steps": seq}), addr)
-            received = [client.receive_state()["steps"] for _ in range(4)]
-            counters = client.counters
-        finally:
-            client.close()
+    with client_of_a_hand_driven_server(timeout_s=2.0, drain="every") as (client, fake_server):
+        client.send_controls(0.0, 0.0, -1.0)  # controls seq 1: tells the server where
+        _, addr = fake_server.recvfrom(2048)
+        for seq, ack in ((1, 1), (2, 1), (4, 1), (3, 1), (4, 1), (5, 0)):
+            fake_server.sendto(codec.encode_state(seq, ack, {"steps": seq}), addr)
+        received = [client.receive_state()["steps"] for _ in range(4)]
+        counters = client.counters
     assert received == [1, 2, 4, 5]
     assert counters["states_received"] == 4
     assert counters["states_lost"] == 1

@@ -266,33 +266,21 @@ def test_reset_anywhere_locates_every_tyre_and_the_nearest_border(name: str) -> 
     )
 
 
-_RUN_IN_A_PROCESS = """
-import hashlib, sys
-import numpy as np
-from acgym.sim import World, list_cars, load_car
-cars = [load_car(name) for name in list_cars()] * 3
-world = World(cars)
-world.reset(speed_mps=12.0)
-rng = np.random.default_rng(0)
-for _ in range(100):
-    world.step(rng.uniform(-1, 1, (world.num_cars, 3)))
-print(hashlib.sha256(world.state.tobytes() + world.outputs.tobytes()).hexdigest())
-"""
-
-
 @pytest.mark.slow
 def test_freshly_compiled_and_cached_kernels_give_the_same_bits(tmp_path) -> None:
     """Two processes with an empty Numba cache of their own: the first compiles the kernels
     and caches them, the second loads that cache; both give this process's bits."""
-    import hashlib
     import os
     import subprocess
     import sys
+    from pathlib import Path
+
+    from sim_digest import run_digest
 
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba_cache")}
     digests = [
         subprocess.run(
-            [sys.executable, "-c", _RUN_IN_A_PROCESS],
+            [sys.executable, str(Path(__file__).with_name("sim_digest.py"))],
             env=env,
             capture_output=True,
             text=True,
@@ -302,11 +290,5 @@ def test_freshly_compiled_and_cached_kernels_give_the_same_bits(tmp_path) -> Non
         for _ in range(2)
     ]
     assert any((tmp_path / "numba_cache").rglob("*.nbc"))  # the first one did cache
-    cars = [load_car(name) for name in list_cars()] * 3
-    world = World(cars)
-    world.reset(speed_mps=12.0)
-    rng = np.random.default_rng(0)
-    for _ in range(100):
-        world.step(rng.uniform(-1, 1, (world.num_cars, 3)))
-    here = hashlib.sha256(world.state.tobytes() + world.outputs.tobytes()).hexdigest()
+    here = run_digest()  # the same run in this process
     assert digests == [here, here]
