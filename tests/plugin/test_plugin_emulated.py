@@ -355,3 +355,21 @@ def test_a_broken_ai_line_is_a_backend_error_not_a_malformed_reply(app_dir: Path
         with pytest.raises(BackendError, match=r"backend_error.*left_lane"):
             client.track_info()
         assert client.static_info()["TrackName"] == "oval"  # the connection goes on
+
+
+def test_a_lockstep_client_is_refused_the_game_runs_in_real_time(runner: PluginRunner) -> None:
+    """The plugin offers real time only: a lock-step client learns it from ``hello`` before
+    it sends anything on the ego stream; a raw lock-step ``connect`` gets an error reply
+    and is counted, and the car gets no controls from it."""
+    with pytest.raises(BackendError, match=r"offers \['realtime'\], not 'lockstep'"):
+        with client_for(runner, mode="lockstep") as client:
+            client.receive_state()
+    ego_port, _ = ports(runner)
+    connect = {"type": "connect", "version": 1, "token": None, "mode": "lockstep", "nonce": 5}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
+        raw.settimeout(3.0)
+        raw.sendto(json.dumps(connect).encode(), ("127.0.0.1", ego_port))
+        reply = json.loads(raw.recv(16384))
+    assert reply["type"] == "error" and reply["code"] == "unsupported_mode"
+    assert runner.app.counters.get("datagrams_rejected_unsupported_mode") == 1
+    assert runner.game.controls == pytest.approx((0.0, -1.0, -1.0), abs=1e-4)
