@@ -177,14 +177,20 @@ def contact_points(
 
 
 @numba.njit(**_KERNEL)
-def wheel_positions(
-    p: NDArray[np.float64],
-    s: NDArray[np.float64],
-    out_x: NDArray[np.float64],
-    out_y: NDArray[np.float64],
+def _flags_at_points(
+    xs: NDArray[np.float64],
+    ys: NDArray[np.float64],
+    on_track: NDArray[np.float64],
+    stride: int,
+    grid_params: NDArray[np.float64],
+    cell_start: NDArray[np.int32],
+    items: NDArray[np.int32],
+    quads: NDArray[np.float64],
 ) -> None:
-    """:func:`contact_points` of a car state ``(NUM_STATE,)``."""
-    contact_points(p, s[S_X_M], s[S_Y_M], s[S_YAW_RAD], out_x, out_y)
+    """``on_track[w * stride]`` = 1.0 where contact point ``(xs[w], ys[w])`` is on the track."""
+    for w in range(4):
+        inside = inside_point(xs[w], ys[w], grid_params, cell_start, items, quads)
+        on_track[w * stride] = 1.0 if inside else 0.0
 
 
 @numba.njit(**_KERNEL)
@@ -204,9 +210,7 @@ def surface_flags(
 ) -> None:
     """``on_track[w * stride]`` = 1.0 where tyre ``w`` of a car at a pose is on the track."""
     contact_points(p, x_m, y_m, yaw_rad, xs, ys)
-    for w in range(4):
-        inside = inside_point(xs[w], ys[w], grid_params, cell_start, items, quads)
-        on_track[w * stride] = 1.0 if inside else 0.0
+    _flags_at_points(xs, ys, on_track, stride, grid_params, cell_start, items, quads)
 
 
 @numba.njit(**_KERNEL)
@@ -226,20 +230,22 @@ def locate_car(
     xs: NDArray[np.float64],
     ys: NDArray[np.float64],
 ) -> float:
-    """Surface flags of a car's four tyres (``on_track[w]`` = 1.0 / 0.0; all 1.0 without a
-    track) and its centre's squared distance to the nearest border, m^2 (inf without one).
+    """The four contact points of a car state (into ``xs``, ``ys``, m), their surface
+    flags (``on_track[w]`` = 1.0 / 0.0; all 1.0 without a track) and the centre's squared
+    distance to the nearest border, m^2 (inf without a track).
 
     A car whose contact points all lie closer to its centre than the nearest border does
     has every tyre on the side of the borders that its centre is on: one inside test of
     the centre decides the four flags (the surface is the region between the borders).
     Otherwise each contact point is tested.
     """
+    x = s[S_X_M]
+    y = s[S_Y_M]
+    contact_points(p, x, y, s[S_YAW_RAD], xs, ys)
     if not use_track:
         for w in range(4):
             on_track[w] = 1.0
         return math.inf
-    x = s[S_X_M]
-    y = s[S_Y_M]
     _, _, d2 = nearest_segment(x, y, border_params, border_start, border_items, border_segments)
     reach = _half_diagonal(p) + REACH_MARGIN_M
     if d2 > reach * reach:
@@ -247,9 +253,7 @@ def locate_car(
         for w in range(4):
             on_track[w] = 1.0 if inside else 0.0
     else:
-        surface_flags(
-            p, x, y, s[S_YAW_RAD], on_track, 1, grid_params, cell_start, items, quads, xs, ys
-        )
+        _flags_at_points(xs, ys, on_track, 1, grid_params, cell_start, items, quads)
     return d2
 
 
@@ -476,8 +480,7 @@ def step_cars(
                 xs,
                 ys,
             )
-            wheel_positions(p, s, xs, ys)
-            for w in range(4):
+            for w in range(4):  # locate_car left the contact points in xs, ys
                 outputs[i, O_CONTACT_X_M + w] = xs[w]
                 outputs[i, O_CONTACT_Y_M + w] = ys[w]
     return -1

@@ -60,7 +60,6 @@ from acgym.sim.integrator import (
     locate_car,
     pack_constants,
     step_cars,
-    wheel_positions,
     work_size,
 )
 from acgym.sim.powertrain import overall_ratio
@@ -254,8 +253,7 @@ class World:
                 *self._border_grid,
                 xs,
                 ys,
-            )
-            wheel_positions(self.params[i], self._state[i], xs, ys)
+            )  # and the contact points into xs, ys
             self._outputs[i, L.O_CONTACT_X_M : L.O_CONTACT_X_M + 4] = xs
             self._outputs[i, L.O_CONTACT_Y_M : L.O_CONTACT_Y_M + 4] = ys
             self._outputs[i, L.O_NORMAL_LOAD_N : L.O_NORMAL_LOAD_N + 4] = _static_loads(
