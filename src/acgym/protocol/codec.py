@@ -192,16 +192,21 @@ def normalize_channels(channels: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _finite_floats(values: list[Any]) -> bool:
+    """Whether every item is a finite ``float`` (the fast path of the list channels)."""
+    for item in values:  # a plain loop: a generator costs more than the check
+        if type(item) is not float or item - item != 0.0:
+            return False
+    return True
+
+
 def _normalize_list(key: str, values: list[Any]) -> list[Any]:
     if len(values) > MAX_LIST_CHANNEL_SIZE:
         raise ProtocolError(
             f"channel {key!r}: list of {len(values)}, at most {MAX_LIST_CHANNEL_SIZE}"
         )
-    for item in values:
-        if type(item) is not float or item - item != 0.0:
-            break
-    else:
-        return values[:]  # finite floats only (the usual case): a plain copy
+    if _finite_floats(values):  # the usual case: a plain copy
+        return values[:]
     out = []
     for item in values:
         if type(item) is float:
@@ -283,11 +288,8 @@ def check_channels(channels: Any) -> dict[str, Any]:
 def _check_channel_list(key: str, values: list[Any]) -> list[float | int]:
     if len(values) > MAX_LIST_CHANNEL_SIZE:
         raise RejectedMessage("bad_message", f"state.channels.{key[:64]}: list too long")
-    for item in values:
-        if type(item) is not float or item - item != 0.0:
-            break
-    else:
-        return values  # finite floats only (the usual case): nothing to replace
+    if _finite_floats(values):  # the usual case: nothing to replace
+        return values
     out: list[float | int] = []
     for item in values:
         kind = type(item)
