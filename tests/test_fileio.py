@@ -41,3 +41,15 @@ def test_atomic_file_gets_the_default_mode_not_0600(tmp_path: Path) -> None:
         assert target.stat().st_mode & 0o777 == 0o644
     finally:
         os.umask(mask)
+
+
+def test_free_folder_takes_the_first_name_not_taken_and_slug_makes_names_safe(
+    tmp_path: Path,
+) -> None:
+    from acgym.fileio import free_folder, slug
+
+    assert free_folder(tmp_path, "run") == tmp_path / "run"
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run_2").mkdir()
+    assert free_folder(tmp_path, "run") == tmp_path / "run_3"
+    assert slug("tracks/my track:v2.csv") == "my-track-v2.csv"

@@ -1,6 +1,6 @@
-"""Atomic file writes: a temp file in the same folder, then ``os.replace``.
-
-A crash mid-write leaves the old file (or none), never half a file.
+"""Atomic file writes: a temp file in the same folder, then ``os.replace``. A crash
+mid-write leaves the old file (or none), never half a file. Also the naming of new output
+folders (a safe name, not taken yet).
 """
 
 from __future__ import annotations
@@ -59,3 +59,18 @@ def write_with_atomic(path: Path | str, writer: Callable[[Path], None]) -> None:
     """Call ``writer(tmp_path)`` and move the result onto ``path`` atomically."""
     with atomic_path(path) as tmp_path:
         writer(tmp_path)
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of a name or path's last part (others become ``-``)."""
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(text).name)
+
+
+def free_folder(root: Path | str, name: str) -> Path:
+    """``root/name``, or ``root/name_2``, ``_3``, ... : the first that does not exist yet."""
+    path = Path(root) / name
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = Path(root) / f"{name}_{suffix}"
+    return path

@@ -209,16 +209,9 @@ def _default_out(track: str, car: str) -> Path:
     """``runs/<YYYYmmdd_HHMMSS>_drive_<track>_<car>``, a name not taken yet."""
     from datetime import datetime
 
-    def slug(text: str) -> str:
-        return "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(text).name)
+    from acgym.fileio import free_folder, slug
 
-    name = f"{datetime.now():%Y%m%d_%H%M%S}_drive_{slug(track)}_{slug(car)}"
-    path = Path("runs") / name
-    suffix = 1
-    while path.exists():
-        suffix += 1
-        path = Path("runs") / f"{name}_{suffix}"
-    return path
+    return free_folder("runs", f"{datetime.now():%Y%m%d_%H%M%S}_drive_{slug(track)}_{slug(car)}")
 
 
 def _write_outputs(out: Path, session: SimSession, result: DriveResult) -> None:

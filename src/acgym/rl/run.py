@@ -35,7 +35,7 @@ from typing import Any
 
 from acgym.config import CONFIG_FILE, Config, load_config
 from acgym.errors import ConfigError, DataFileError
-from acgym.fileio import write_text_atomic
+from acgym.fileio import free_folder, slug, write_text_atomic
 from acgym.rl.checkpoint import latest_checkpoint
 from acgym.rl.laps import LapTracker, laps_from_states
 from acgym.rl.trainer import Callback, EpisodeStats, Trainer, make_agent
@@ -53,17 +53,8 @@ EVAL_DIR = "eval"
 def new_run_dir(config: Config, now: datetime | None = None) -> Path:
     """``<runs_root>/<YYYYmmdd_HHMMSS>_<track>_<car>`` (a free name)."""
     now = now or datetime.now()
-    name = f"{now:%Y%m%d_%H%M%S}_{_slug(config.env.track)}_{_slug(config.env.car)}"
-    path = Path(config.train.runs_root) / name
-    suffix = 1
-    while path.exists():
-        suffix += 1
-        path = Path(config.train.runs_root) / f"{name}_{suffix}"
-    return path
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(text).name)
+    name = f"{now:%Y%m%d_%H%M%S}_{slug(config.env.track)}_{slug(config.env.car)}"
+    return free_folder(config.train.runs_root, name)
 
 
 def resume_run_dir(resume: Path | str) -> Path:
@@ -211,7 +202,7 @@ class WandbLogger(Callback):
             project=config.train.wandb_project,
             entity=config.train.wandb_entity,
             name=run_dir.name,
-            id=_slug(run_dir.name),
+            id=slug(run_dir.name),
             resume="allow",
             dir=str(run_dir),
             mode="offline" if config.train.wandb == "offline" else "online",
