@@ -384,9 +384,7 @@ class Trainer:
         if pretrained == 0 or config.pretrain_bc_alpha is None or config.bc_fade_updates == 0:
             return self.agent.update(num_updates)
         online = self.agent.num_updates - pretrained
-        weight = max(0.0, 1.0 - online / config.bc_fade_updates)
-        if weight == 0.0:
-            return self.agent.update(num_updates)
+        weight = max(0.0, 1.0 - online / config.bc_fade_updates)  # 0: SAC's own loss
         return self.agent.update(num_updates, bc_alpha=config.pretrain_bc_alpha, bc_weight=weight)
 
     def pretrain(self, num_updates: int | None = None) -> dict[str, float]:

@@ -4,8 +4,9 @@ Cars drive a closed track (a rounded rectangle, :func:`rounded_rectangle_track`)
 plausible controls: a seeded random walk of steering about a lane-keeping steer, mostly
 throttle, brakes now and then; cars that leave the surface are put back on the line. The
 timed call is one :meth:`acgym.sim.World.step` (all cars, one 25 Hz control period of
-8 internal steps at 200 Hz) on one core; the driver runs between the timed calls. The surface test of every tyre in every internal
-step is included. ``profile`` breaks one internal step down by part.
+8 internal steps at 200 Hz) on one core; the driver runs between the timed calls. The
+surface test of every tyre in every internal step is included. ``profile`` breaks one
+internal step down by part.
 """
 
 from __future__ import annotations
