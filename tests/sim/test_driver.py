@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -136,6 +137,35 @@ def test_reset_forgets_the_speed_integral() -> None:
     assert np.all(driver._integral == 0.0)
 
 
+class _ExpertLaps(NamedTuple):
+    laps: np.ndarray  # (N,) laps counted when the run stopped
+    flying_s: np.ndarray  # (N,) time of each car's second lap, s (0: not completed)
+    most_tyres_out: np.ndarray  # (N,) most tyres off the track at any step
+    ever_invalid: np.ndarray  # (N,) 1 where a lap was invalidated
+
+
+def _drive_two_laps(session: SimSession, driver: ExpertDriver) -> _ExpertLaps:
+    """The expert drives every car of ``session`` from a standing start until each has
+    completed its flying (second) lap, or three estimated lap times have passed."""
+    n = session.num_cars
+    laps = session.telemetry_array[:, COLUMNS["LapCount"]]
+    most_out = np.zeros(n)
+    ever_invalid = np.zeros(n)
+    flying_s = np.zeros(n)
+    limit_steps = int(25 * 3 * max(p.lap_time_s for p in driver.reference_profiles))
+    for _ in range(limit_steps):
+        session.step(driver.controls())
+        rows = session.telemetry_array
+        most_out = np.maximum(most_out, rows[:, COLUMNS["numberOfTyresOut"]])
+        ever_invalid = np.maximum(ever_invalid, rows[:, COLUMNS["LapInvalidated"]])
+        laps = rows[:, COLUMNS["LapCount"]]
+        done_second = (laps == 2) & (flying_s == 0.0)
+        flying_s[done_second] = rows[done_second, COLUMNS["iLastTime"]] / 1000.0
+        if np.all(laps >= 2):
+            break
+    return _ExpertLaps(laps, flying_s, most_out, ever_invalid)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("track", list_builtin_tracks())
 def test_the_expert_laps_every_track_with_every_car_cleanly_within_7_percent(track: str) -> None:
@@ -144,29 +174,15 @@ def test_the_expert_laps_every_track_with_every_car_cleanly_within_7_percent(tra
     cars = list_cars()
     session = SimSession(track, cars)  # one car per preset, batched
     driver = ExpertDriver(session)
-    laps = session.telemetry_array[:, COLUMNS["LapCount"]]
-    most_out = np.zeros(len(cars))
-    ever_invalid = np.zeros(len(cars))
-    flying_ms = np.zeros(len(cars))
-    limit_steps = int(25 * 3 * max(p.lap_time_s for p in driver.reference_profiles))
-    for _ in range(limit_steps):
-        session.step(driver.controls())
-        rows = session.telemetry_array
-        most_out = np.maximum(most_out, rows[:, COLUMNS["numberOfTyresOut"]])
-        ever_invalid = np.maximum(ever_invalid, rows[:, COLUMNS["LapInvalidated"]])
-        laps = rows[:, COLUMNS["LapCount"]]
-        done_second = (laps == 2) & (flying_ms == 0.0)
-        flying_ms[done_second] = rows[done_second, COLUMNS["iLastTime"]]
-        if np.all(laps >= 2):
-            break
+    run = _drive_two_laps(session, driver)
     for i, car in enumerate(cars):
         estimate_s = driver.reference_profiles[i].lap_time_s
-        assert laps[i] >= 2, f"{track}/{car}: the second lap was not completed"
-        assert most_out[i] == 0, f"{track}/{car}: {most_out[i]:.0f} tyres out"
-        assert ever_invalid[i] == 0, f"{track}/{car}: a lap was invalidated"
-        ratio = flying_ms[i] / 1000.0 / estimate_s
+        assert run.laps[i] >= 2, f"{track}/{car}: the second lap was not completed"
+        assert run.most_tyres_out[i] == 0, f"{track}/{car}: {run.most_tyres_out[i]:.0f} tyres out"
+        assert run.ever_invalid[i] == 0, f"{track}/{car}: a lap was invalidated"
+        ratio = run.flying_s[i] / estimate_s
         assert 0.95 < ratio <= MAX_FLYING_LAP_RATIO, (
-            f"{track}/{car}: flying lap {flying_ms[i] / 1000:.2f} s, estimate {estimate_s:.2f} s"
+            f"{track}/{car}: flying lap {run.flying_s[i]:.2f} s, estimate {estimate_s:.2f} s"
         )
 
 
@@ -181,18 +197,7 @@ def test_the_experts_lap_time_converges_with_the_physics_rate() -> None:
     flying_s = {}
     for physics_hz in (200.0, 400.0, 1000.0):
         session = SimSession("technical_circuit", cars, config=WorldConfig(physics_hz=physics_hz))
-        driver = ExpertDriver(session)
-        laps = np.zeros(len(cars))
-        times = np.zeros(len(cars))
-        limit_steps = int(25 * 3 * max(p.lap_time_s for p in driver.reference_profiles))
-        for _ in range(limit_steps):
-            session.step(driver.controls())
-            rows = session.telemetry_array
-            laps = rows[:, COLUMNS["LapCount"]]
-            second = (laps == 2) & (times == 0.0)
-            times[second] = rows[second, COLUMNS["iLastTime"]] / 1000.0
-            if np.all(laps >= 2):
-                break
+        times = _drive_two_laps(session, ExpertDriver(session)).flying_s
         assert np.all(times > 0.0), f"{physics_hz} Hz: a flying lap was not completed"
         flying_s[physics_hz] = times
     for physics_hz in (400.0, 1000.0):
