@@ -32,16 +32,21 @@ def realtime_ports():
         yield server.ego_address[1], server.mgmt_address[1]
 
 
-def test_a_lockstep_episode_over_the_protocol_equals_the_in_process_simulator(lockstep_ports):
-    ego, mgmt = lockstep_ports
-    remote = gym.make(
+def _lockstep_remote(ego_port: int, mgmt_port: int) -> gym.Env:
+    """``acgym/AssettoCorsa-v0`` on the oval, lock-step, against the server's ports."""
+    return gym.make(
         "acgym/AssettoCorsa-v0",
         track="oval",
-        ego_port=ego,
-        mgmt_port=mgmt,
+        ego_port=ego_port,
+        mgmt_port=mgmt_port,
         mode="lockstep",
         timeout_s=TIMEOUT_S,
     )
+
+
+def test_a_lockstep_episode_over_the_protocol_equals_the_in_process_simulator(lockstep_ports):
+    ego, mgmt = lockstep_ports
+    remote = _lockstep_remote(ego, mgmt)
     local = make_race_env("oval")
     options = {"distance_m": 250.0, "lateral_offset_m": -1.5, "speed_mps": 25.0}
     remote_obs, _ = remote.reset(seed=11, options=options)
@@ -97,14 +102,7 @@ def test_both_checkers_pass_on_assetto_corsa_v0_against_a_lockstep_server(lockst
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
     ego, mgmt = lockstep_ports
-    env = gym.make(
-        "acgym/AssettoCorsa-v0",
-        track="oval",
-        ego_port=ego,
-        mgmt_port=mgmt,
-        mode="lockstep",
-        timeout_s=TIMEOUT_S,
-    )
+    env = _lockstep_remote(ego, mgmt)
     try:
         check_env(env.unwrapped, skip_render_check=True)
         sb3_check_env(env.unwrapped, warn=True)
