@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -271,15 +272,8 @@ def test_cloning_fades_out_over_the_first_online_updates_after_pretraining(
     agent_config = AgentConfig(
         **{**AGENT.__dict__, "use_offline_replay": True, "offline_replay_size": 500}
     )
-    loop = TrainerConfig(
-        total_steps=60,
-        start_steps=20,
-        progress=False,
-        checkpoint_interval=0,
-        log_interval=10,
-        updates_per_step=1.0,
-        pretrain_bc_alpha=bc_alpha,
-        bc_fade_updates=20,
+    loop = dataclasses.replace(
+        LOOP, updates_per_step=1.0, pretrain_bc_alpha=bc_alpha, bc_fade_updates=20
     )
     with Trainer(PointEnv(), loop, agent_config=agent_config) as trainer:
         demos = trainer.agent.demonstrations
