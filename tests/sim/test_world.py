@@ -277,7 +277,9 @@ def test_freshly_compiled_and_cached_kernels_give_the_same_bits(tmp_path) -> Non
 
     from sim_digest import run_digest
 
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba_cache")}
+    from acgym.kernel_cache import CACHE_DIR_ENV
+
+    env = {**os.environ, CACHE_DIR_ENV: str(tmp_path / "numba_cache")}
     digests = [
         subprocess.run(
             [sys.executable, str(Path(__file__).with_name("sim_digest.py"))],

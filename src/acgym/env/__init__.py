@@ -15,12 +15,16 @@ Backends and factories load on first use (they pull in the simulator or the prot
 
 from __future__ import annotations
 
-from acgym.env.actions import ActionMapper, BrakeMap, CarMaps, SteerMap, controls_from_telemetry
-from acgym.env.backend import Backend, BackendKind, Controls, RowBackend, RowLayout
-from acgym.env.config import EnvConfig
-from acgym.env.episode_log import EpisodeLog, EpisodeRecorder
-from acgym.env.history import History, RebuiltEpisode, load_history, rebuild_episode
-from acgym.env.observations import (
+from acgym import kernel_cache
+
+kernel_cache.install()  # before any kernel is compiled or loaded: see acgym.kernel_cache
+
+from acgym.env.actions import ActionMapper, BrakeMap, CarMaps, SteerMap, controls_from_telemetry  # noqa: E402
+from acgym.env.backend import Backend, BackendKind, Controls, RowBackend, RowLayout  # noqa: E402
+from acgym.env.config import EnvConfig  # noqa: E402
+from acgym.env.episode_log import EpisodeLog, EpisodeRecorder  # noqa: E402
+from acgym.env.history import History, RebuiltEpisode, load_history, rebuild_episode  # noqa: E402
+from acgym.env.observations import (  # noqa: E402
     Frame,
     ObservationBuilder,
     ObservationLayout,
@@ -28,10 +32,10 @@ from acgym.env.observations import (
     frame_from_columns,
     make_observation_builder,
 )
-from acgym.env.pipeline import StepPipeline
-from acgym.env.racing_env import RacingEnv
-from acgym.env.rewards import Reward, make_reward
-from acgym.env.terminations import Terminations, make_terminations
+from acgym.env.pipeline import StepPipeline  # noqa: E402
+from acgym.env.racing_env import RacingEnv  # noqa: E402
+from acgym.env.rewards import Reward, make_reward  # noqa: E402
+from acgym.env.terminations import Terminations, make_terminations  # noqa: E402
 
 __all__ = [
     "ActionMapper",

@@ -14,11 +14,11 @@ The model is described in ``docs/sim.md``.
 
 from __future__ import annotations
 
-from acgym.sim.car_params import CarParams, list_cars, load_car
-from acgym.sim.kernel_cache import clear_stale_cache
-from acgym.sim.world import World, WorldConfig
+from acgym import kernel_cache
 
-# Numba loads cached kernels lazily (first call), so this runs before any is loaded.
-clear_stale_cache()
+kernel_cache.install()  # before any kernel is compiled or loaded: see acgym.kernel_cache
+
+from acgym.sim.car_params import CarParams, list_cars, load_car  # noqa: E402
+from acgym.sim.world import World, WorldConfig  # noqa: E402
 
 __all__ = ["CarParams", "World", "WorldConfig", "list_cars", "load_car"]
