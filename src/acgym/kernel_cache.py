@@ -7,8 +7,8 @@ kernel inlines the dynamics, tyre and track queries; the env's ray kernel inline
 
 :func:`install` puts a cache locator in front of Numba's for the kernels of a package.
 It stores them under ``<cache root>/numba/<digest>/``, where the digest hashes every
-module that uses Numba plus every package module those import (followed transitively,
-read from their import lines) and the Numba version. A change to any of those sources
+module that uses Numba, every package module those import (read from their import lines)
+and the Numba version. A change to any of those sources
 gives another folder, so a stale kernel is never found; nothing is deleted. The cache
 root is ``$ACGYM_CACHE_DIR``, else ``$XDG_CACHE_HOME/acgym``, else ``~/.cache/acgym``.
 
@@ -83,8 +83,10 @@ def _imported_files(package: str, root: Path, text: str) -> set[Path]:
 
 
 def kernel_sources(package: str = "acgym", root: Path = PACKAGE_ROOT) -> list[Path]:
-    """Every source a kernel of ``package`` can depend on: the modules that use Numba and
-    the package modules they import, transitively; sorted.
+    """Every source a kernel of ``package`` can depend on, sorted: the modules that use
+    Numba (a kernel inlines or calls only compiled functions, which live there) and the
+    package modules those import (a kernel reads constants through its own module's
+    imports). Imports are followed on from Numba modules only.
 
     Args:
         package: The top-level package name (imports of other packages are not followed).
@@ -92,17 +94,10 @@ def kernel_sources(package: str = "acgym", root: Path = PACKAGE_ROOT) -> list[Pa
     """
     files = sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
     texts = {path: path.read_text(encoding="utf-8") for path in files}
-    todo = [path for path, text in texts.items() if _USES_NUMBA.search(text)]
-    seen: set[Path] = set(todo)
-    while todo:
-        path = todo.pop()
-        text = texts.get(path)
-        if text is None:
-            text = texts[path] = path.read_text(encoding="utf-8")
-        for dep in _imported_files(package, root, text):
-            if dep not in seen:
-                seen.add(dep)
-                todo.append(dep)
+    kernel_modules = {path for path, text in texts.items() if _USES_NUMBA.search(text)}
+    seen = set(kernel_modules)
+    for path in kernel_modules:
+        seen.update(_imported_files(package, root, texts[path]))
     return sorted(seen)
 
 
