@@ -25,14 +25,21 @@ remote backends, whose states arrive as JSON.
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Mapping
-from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
 from acgym.env.config import EnvConfig
 from acgym.errors import BackendError, ConfigError
+
+if TYPE_CHECKING:
+    from acgym.track.track import Track
+
+logger = logging.getLogger(__name__)
 
 BackendKind = Literal["sim", "ac"]
 """``"sim"``: the built-in simulator (in process or served); ``"ac"``: Assetto Corsa."""
@@ -194,3 +201,24 @@ def checked_static_info(backend: Backend, config: EnvConfig) -> dict[str, Any]:
                 f"{key}: the config expects {want!r}, the {backend.kind} backend runs {got!r}"
             )
     return static
+
+
+def lap_length_m(static_info: Mapping[str, Any], track: Track) -> float:
+    """The lap length that turns ``NormalizedSplinePosition`` into ``LapDist``, m: the
+    backend's ``TrackLength``, or the track file's length when the backend does not know
+    it (the game sends 0 when it has no length; a warning says so)."""
+    reported = static_info.get("TrackLength")
+    try:
+        length_m = float(reported)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        length_m = math.nan
+    if math.isfinite(length_m) and length_m > 0.0:
+        return length_m
+    logger.warning(
+        "the backend reports TrackLength %r (unknown): LapDist and the curvature look-ahead "
+        "use the length of the track file %r, %.1f m",
+        reported,
+        track.name,
+        track.length_m,
+    )
+    return float(track.length_m)

@@ -127,8 +127,11 @@ def derive_cars(
     quad_cell_start: NDArray[np.int32],
     quad_items: NDArray[np.int32],
     quad_table: FloatArray,
-) -> None:
+) -> int:
     """Write the derived columns and the rays of the rows ``cars`` of a frame.
+
+    A missing tyres-out count (NaN: the game without shared memory sends ``null``) never
+    reads as on track: ``out_of_track_ac`` then falls back to the geometric test.
 
     Args:
         values: ``(N, C)`` frame values; the wire columns of ``cars`` are filled.
@@ -146,6 +149,9 @@ def derive_cars(
         max_range_m: Ray range, m.
         back_m: ``(R,)`` scratch.
         length_m, line_*, border_*, quad_*: ``TrackArrays``.
+
+    Returns:
+        How many of the rows had no tyres-out count (and used the geometric test).
     """
     ix, iy, iyaw, ispline, ityres = cols[0], cols[1], cols[2], cols[3], cols[4]
     igap, ilap, iac, icalc, iout, iborder, iback = (
@@ -158,6 +164,7 @@ def derive_cars(
         cols[11],
     )
     num_rays = rays_m.shape[1]
+    missing = 0
     for n in range(cars.shape[0]):
         i = cars[n]
         row = values[i]
@@ -168,9 +175,14 @@ def derive_cars(
         )
         row[igap] = ORIGINAL_GAP_SIGN * gap_m
         row[ilap] = lap_length_m * row[ispline]
-        row[iac] = 1.0 if row[ityres] > max_tyres_out else 0.0
         outside = not inside_point(x, y, quad_params, quad_cell_start, quad_items, quad_table)
         row[icalc] = 1.0 if outside else 0.0
+        tyres_out = row[ityres]
+        if math.isnan(tyres_out):
+            missing += 1
+            row[iac] = row[icalc]
+        else:
+            row[iac] = 1.0 if tyres_out > max_tyres_out else 0.0
         row[iout] = row[iac] if use_ac_out_of_track else row[icalc]
         row[iback] = 0.0
         applied[i, 0] = row[control_cols[0]] / STEER_ANGLE_SCALE_DEG
@@ -209,3 +221,4 @@ def derive_cars(
             )
             border = min(border, back_m.min())
         row[iborder] = border
+    return missing

@@ -32,6 +32,7 @@ offline episode can be rebuilt at once with ``N = T`` rows (:meth:`ObservationBu
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -67,6 +68,8 @@ from acgym.env.obs_kernels import (
 from acgym.errors import BackendError, ConfigError
 from acgym.track.queries import interp_ahead
 from acgym.track.track import Track
+
+logger = logging.getLogger(__name__)
 
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.int64]
@@ -347,7 +350,7 @@ class StateExpander:
                 raise ConfigError(
                     "use_target_speed: expected a target speed per reference-line point, got none"
                 )
-            self.target_speed_mps = track._channel(target_speed_mps)
+            self.target_speed_mps = track.line_channel(target_speed_mps)
         num_target = obs.curvature_num_samples if self.target_speed_mps is not None else 0
         num_rays = obs.num_rays if config.enable_sensors else 0
         self.angles_rad = np.ascontiguousarray(ray_angles_rad(num_rays, obs.ray_fov_deg))
@@ -366,6 +369,9 @@ class StateExpander:
         self._lap_col = self._i["LapDist"]
         self._row_layout: RowLayout | None = None
         self._row_cols = np.zeros(0, dtype=np.intp)
+        self.tyres_out_missing_steps = 0
+        """Car-steps whose state had no tyres-out count (NaN: ``numberOfTyresOut`` sent as
+        null); their out-of-track flag came from the track geometry instead."""
 
     def expand(self, state: Mapping[str, Any]) -> Frame:
         """Fill and return the frame for one backend state (scalars, or ``(N,)`` arrays)."""
@@ -408,7 +414,7 @@ class StateExpander:
 
     def _derive(self, cars: IndexArray) -> Frame:
         frame, t = self.frame, self.track_arrays
-        derive_cars(
+        missing = derive_cars(
             frame.values,
             frame.rays_m,
             frame.applied,
@@ -424,6 +430,14 @@ class StateExpander:
             self._back_m,
             *t,
         )
+        if missing:
+            if not self.tyres_out_missing_steps:
+                logger.warning(
+                    "the backend sends no tyres-out count (numberOfTyresOut is null: the game "
+                    "without shared memory?): out of track is judged from the track geometry "
+                    "instead (info['tyres_out_missing_steps'] counts the steps)"
+                )
+            self.tyres_out_missing_steps += missing
         all_cars = len(cars) == frame.num_cars
         if self.curvature_samples:
             self._ahead(frame, cars, all_cars, self._curvature, frame.curvature_1pm)

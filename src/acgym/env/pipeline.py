@@ -102,10 +102,13 @@ class StepPipeline:
         )
 
     def info(self, parts: list[FloatArray], end: EpisodeEnd, car: int = 0) -> dict[str, Any]:
-        """A car's step info: ``terminated``, ``TimeLimit.truncated``, ``reward/<term>``
-        and, at an episode end, ``termination_reasons``."""
+        """A car's step info: ``terminated``, ``TimeLimit.truncated``, ``reward/<term>``,
+        at an episode end ``termination_reasons``, and ``tyres_out_missing_steps`` once a
+        state came without its tyres-out count (out of track then from the geometry)."""
         terminated, truncated = bool(end.terminated[car]), bool(end.truncated[car])
         info: dict[str, Any] = {"terminated": terminated, "TimeLimit.truncated": truncated}
+        if self.expander.tyres_out_missing_steps:
+            info["tyres_out_missing_steps"] = self.expander.tyres_out_missing_steps
         for key, part in zip(self.reward_fn.info_keys, parts, strict=True):
             info[key] = float(part[car])
         if terminated or truncated:

@@ -19,6 +19,7 @@ from acgym.env.backend import (
     Controls,
     RowBackend,
     checked_static_info,
+    lap_length_m,
 )
 from acgym.env.config import EnvConfig
 from acgym.env.episode_log import EpisodeLog, StepLog
@@ -123,7 +124,7 @@ class RacingEnv(gym.Env[Any, NDArray[np.float32]]):
         self.backend.connect()
         if self.static_info is None:  # once: check that the backend runs what is configured
             self.static_info = checked_static_info(self.backend, self.config)
-            self.expander.track_length_m = float(self.static_info["TrackLength"])
+            self.expander.track_length_m = lap_length_m(self.static_info, self.track)
         options = {RESET_OPTION_SEND_RESET: self.config.send_reset_at_start, **(options or {})}
         state = self.backend.reset({**options, RESET_OPTION_SEED: seed})
         self._lost_at_start = self.backend.states_lost
