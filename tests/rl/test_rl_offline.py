@@ -11,7 +11,7 @@ import pytest
 
 from acgym.cli import main
 from acgym.env import CarMaps, EnvConfig, controls_from_telemetry, load_history
-from acgym.errors import ConfigError
+from acgym.errors import ConfigError, DataFileError
 from acgym.rl import AgentConfig, Trainer, TrainerConfig
 from acgym.rl.expert import make_sim_env
 from acgym.rl.offline import (
@@ -141,6 +141,47 @@ def test_minari_buffers_hold_whole_episodes(dataset: Path) -> None:
     assert buffer["truncations"][-1] and not buffer["truncations"][:-1].any()
     assert np.all(np.abs(buffer["actions"]) <= 1.0)
     assert set(buffer["infos"]["track"]) == {"oval"}
+
+
+def test_a_minari_export_loads_back_with_minari(
+    dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Minari's default storage (HDF5) needs h5py, which the extra does not bring: the
+    export writes Arrow files through pyarrow, and Minari reads them back."""
+    import minari
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    config = EnvConfig(track="oval", car=CAR)
+    (buffer,) = minari_episode_buffers(dataset, config)
+    export_minari(dataset, "acgym/oval-expert-v0", config)
+    loaded = minari.load_dataset("acgym/oval-expert-v0")
+    assert (loaded.total_episodes, loaded.total_steps) == (1, STEPS)
+    (episode,) = loaded.iterate_episodes()
+    np.testing.assert_array_equal(episode.observations, buffer["observations"].astype(np.float32))
+    np.testing.assert_array_equal(episode.actions, buffer["actions"].astype(np.float32))
+    np.testing.assert_allclose(episode.rewards, buffer["rewards"])
+    assert episode.truncations[-1] and not episode.terminations.any()
+    assert set(episode.infos["track"]) == {"oval"}
+    with pytest.raises(DataFileError, match="already exists"):
+        export_minari(dataset, "acgym/oval-expert-v0", config)
+
+
+def test_a_failed_minari_export_leaves_no_folder_behind(
+    dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import minari
+    from minari.storage import get_dataset_path
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+
+    def fail(dataset_id: str, **kwargs: object) -> None:
+        Path(get_dataset_path(dataset_id), "data").mkdir(parents=True)  # as Minari does
+        raise OSError("disk full")
+
+    monkeypatch.setattr(minari, "create_dataset_from_buffers", fail)
+    with pytest.raises(OSError, match="disk full"):
+        export_minari(dataset, "acgym/oval-expert-v1", EnvConfig(track="oval", car=CAR))
+    assert not Path(get_dataset_path("acgym/oval-expert-v1")).exists()
 
 
 def test_minari_export_without_minari_says_how_to_install_it(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,6 +257,10 @@ def fill_replay(
 
 # ------------------------------------------------------------------------------ Minari
 
+MINARI_DATA_FORMAT = "arrow"
+"""Storage of exported Minari datasets: Arrow files through pyarrow, which acgym already
+needs (Minari's default, HDF5, would need h5py as well)."""
+
 
 def minari_episode_buffers(
     dataset_path: Path | str, config: EnvConfig, *, all_tracks: bool = True
@@ -286,9 +291,10 @@ def minari_episode_buffers(
                 "rewards": data.rewards,
                 "terminations": data.terminated.copy(),
                 "truncations": truncations,
+                # lists, not arrays: Minari's Arrow storage cannot read back 1-D arrays
                 "infos": {
-                    "track": np.array([run.track] * (len(data) + 1)),
-                    "car": np.array([run.car] * (len(data) + 1)),
+                    "track": [run.track] * (len(data) + 1),
+                    "car": [run.car] * (len(data) + 1),
                 },
             }
         )
@@ -317,21 +323,35 @@ def export_minari(
             "the Minari export needs the minari package: pip install 'acgym[minari]'"
         ) from exc
     import gymnasium as gym
+    from minari.data_collector import EpisodeBuffer
+    from minari.storage import get_dataset_path
 
+    target = Path(get_dataset_path(dataset_id))
+    if target.exists():
+        raise DataFileError(
+            f"Minari dataset {dataset_id!r} already exists ({target}): choose another id "
+            f"(e.g. a new version suffix) or delete it with `minari delete {dataset_id}`"
+        )
     buffers = minari_episode_buffers(dataset_path, config, all_tracks=all_tracks)
     if not buffers:
         raise DataFileError(f"dataset {dataset_path}: no episodes to export")
     obs_dim = buffers[0]["observations"].shape[1]
-    return minari.create_dataset_from_buffers(
-        dataset_id=dataset_id,
-        buffer=buffers,
-        observation_space=gym.spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32),
-        action_space=gym.spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32),
-        algorithm_name="logged laps (acgym)",
-        author=author,
-        description=description
-        or f"Laps rebuilt by acgym from {dataset_path} (track {config.track}, car {config.car})",
-    )
+    try:
+        return minari.create_dataset_from_buffers(
+            dataset_id=dataset_id,
+            buffer=[EpisodeBuffer(id=k, **buffer) for k, buffer in enumerate(buffers)],
+            observation_space=gym.spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32),
+            action_space=gym.spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32),
+            algorithm_name="logged laps (acgym)",
+            data_format=MINARI_DATA_FORMAT,
+            author=author,
+            description=description
+            or f"Laps rebuilt by acgym from {dataset_path} (track {config.track}, car {config.car})",
+        )
+    except BaseException:
+        # Minari leaves the folder of a failed write behind, which blocks the same id later
+        shutil.rmtree(target, ignore_errors=True)
+        raise
 
 
 __all__ = [
