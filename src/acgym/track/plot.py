@@ -1,7 +1,9 @@
 """Track maps as PNG: surface, borders, the reference line coloured by speed or curvature.
 
 Drawn on a bare ``matplotlib.figure.Figure`` (the Agg renderer, no pyplot state), saved
-atomically.
+atomically. :func:`draw_track_map` draws the map on any ``Axes`` (surface, borders,
+start/finish line, scale bar), for figures that draw something over it (the evaluation's
+lap plot, ``acgym.rl.evaluation.plot_laps``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ ColorBy = Literal["curvature", "speed"]
 
 _SURFACE_COLOR = "#505050"  # asphalt: both colour maps stand out on it
 _BORDER_COLOR = "#1a1a1a"
+_START_ZORDER = 2.5  # above lines (2), below text and arrows (3)
 _SCALE_STEPS_M = (10, 20, 50, 100, 200, 250, 500, 1000, 2000, 5000)
 
 
@@ -73,19 +76,12 @@ def plot_track(
         bound = max(float(np.percentile(np.abs(values), 99.0)), 1e-4)
         label, cmap, limits = "curvature, 1/m (+ turns left)", "coolwarm", (-bound, bound)
 
-    extent_m = np.ptp(np.vstack((track.left_m, track.right_m)), axis=0)
-    aspect = float(np.clip(extent_m[0] / max(extent_m[1], 1.0), 0.6, 2.2))
+    span_m = track_span_m(track)
+    aspect = float(np.clip(span_m[0] / max(span_m[1], 1.0), 0.6, 2.2))
     fig = Figure(figsize=(8.0 * aspect**0.5 + 1.5, 8.0 / aspect**0.5 + 0.8), dpi=dpi)
     ax = fig.add_subplot()
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-
-    _draw_surface(ax, track)
+    draw_track_map(ax, track)
     line = ax.add_collection(_coloured_line(track.line_m, values, cmap, limits))
-    _draw_start(ax, track, float(max(extent_m)))
-    ax.autoscale_view()
-    ax.margins(0.04)
-    _draw_scale_bar(ax, float(max(extent_m)))
 
     colorbar = fig.colorbar(line, ax=ax, fraction=0.035, pad=0.02, shrink=0.8)
     colorbar.set_label(label)
@@ -93,6 +89,32 @@ def plot_track(
     title = f"{track.name}{layout}: {track.length_m / 1000.0:.3f} km"
     ax.set_title(f"{title}\n{subtitle}" if subtitle else title, fontsize=11)
     write_with_atomic(path, lambda tmp: fig.savefig(tmp, format="png", bbox_inches="tight"))
+
+
+def track_span_m(track: Track) -> FloatArray:
+    """Width and height of the track's bounding box (both borders), ``(2,)`` m."""
+    return np.ptp(np.vstack((track.left_m, track.right_m)), axis=0)
+
+
+def draw_track_map(ax: Axes, track: Track) -> None:
+    """Draw the map of ``track`` on ``ax``: the surface and its borders, the start/finish
+    line with an arrow in the direction of travel, and a scale bar of a round length; the
+    axes get an equal aspect, no frame and a small margin.
+
+    Draw over the map after this call (a lap, the reference line): the view fits
+    everything drawn on ``ax`` when the figure is drawn.
+
+    Args:
+        ax: The axes to draw on (of a ``matplotlib.figure.Figure``).
+        track: The track.
+    """
+    extent_m = float(max(track_span_m(track)))
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    _draw_surface(ax, track)
+    _draw_start(ax, track, extent_m)
+    ax.margins(0.04)
+    _draw_scale_bar(ax, extent_m)
 
 
 def _draw_surface(ax: Axes, track: Track) -> None:
@@ -125,10 +147,14 @@ def _coloured_line(
 
 
 def _draw_start(ax: Axes, track: Track, extent_m: float) -> None:
-    """Start/finish line (black and white) and an arrow in the direction of travel."""
+    """Start/finish line (black and white) and an arrow in the direction of travel; the
+    line stays on top of lines drawn after it (zorder)."""
     start = track.start_line_m
-    ax.plot(start[:, 0], start[:, 1], color="black", linewidth=5.0, solid_capstyle="butt")
-    ax.plot(start[:, 0], start[:, 1], color="white", linewidth=2.5, linestyle=(0, (1, 1)))
+    for style in (
+        {"color": "black", "linewidth": 5.0, "solid_capstyle": "butt"},
+        {"color": "white", "linewidth": 2.5, "linestyle": (0, (1, 1))},
+    ):
+        ax.plot(start[:, 0], start[:, 1], zorder=_START_ZORDER, **style)
     heading = track.line_heading_rad[0]
     arrow_m = 0.06 * extent_m
     base = track.line_m[0] + 0.012 * extent_m * np.array([math.cos(heading), math.sin(heading)])

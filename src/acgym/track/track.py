@@ -243,7 +243,7 @@ class Track:
             Linear interpolation in arc length, shaped like ``s_m``; the closing interval
             runs from the last line point back to the first.
         """
-        return self._interp(s_m, self._channel(values))
+        return self._interp(s_m, self.line_channel(values))
 
     def values_ahead(
         self,
@@ -272,7 +272,7 @@ class Track:
         if num_samples < 1:
             raise ValueError(f"num_samples: expected at least 1, got {num_samples}")
         s = np.ascontiguousarray(np.atleast_1d(s_m), dtype=np.float64).reshape(-1)
-        channel = self._channel(values)
+        channel = self.line_channel(values)
         out = np.empty((len(s), int(num_samples)))
         queries.interp_ahead(
             s, float(distance_m) / num_samples, self._knots_m, channel, self.length_m, out
@@ -434,8 +434,19 @@ class Track:
     def _knots_m(self) -> FloatArray:
         return np.ascontiguousarray(self.line_s_m)
 
-    def _channel(self, values: ArrayLike) -> FloatArray:
-        """A per-line-point channel as a contiguous float64 ``(M,)`` array, checked."""
+    def line_channel(self, values: ArrayLike) -> FloatArray:
+        """A per-line-point channel (e.g. a target speed, m/s) checked and ready for the
+        line queries (:meth:`line_value_at`, :meth:`values_ahead`).
+
+        Args:
+            values: One value per reference-line point, ``(M,)``.
+
+        Returns:
+            The values as a contiguous float64 ``(M,)`` array.
+
+        Raises:
+            TrackFileError: ``values`` is not of shape ``(M,)``.
+        """
         channel = np.ascontiguousarray(values, dtype=np.float64)
         if channel.shape != (len(self.line_m),):
             raise TrackFileError(
