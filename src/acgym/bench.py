@@ -1,8 +1,11 @@
 """``acgym bench TARGET --json FILE``: timing of every hot path, as JSON.
 
-Each area provides ``acgym.<area>.bench.run(args) -> dict``; this module times calls,
-adds the machine description and writes the file atomically. The figures quoted in
-``docs/benchmarks.md`` come from these files.
+Each area provides ``acgym.<area>.bench`` with ``warm_up(args)`` (one call of each of its
+hot paths: the first call compiles the Numba kernels, or loads them from the cache) and
+``run(args) -> dict`` (the timed figures; :mod:`acgym.timing` times the calls). This
+module times the warm-up (``compile_time_s``, apart from the figures), adds the machine
+description and writes the file atomically. The figures quoted in ``docs/benchmarks.md``
+come from these files.
 """
 
 from __future__ import annotations
@@ -11,16 +14,15 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from acgym import __version__
 from acgym.fileio import write_text_atomic
+from acgym.timing import first_call_s
 
-# target name -> module that provides ``add_arguments(parser)`` (optional) and ``run(args)``.
+# target name -> module that provides ``warm_up(args)`` and ``run(args)``.
 BENCH_TARGETS = {
     "track": "acgym.track.bench",
     "sim": "acgym.sim.bench",
@@ -28,38 +30,6 @@ BENCH_TARGETS = {
     "env": "acgym.env.bench",
     "sac": "acgym.rl.bench",
 }
-
-
-def time_per_call_s(
-    fn: Callable[[], Any], min_time_s: float = 0.5, repeats: int = 5
-) -> dict[str, float]:
-    """Time ``fn()`` in a loop; returns the best and median seconds per call.
-
-    The loop count is calibrated so that one repeat lasts about ``min_time_s``; the best
-    repeat is the figure least disturbed by other processes.
-    """
-    fn()  # warm up: compilation, caches
-    calls = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        elapsed_s = time.perf_counter() - start
-        if elapsed_s >= min_time_s / 4 or calls >= 1 << 24:
-            break
-        calls *= 4
-    calls = max(1, int(calls * min_time_s / max(elapsed_s, 1e-9)))
-    per_call_s = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        per_call_s.append((time.perf_counter() - start) / calls)
-    return {
-        "best_s": min(per_call_s),
-        "median_s": statistics.median(per_call_s),
-        "calls_per_repeat": calls,
-    }
 
 
 def machine_info() -> dict[str, Any]:
@@ -78,7 +48,11 @@ def _run(args: argparse.Namespace) -> int:
     import importlib
 
     module = importlib.import_module(BENCH_TARGETS[args.target])
-    results = {"target": args.target, "machine": machine_info(), **module.run(args)}
+    results: dict[str, Any] = {"target": args.target, "machine": machine_info()}
+    # The first calls compile the kernels (about a minute after an install or an update,
+    # seconds from the cache): reported apart, so that no timed figure includes them.
+    results["compile_time_s"] = first_call_s(lambda: module.warm_up(args))
+    results.update(module.run(args))
     text = json.dumps(results, indent=2, sort_keys=False)
     if args.json:
         write_text_atomic(Path(args.json), text + "\n")

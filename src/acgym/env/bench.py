@@ -162,6 +162,19 @@ def profile_single(num_steps: int, top: int = 12) -> list[dict[str, Any]]:
     ]
 
 
+def warm_up(args: argparse.Namespace) -> None:
+    """The first reset and step of the single and the vector env, with and without the
+    image (compiles the simulator's, the observation's and the image's kernels or loads
+    them from the cache)."""
+    from acgym.env.factory import make_race_env, make_race_vector_env
+
+    for image in (False, True):
+        for env in (make_race_env(image=image), make_race_vector_env(2, image=image)):
+            env.reset(seed=0)
+            env.step(np.zeros(env.action_space.shape, dtype=np.float32))
+            env.close()
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """The benchmark's figures (``args.quick``: short runs, a smoke check)."""
     quick = bool(getattr(args, "quick", False))

@@ -27,6 +27,7 @@ from acgym.protocol.channels import BY_WIRE, LEGACY_STATE_CHANNELS, default_valu
 from acgym.protocol.client import Client
 from acgym.protocol.messages import Controls
 from acgym.protocol.server import ProtocolServer
+from acgym.timing import time_per_call_s
 
 LOCKSTEP_TARGET_STEPS_PER_S = 5000.0
 JITTER_TARGET_P99_MS = 2.0
@@ -248,8 +249,6 @@ def _percentiles_ms(values_ms: Sequence[float]) -> dict[str, float]:
 
 def bench_codec(min_time_s: float, kind: str = "full") -> dict[str, Any]:
     """Encode (normalize + JSON) and decode (JSON + checks) cost of one state."""
-    from acgym.bench import time_per_call_s
-
     source = TrivialSource(kind=kind)
     channels = source.state()
     normalized = codec.normalize_channels(channels)
@@ -375,6 +374,14 @@ def bench_realtime(
         "states_lost": counters.get("states_lost", 0),
         "target_p99_ms": JITTER_TARGET_P99_MS,
     }
+
+
+def warm_up(args: argparse.Namespace) -> None:
+    """The first encode and decode of a state of each kind (the codec has no compiled
+    kernels: this is its first use, a few milliseconds)."""
+    for kind in STATE_KINDS:
+        channels = TrivialSource(kind=kind).state()
+        codec.decode_from_server(codec.encode_state(1, 0, codec.normalize_channels(channels)))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -363,6 +363,16 @@ def bench_trainer(
     return results
 
 
+def warm_up(args: argparse.Namespace) -> None:
+    """The first act and update of SAC and DisCor (PyTorch's first calls allocate and
+    pick kernels; nothing is compiled ahead)."""
+    replay = _filled_replay()
+    for cls in (SAC, DisCor):
+        agent = cls(OBS_DIM, ACTION_DIM, AgentConfig(device="cpu"), replay=replay)
+        agent.act(np.zeros(OBS_DIM, dtype=np.float32))
+        agent.update(1)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the SAC benchmarks; ``args.quick`` makes them short (a smoke check)."""
     quick = bool(getattr(args, "quick", False))

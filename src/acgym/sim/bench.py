@@ -22,9 +22,9 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from acgym.bench import time_per_call_s
 from acgym.sim import layout as L
 from acgym.sim.world import World, WorldConfig
+from acgym.timing import time_per_call_s
 from acgym.track.track import Track
 
 BENCH_CAR = "bmw_z4_gt3"
@@ -152,6 +152,14 @@ def _reset_off_track(world: World, track: Track) -> None:
         world.reset(idx, x_m=start[0], y_m=start[1], yaw_rad=heading, speed_mps=20.0)
 
 
+def _world_on_line(num_cars: int, track: Track) -> World:
+    """``num_cars`` cars of :data:`BENCH_CAR` at 20 m/s on the start of the line."""
+    world = World(BENCH_CAR, num_cars=num_cars, track=track, config=WorldConfig())
+    start = track.line_m[0]
+    world.reset(x_m=start[0], y_m=start[1], yaw_rad=track.line_heading_rad[0], speed_mps=20.0)
+    return world
+
+
 def _bench_batch(num_cars: int, track: Track, quick: bool) -> dict[str, Any]:
     """Time ``World.step`` of ``num_cars`` cars that the :class:`Driver` keeps on the track.
 
@@ -160,9 +168,7 @@ def _bench_batch(num_cars: int, track: Track, quick: bool) -> dict[str, Any]:
     measures it alone. Repeats of ``steps`` calls; the best repeat is the figure least
     disturbed by other processes.
     """
-    world = World(BENCH_CAR, num_cars=num_cars, track=track, config=WorldConfig())
-    start = track.line_m[0]
-    world.reset(x_m=start[0], y_m=start[1], yaw_rad=track.line_heading_rad[0], speed_mps=20.0)
+    world = _world_on_line(num_cars, track)
     driver = Driver(world, track, seed=num_cars)
     for _ in range(50):  # get the cars rolling, away from the reset state
         world.step(driver())
@@ -306,6 +312,13 @@ def profile(track: Track, quick: bool) -> dict[str, float]:
     timing = time_per_call_s(lambda: world1.step(u), min_time_s=0.05, repeats=repeats)
     out["world_step_one_car_one_substep_s"] = timing["best_s"]
     return out
+
+
+def warm_up(args: argparse.Namespace) -> None:
+    """The first ``World.step`` (compiles the batch kernel or loads it from the cache)."""
+    track = rounded_rectangle_track()
+    world = _world_on_line(1, track)
+    world.step(Driver(world, track)())
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
