@@ -1,13 +1,14 @@
 """The one configuration tree of a run: environment, agent, training, simulator, remote.
 
-:class:`Config` is a tree of frozen dataclasses with a docstring per field. It loads from
-YAML and ``key=value`` overrides (``acgym train train.total_steps=50000
-env.track=monza``) through OmegaConf (``OmegaConf.structured`` + ``merge``): unknown
-keys raise :class:`~acgym.errors.ConfigError` naming the key and the closest valid ones,
-values are type-checked, and every dataclass's own checks run.
+:class:`Config` is a tree of frozen dataclasses with a docstring per field.
+:func:`load_config` builds it from YAML and ``key=value`` overrides (``acgym train
+train.total_steps=50000 env.track=monza``) through the one loader,
+:func:`acgym.config_loader.load_section`: unknown keys raise
+:class:`~acgym.errors.ConfigError` naming the key and the closest valid ones, values are
+type-checked, and every dataclass's own checks run.
 
 The original assetto_corsa_gym ``config.yml`` loads unchanged: its sections and keys are
-accepted and translated (:data:`ORIGINAL_TOP_LEVEL`, ``acgym.rl.config.ORIGINAL_KEYS``):
+translated by the loader's one table, :data:`acgym.config_loader.ORIGINAL_KEYS`:
 
 ==============================  ==========================================
 original                        here
@@ -32,25 +33,20 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import difflib
 import inspect
 import json
-import logging
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from acgym.config_loader import load_section, other_names, to_plain, to_yaml
 from acgym.env.config import EnvConfig
 from acgym.errors import ConfigError
 from acgym.fileio import write_text_atomic
-from acgym.rl.config import ORIGINAL_KEYS, AgentConfig, TrainerConfig
-
-logger = logging.getLogger(__name__)
+from acgym.rl.config import AgentConfig, TrainerConfig
 
 CONFIG_FILE = "config.yaml"
 """Name of the resolved configuration saved in every run folder."""
@@ -164,15 +160,13 @@ class TrainingConfig(TrainerConfig):
 @dataclass(frozen=True)
 class SimulatorConfig:
     """The built-in simulator (``backend=sim``). The track, the car and the control rate
-    are the environment's: ``env.track``, ``env.car``, ``env.ego_sampling_freq``."""
+    are the environment's: ``env.track``, ``env.car``, ``env.ego_sampling_freq``; where
+    episodes start is ``env.start`` (training, recording and evaluation alike)."""
 
     physics_hz: float = 200.0
     """Integration rate, Hz; a whole multiple of the control rate."""
     auto_shift: bool = True
     """Automatic gear shifting."""
-    random_start: bool = False
-    """Start training episodes at seeded random places along the track (``env.start``
-    sets the bounds); evaluation always starts on the line."""
 
 
 @dataclass(frozen=True)
@@ -234,11 +228,11 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (lists for tuples), loadable by :func:`load_config`."""
-        return _to_plain(self)
+        return to_plain(self)
 
     def to_yaml(self) -> str:
         """The resolved configuration as YAML."""
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+        return to_yaml(self)
 
     def save(self, path: Path | str) -> Path:
         """Write :meth:`to_yaml` atomically; returns the path."""
@@ -247,219 +241,24 @@ class Config:
         return path
 
 
-SECTIONS = ("env", "agent", "train", "sim", "remote")
-"""The sections of :class:`Config` (mappings); ``backend`` is the only top-level value."""
-
-ORIGINAL_TOP_LEVEL: dict[str, str | None] = {
-    "seed": "agent.seed",
-    "algo": "agent.algorithm",  # the original's --algo
-    "device": "agent.device",
-    "track": "env.track",
-    "car": "env.car",
-    "resume": "train.resume",
-    "total_steps": "train.total_steps",
-    "num_envs": "train.num_envs",
-    "wandb": "train.wandb",
-    "load_offline_data": "train.load_offline_data",
-    "dataset_path": "train.dataset_path",
-    "pre_train": "train.pretrain",
-    "work_dir": "train.run_dir",
-    "wandb_project": "train.wandb_project",
-    "wandb_entity": "train.wandb_entity",
-    "disable_wandb": "train.wandb",  # true -> off; false leaves the setting as it is
-    # The original's placeholders and switches with no counterpart: accepted, ignored.
-    "task": None,
-    "wandb_silent": None,
-    "exp_name": None,
-    "task_title": None,
-    "save_csv": None,
-    "save_video": None,
-    "save_agent": None,
-    "action_dim": None,
-    "steps": None,
-}
-"""Top-level keys of the original ``config.yml`` (and shortcuts) -> dotted key here;
-``None``: accepted and ignored."""
-
-_ENV_SECTION = "AssettoCorsa"
-_AGENT_SECTIONS = ("Agent", "SAC", "DisCor")
-
-
 def load_config(
     path: Path | str | None = None,
     overrides: Sequence[str] = (),
     *,
-    base: Config | Mapping[str, Any] | None = None,
+    base: Config | None = None,
 ) -> Config:
     """Build a :class:`Config`: defaults, then ``base``, then the YAML file, then overrides.
 
     Args:
         path: A YAML file (ours, or the original's ``config.yml``); None = none.
         overrides: ``key=value`` items (YAML values, dotted keys, original names too).
-        base: A config (or its dict) to start from instead of the defaults (resume).
+        base: A config to start from instead of the defaults (resume).
 
     Raises:
         ConfigError: An unknown key (with the closest valid ones), a value of the wrong
             type or out of range, an unreadable file.
     """
-    from omegaconf import OmegaConf
-
-    layers: list[dict[str, Any]] = []
-    if base is not None:
-        layers.append(base.to_dict() if isinstance(base, Config) else dict(base))
-    if path is not None:
-        layers.append(_normalise(_read_yaml(Path(path)), str(path)))
-    if overrides:
-        layers.append(_normalise(_parse_dotlist(overrides), "overrides"))
-    try:
-        merged = OmegaConf.merge(OmegaConf.structured(Config), *layers)
-        config = OmegaConf.to_object(merged)
-    except ConfigError:
-        raise
-    except Exception as exc:  # omegaconf's own errors: unknown key, wrong type
-        raise _config_error(exc) from None
-    assert isinstance(config, Config)
-    return config
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the configuration ({exc})") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
-    return dict(data)
-
-
-def _parse_dotlist(overrides: Sequence[str]) -> dict[str, Any]:
-    from omegaconf import OmegaConf
-
-    for item in overrides:
-        if "=" not in item or item.startswith("="):
-            raise ConfigError(
-                f"override {item!r}: expected key=value (e.g. train.total_steps=1000)"
-            )
-    try:
-        container = OmegaConf.to_container(OmegaConf.from_dotlist(list(overrides)))
-    except Exception as exc:  # omegaconf grammar errors
-        raise ConfigError(f"overrides {list(overrides)}: {exc}") from None
-    assert isinstance(container, dict)
-    return container
-
-
-def _normalise(tree: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """Translate the original's sections and keys and the shortcuts into our keys."""
-    out: dict[str, Any] = {}
-
-    def put(dotted: str, value: Any) -> None:
-        node = out
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-
-    for key, value in tree.items():
-        key = str(key)
-        if key in SECTIONS:
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"{where}: section {key!r} must be a mapping, got {value!r}")
-            out[key] = _deep_merge(out.get(key, {}), dict(value))
-        elif key == "backend":
-            out[key] = value
-        elif key == _ENV_SECTION:
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"{where}: section {key!r} must be a mapping")
-            out["env"] = _deep_merge(out.get("env", {}), dict(value))
-        elif key in _AGENT_SECTIONS:
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"{where}: section {key!r} must be a mapping")
-            for name, item in value.items():
-                for dotted, translated in _original_agent_key(key, str(name), item):
-                    put(dotted, translated)
-        elif key in ORIGINAL_TOP_LEVEL:
-            target = ORIGINAL_TOP_LEVEL[key]
-            if target is None:
-                logger.debug("%s: the original's key %r has no effect here", where, key)
-            elif key == "disable_wandb":
-                if value:
-                    put(target, "off")
-            elif key == "work_dir" and value is None:
-                continue
-            else:
-                put(target, value)
-        else:
-            valid = [*SECTIONS, "backend", _ENV_SECTION, *_AGENT_SECTIONS, *ORIGINAL_TOP_LEVEL]
-            raise ConfigError(f"{where}: unknown config key {key!r}{_did_you_mean(key, valid)}")
-    train = out.get("train")
-    if isinstance(train, dict) and isinstance(train.get("wandb"), bool):
-        train["wandb"] = "on" if train["wandb"] else "off"  # YAML reads `on` / `off` as bools
-    return out
-
-
-def _original_agent_key(section: str, key: str, value: Any) -> list[tuple[str, Any]]:
-    if (section, key) not in ORIGINAL_KEYS:
-        valid = [k for s, k in ORIGINAL_KEYS if s == section]
-        raise ConfigError(
-            f"unknown config key {section + '.' + key!r}{_did_you_mean(key, valid, section)}"
-        )
-    target = ORIGINAL_KEYS[(section, key)]
-    if target is None:
-        return []
-    which, name = target
-    if name == "updates_per_step":  # the original updates once every `update_interval` steps
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{section}.{key}: expected an integer >= 1, got {value!r}")
-        value = 1.0 / value
-    return [(f"{'agent' if which == 'agent' else 'train'}.{name}", value)]
-
-
-def _deep_merge(base: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in patch.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def _did_you_mean(key: str, valid: Sequence[str], prefix: str = "") -> str:
-    close = difflib.get_close_matches(key, list(valid), n=3, cutoff=0.6)
-    if not close:
-        return ""
-    dotted = [f"{prefix}.{c}" if prefix else c for c in close]
-    return "; did you mean " + " or ".join(repr(c) for c in dotted) + "?"
-
-
-def _config_error(exc: Exception) -> ConfigError:
-    """A ConfigError from an omegaconf error, naming the full key and close matches."""
-    from omegaconf.errors import ConfigKeyError
-
-    full_key = str(getattr(exc, "full_key", "") or "")
-    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if isinstance(exc, ConfigKeyError) and full_key:
-        *parents, leaf = full_key.split(".")
-        node: Any = Config()
-        for part in parents:
-            node = getattr(node, part, None)
-        names = [f.name for f in dataclasses.fields(node)] if dataclasses.is_dataclass(node) else []
-        return ConfigError(
-            f"unknown config key {full_key!r}{_did_you_mean(leaf, names, '.'.join(parents))}"
-        )
-    if full_key:
-        return ConfigError(f"config key {full_key!r}: {message}")
-    return ConfigError(message)
-
-
-def _to_plain(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, tuple | list):
-        return [_to_plain(v) for v in obj]
-    return obj
+    return load_section(Config, path, overrides, base=base)
 
 
 # --------------------------------------------------------------------- documentation
@@ -494,18 +293,21 @@ def field_docstrings(cls: type) -> dict[str, str]:
     return docs
 
 
-def documented_keys(cls: type = Config, prefix: str = "") -> list[tuple[str, Any, str]]:
-    """Every leaf key of the tree under ``cls``: ``(dotted key, default, docstring)``."""
+def documented_keys(
+    cls: type = Config, prefix: str = "", instance: Any = None
+) -> list[tuple[str, Any, str]]:
+    """Every leaf key of the tree under ``cls``: ``(dotted key, default, docstring)``; the
+    defaults are ``instance``'s (default ``cls()``, whose sections may set their own)."""
     rows: list[tuple[str, Any, str]] = []
     docs = field_docstrings(cls)
-    instance = cls()
+    instance = cls() if instance is None else instance
     for f in dataclasses.fields(cls):
         value = getattr(instance, f.name)
         key = prefix + f.name
         if dataclasses.is_dataclass(value):
-            rows.extend(documented_keys(type(value), key + "."))
+            rows.extend(documented_keys(type(value), key + ".", value))
         else:
-            rows.append((key, _to_plain(value), docs.get(f.name, "")))
+            rows.append((key, to_plain(value), docs.get(f.name, "")))
     return rows
 
 
@@ -520,18 +322,13 @@ def config_help() -> str:
                 " ".join(doc.split()), 88, initial_indent="    ", subsequent_indent="    "
             )
         )
-    shortcuts = ", ".join(k for k, v in ORIGINAL_TOP_LEVEL.items() if v is not None)
-    lines += [
-        "",
-        f"Also accepted: AssettoCorsa.<key>, Agent.<key>, SAC.<key>, DisCor.<key>, {shortcuts}.",
-    ]
+    lines += ["", f"Also accepted (the original's names, shortcuts): {', '.join(other_names())}."]
     return "\n".join(lines)
 
 
 __all__ = [
     "BACKENDS",
     "CONFIG_FILE",
-    "ORIGINAL_TOP_LEVEL",
     "Config",
     "RemoteConfig",
     "SimulatorConfig",

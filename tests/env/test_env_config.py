@@ -1,11 +1,14 @@
-"""EnvConfig: the original AssettoCorsa section loads as is; unknown keys are refused."""
+"""EnvConfig through the one loader: the original AssettoCorsa section loads as is (alone
+or in a whole original config.yml, as acgym train reads it); unknown keys are refused."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
 
-from acgym.env.config import EnvConfig
+from acgym.config import load_config
+from acgym.env.config import EnvConfig, load_env_config
+from acgym.env.factory import resolve_config
 from acgym.errors import ConfigError
 
 ORIGINAL_CONFIG_YML = """
@@ -51,7 +54,7 @@ AssettoCorsa:
 def test_original_section_loads_and_equals_the_defaults(tmp_path):
     path = tmp_path / "config.yml"
     path.write_text(ORIGINAL_CONFIG_YML)
-    config = EnvConfig.from_yaml(path, section="AssettoCorsa")
+    config = load_env_config(path)
     assert config == EnvConfig()
     original = yaml.safe_load(ORIGINAL_CONFIG_YML)["AssettoCorsa"]
     for key, value in original.items():
@@ -67,12 +70,12 @@ def test_step_limit_is_episode_time_times_rate():
 
 def test_unknown_key_is_refused_naming_the_closest_valid_key():
     with pytest.raises(ConfigError, match=r"unknown config key 'max_steer_rat'.*'max_steer_rate'"):
-        EnvConfig.from_dict({"max_steer_rat": 100.0})
+        load_env_config({"max_steer_rat": 100.0})
 
 
 def test_unknown_nested_key_is_refused_with_its_full_name():
-    with pytest.raises(ConfigError, match=r"'observation.num_ray'.*'num_rays'"):
-        EnvConfig.from_dict({"observation": {"num_ray": 5}})
+    with pytest.raises(ConfigError, match=r"'observation.num_ray'.*'observation.num_rays'"):
+        load_env_config({"observation": {"num_ray": 5}})
 
 
 @pytest.mark.parametrize(
@@ -87,16 +90,23 @@ def test_unknown_nested_key_is_refused_with_its_full_name():
         ({"gap_const": 0.0}, "positive"),
         ({"record_controls_from_client": True}, "not supported; set it to false"),
         ({"screen_capture_enable": True}, "not supported; set it to false"),
+        ({"observation": {"channels": "speed"}}, "expected a list of str"),
+        ({"observation": 5}, "observation: expected a mapping"),
     ],
 )
 def test_wrong_values_are_refused_saying_what_was_expected(values, message):
     with pytest.raises(ConfigError, match=message):
-        EnvConfig.from_dict(values)
+        load_env_config(values)
 
 
 def test_dotlist_overrides_accept_the_original_section_prefix():
-    config = EnvConfig.from_dotlist(
-        ["AssettoCorsa.track=monza", "max_laps_number=3", "observation.num_rays=5", "max_gap=null"]
+    config = load_env_config(
+        overrides=[
+            "AssettoCorsa.track=monza",
+            "max_laps_number=3",
+            "observation.num_rays=5",
+            "max_gap=null",
+        ]
     )
     assert config.track == "monza"
     assert config.max_laps_number == 3
@@ -107,14 +117,14 @@ def test_dotlist_overrides_accept_the_original_section_prefix():
 
 def test_dotlist_override_without_equals_is_refused():
     with pytest.raises(ConfigError, match="key=value"):
-        EnvConfig.from_dotlist(["track"])
+        load_env_config(overrides=["track"])
 
 
 def test_config_round_trips_through_yaml(tmp_path):
-    config = EnvConfig.from_dotlist(["observation.channels=[speed,gap]", "max_gap=3.5"])
+    config = load_env_config(overrides=["observation.channels=[speed,gap]", "max_gap=3.5"])
     path = tmp_path / "env.yaml"
     path.write_text(config.to_yaml())
-    assert EnvConfig.from_yaml(path) == config
+    assert load_env_config(path) == config
     assert config.observation.channels == ("speed", "gap")
 
 
@@ -123,13 +133,52 @@ def test_an_omegaconf_section_loads_like_a_dict():
 
     full = OmegaConf.create(yaml.safe_load(ORIGINAL_CONFIG_YML))
     full.AssettoCorsa.track = "monza"
-    assert EnvConfig.from_dict(full.AssettoCorsa) == EnvConfig(track="monza")
+    assert load_env_config(full.AssettoCorsa) == EnvConfig(track="monza")
+    assert load_env_config(full) == EnvConfig(track="monza")  # the whole file
 
 
 def test_an_older_original_section_with_train_steps_loads(tmp_path):
     """Older original config.yml files carry ``AssettoCorsa.train_steps`` (no effect)."""
     path = tmp_path / "config.yml"
     path.write_text(ORIGINAL_CONFIG_YML + "  train_steps: 10_000_000\n")
-    config = EnvConfig.from_yaml(path, section="AssettoCorsa")
+    config = load_env_config(path)
     assert config.train_steps == 10_000_000
     assert config.max_episode_steps == EnvConfig().max_episode_steps
+
+
+def test_an_original_config_yml_gives_the_env_the_same_options_as_acgym_train(tmp_path):
+    path = tmp_path / "config.yml"
+    path.write_text(ORIGINAL_CONFIG_YML.replace('"dallara_f317"', "bmw_z4_gt3"))
+    overrides = ["AssettoCorsa.max_gap=4.0", "start.random=true"]
+    env_config = load_env_config(path, overrides)
+    assert env_config.car == "bmw_z4_gt3" and env_config.max_gap == 4.0
+    assert env_config.start.random
+    run = ["AssettoCorsa.max_gap=4.0", "env.start.random=true"]
+    assert load_config(path, run).env == env_config
+    assert resolve_config(str(path), overrides) == env_config  # gym.make(config=path)
+    assert resolve_config(yaml.safe_load(path.read_text()), overrides) == env_config
+
+
+def test_a_run_config_yaml_gives_its_env_section(tmp_path):
+    run = load_config(overrides=["env.max_gap=2.5", "train.num_envs=2", "track=monza"])
+    path = run.save(tmp_path / "config.yaml")
+    assert load_env_config(path) == run.env
+
+
+def test_the_env_entry_points_refuse_what_the_run_loader_refuses(tmp_path):
+    path = tmp_path / "config.yml"
+    path.write_text(ORIGINAL_CONFIG_YML + "Agent:\n  num_step: 5\n")
+    for load in (load_env_config, load_config):
+        with pytest.raises(ConfigError, match=r"'Agent.num_step'.*'Agent.num_steps'"):
+            load(path)
+    with pytest.raises(
+        ConfigError, match="expected an instance of EnvConfig, a mapping or a YAML path"
+    ):
+        resolve_config(42)
+
+
+def test_an_instance_is_a_base_for_overrides():
+    base = EnvConfig(track="monza", max_gap=3.0)
+    config = resolve_config(base, ["start.random=true"])
+    assert (config.track, config.max_gap, config.start.random) == ("monza", 3.0, True)
+    assert load_env_config(overrides=["max_gap=1e-1"]).max_gap == 0.1  # YAML 1.2 numbers

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from env_fakes import RADIUS_M, WIDTH_M, circle_track, full_state
 
-from acgym.env.config import EnvConfig
+from acgym.env.config import EnvConfig, load_env_config
 from acgym.env.observations import (
     AppliedControls,
     BasicChannels,
@@ -100,19 +100,19 @@ def test_default_layout_has_the_original_125_values_in_order():
     ],
 )
 def test_observation_size_follows_from_the_enabled_terms(overrides, size):
-    builder = make_observation_builder(EnvConfig.from_dotlist(overrides))
+    builder = make_observation_builder(load_env_config(overrides=overrides))
     assert builder.size == size == len(builder.layout.names) == builder.space.shape[0]
 
 
 def test_unknown_basic_channel_is_refused():
     with pytest.raises(ConfigError, match=r"unknown.*'speedo'"):
-        make_observation_builder(EnvConfig.from_dotlist(["observation.channels=[speed,speedo]"]))
+        make_observation_builder(load_env_config(overrides=["observation.channels=[speed,speedo]"]))
 
 
 def test_task_outside_the_task_list_is_refused():
     with pytest.raises(ConfigError, match="not a task"):
         make_observation_builder(
-            EnvConfig.from_dotlist(["enable_task_id_in_obs=true", "track=imola"])
+            load_env_config(overrides=["enable_task_id_in_obs=true", "track=imola"])
         )
 
 
@@ -192,15 +192,15 @@ def test_previous_observations_are_the_basic_blocks_oldest_first():
 
 
 def test_task_one_hot_marks_the_track_car_pair():
-    config = EnvConfig.from_dotlist(["enable_task_id_in_obs=true", "track=monza"])
+    config = load_env_config(overrides=["enable_task_id_in_obs=true", "track=monza"])
     builder = make_observation_builder(config)
     (term,) = [t for t in builder.terms if isinstance(t, TaskOneHot)]
     np.testing.assert_array_equal(write(term, make_frame())[0], [0.0, 0.0, 1.0, 0.0])
 
 
 def test_target_speed_look_ahead_follows_the_task_one_hot_divided_by_80(track):
-    config = EnvConfig.from_dotlist(
-        ["use_target_speed=true", "enable_task_id_in_obs=true", "track=monza"]
+    config = load_env_config(
+        overrides=["use_target_speed=true", "enable_task_id_in_obs=true", "track=monza"]
     )
     builder = make_observation_builder(config)
     assert builder.layout.names[-13:] == (
@@ -216,7 +216,7 @@ def test_target_speed_look_ahead_follows_the_task_one_hot_divided_by_80(track):
 
 def test_target_speed_without_a_profile_is_refused(track):
     with pytest.raises(ConfigError, match="use_target_speed"):
-        StateExpander(EnvConfig.from_dotlist(["use_target_speed=true"]), track)
+        StateExpander(load_env_config(overrides=["use_target_speed=true"]), track)
 
 
 # --- state expansion ------------------------------------------------------------------
@@ -254,7 +254,7 @@ def test_expander_derives_gap_lap_distance_out_of_track_and_rays(track):
 
 
 def test_expander_uses_the_geometry_when_not_using_the_games_tyre_count(track):
-    config = EnvConfig.from_dotlist(["use_ac_out_of_track=false"])
+    config = load_env_config(overrides=["use_ac_out_of_track=false"])
     expander = StateExpander(config, track)
     frame = expander.expand(full_state(world_position_x=RADIUS_M + 8.0, numberOfTyresOut=0))
     assert frame.values[0, frame.index["out_of_track"]] == 1.0
@@ -264,7 +264,7 @@ def test_expander_uses_the_geometry_when_not_using_the_games_tyre_count(track):
 
 
 def test_expander_of_many_cars_matches_one_car_at_a_time(track):
-    config = EnvConfig.from_dotlist(["use_ac_out_of_track=false"])
+    config = load_env_config(overrides=["use_ac_out_of_track=false"])
     states = [
         full_state(world_position_x=RADIUS_M - 2.0, NormalizedSplinePosition=0.1, speed=3.0),
         full_state(world_position_x=0.0, world_position_y=RADIUS_M + 9.0, yaw=math.pi, speed=5.0),

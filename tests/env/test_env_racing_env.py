@@ -9,7 +9,7 @@ from gymnasium.utils.env_checker import check_env
 
 from acgym.env.actions import CarMaps, controls_from_telemetry
 from acgym.env.backend import Backend, Controls
-from acgym.env.config import EnvConfig
+from acgym.env.config import load_env_config
 from acgym.env.history import find_histories, load_episodes_stats, load_history, rebuild_episode
 from acgym.env.observations import frame_from_columns
 from acgym.env.racing_env import RacingEnv
@@ -32,7 +32,7 @@ def car():
 def make_env(track, car, overrides=(), *, backend=None, **kwargs):
     backend = backend or FakeBackend(car, **kwargs.pop("backend_kwargs", {}))
     return RacingEnv(
-        backend, track, car, EnvConfig.from_dotlist([*BASE, *overrides]), **kwargs
+        backend, track, car, load_env_config(overrides=[*BASE, *overrides]), **kwargs
     ), backend
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from acgym.env.config import EnvConfig
+from acgym.env.config import EnvConfig, load_env_config
 from acgym.env.observations import Frame, ObservationHistory, frame_channels
 from acgym.env.rewards import ActionsDiffPenalty, SpeedReward, actions_diff, make_reward
 
@@ -36,8 +36,8 @@ def test_actions_diff_is_zero_until_three_previous_steps_exist():
 
 
 def test_actions_diff_penalty_is_the_l2_norm_times_minus_the_coefficient():
-    config = EnvConfig.from_dotlist(
-        ["penalize_actions_diff=true", "penalize_actions_diff_coef=0.1"]
+    config = load_env_config(
+        overrides=["penalize_actions_diff=true", "penalize_actions_diff_coef=0.1"]
     )
     reward = make_reward(config)
     frame = frame_with(speed=25.0, gap=3.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from acgym.env.config import EnvConfig
+from acgym.env.config import EnvConfig, load_env_config
 from acgym.env.observations import Frame, frame_channels
 from acgym.env.terminations import (
     GameDone,
@@ -66,7 +66,7 @@ def test_out_of_track_max_gap_and_game_done_read_their_channels():
 
 
 def test_failures_terminate_and_limits_truncate():
-    config = EnvConfig.from_dotlist(["max_gap=5.0", "max_laps_number=4"])
+    config = load_env_config(overrides=["max_gap=5.0", "max_laps_number=4"])
     terminations = make_terminations(config)
     assert terminations.names == (
         "out_of_track",
@@ -94,7 +94,7 @@ def test_defaults_enable_out_of_track_low_speed_time_and_game_rules():
 
 
 def test_reset_of_the_episode_history_keeps_the_low_speed_count():
-    terminations = make_terminations(EnvConfig.from_dotlist(["max_laps_number=1"]))
+    terminations = make_terminations(load_env_config(overrides=["max_laps_number=1"]))
     terminations.reset(1)
     for _ in range(3):
         terminations(frame_with(speed=0.0, LapCount=7.0), ONE)

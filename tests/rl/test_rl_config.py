@@ -1,13 +1,20 @@
-"""The run's configuration tree: documented, strict, YAML + key=value, original names."""
+"""The run's configuration tree: documented, strict, YAML + key=value, original names;
+every key reachable from the command line; one start key for every env of a run."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import typing
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
+from acgym.cli import main
 from acgym.config import Config, config_help, documented_keys, field_docstrings, load_config
+from acgym.config_loader import RUN_SECTIONS, RUN_VALUES
 from acgym.errors import ConfigError
 
 ORIGINAL_YAML = """
@@ -139,7 +146,17 @@ def test_an_unknown_key_is_an_error_naming_it_and_the_closest(
 
 @pytest.mark.parametrize(
     "override",
-    ["train.total_steps=many", "train.num_envs=0", "backend=game", "train.wandb=maybe", "x"],
+    [
+        "train.total_steps=many",
+        "train.num_envs=0",
+        "backend=game",
+        "train.wandb=maybe",
+        "x",
+        "Agent.update_interval=0",
+        "env.track=3",
+        "env=3",
+        "env.max_gap.x=1",
+    ],
 )
 def test_bad_values_are_config_errors(override: str) -> None:
     with pytest.raises(ConfigError):
@@ -174,3 +191,131 @@ def test_the_game_backend_trains_in_real_time_and_the_simulator_in_lock_step() -
     assert not load_config(overrides=["backend=remote", "remote.mode=lockstep"]).realtime
     assert load_config(overrides=["train.realtime=true"]).realtime  # rehearsal on the sim
     assert load_config(overrides=["algo=discor"]).agent.algorithm == "discor"
+
+
+def test_the_loaders_sections_are_the_trees() -> None:
+    assert tuple(f.name for f in dataclasses.fields(Config)) == (*RUN_VALUES, *RUN_SECTIONS)
+
+
+# --------------------------------------------------------------------- every key on the line
+
+CHOICES = {  # keys whose value is one of a few names: another valid one
+    "backend": "remote",
+    "agent.algorithm": "discor",
+    "agent.device": "cpu",
+    "train.wandb": "offline",
+    "remote.mode": "lockstep",
+    "env.color_mode": "bgr",
+}
+ONLY_DEFAULT = {"env.record_controls_from_client", "env.screen_capture_enable"}  # true: refused
+
+
+def _get(config: Any, key: str) -> Any:
+    for part in key.split("."):
+        config = getattr(config, part)
+    return config
+
+
+def _annotation(key: str) -> Any:
+    *parents, leaf = key.split(".")
+    return typing.get_type_hints(type(_get(Config(), ".".join(parents)) if parents else Config))[
+        leaf
+    ]
+
+
+def _other_value(key: str, default: Any) -> Any:
+    """A valid value of ``key`` other than its default."""
+    if key in CHOICES:
+        return CHOICES[key]
+    if key in ONLY_DEFAULT:
+        return default
+    kind = _annotation(key)
+    if type(None) in typing.get_args(kind):  # X | None
+        (kind,) = [a for a in typing.get_args(kind) if a is not type(None)]
+    if typing.get_origin(kind) is tuple:
+        item = typing.get_args(kind)[0]
+        return [8, 4] if item is int else [*reversed(default), "other"]
+    if kind is bool:
+        return not default
+    if kind is int:
+        return 3 if default is None else default + 2
+    if kind is float:
+        return 0.5 if not default else default / 2
+    assert kind is str, key
+    return "other_name"
+
+
+def _command_line(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+@pytest.mark.parametrize(("key", "default"), [(k, d) for k, d, _ in documented_keys()])
+def test_every_documented_key_round_trips_through_the_command_line(
+    key: str, default: Any, tmp_path: Path
+) -> None:
+    assert _plain(_get(load_config(), key)) == default  # the listed default is the real one
+    value = _other_value(key, default)
+    assert (value == default) == (key in ONLY_DEFAULT)
+    config = load_config(overrides=[f"{key}={_command_line(value)}"])
+    assert _plain(_get(config, key)) == value
+    assert load_config(config.save(tmp_path / "config.yaml")) == config
+
+
+def test_acgym_train_help_config_lists_every_key(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--help-config"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    listed = {line.split("=", 1)[0] for line in lines if line and not line.startswith(" ")}
+    assert {key for key, _, _ in documented_keys()} <= listed
+    assert any("AssettoCorsa.<key>" in line and "Agent.<key>" in line for line in lines)
+
+
+# --------------------------------------------------------------------- one start key
+
+
+def test_the_removed_sim_random_start_says_to_use_env_start_random(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"sim\.random_start is gone; use env\.start\.random"):
+        load_config(overrides=["sim.random_start=true"])
+    old = tmp_path / "config.yaml"  # a run folder's config.yaml from before
+    old.write_text("sim:\n  physics_hz: 200.0\n  random_start: false\n")
+    with pytest.raises(ConfigError, match=r"config.yaml: sim\.random_start is gone"):
+        load_config(old)
+
+
+def _lap_fraction_from_the_line(spline: np.ndarray) -> np.ndarray:
+    return np.minimum(spline, 1.0 - spline)
+
+
+@pytest.mark.parametrize("random", [True, False])
+def test_env_start_random_places_training_recording_and_evaluation_alike(
+    random: bool, tmp_path: Path
+) -> None:
+    from acgym.env.backends.local import SIM_ROW_LAYOUT
+    from acgym.rl.envs import make_env, sim_rows
+    from acgym.rl.expert import record_expert
+
+    config = load_config(overrides=[f"env.start.random={str(random).lower()}"])
+    column = SIM_ROW_LAYOUT.columns["NormalizedSplinePosition"]
+    starts = {}
+    for name, env in (
+        ("train", make_env(config, num_envs=2)),
+        ("eval", make_env(config, evaluation=True)),
+    ):
+        env.reset(seed=0)
+        rows = sim_rows(env)
+        assert rows is not None
+        starts[name] = rows()[:, column].copy()
+        env.close()
+    _, runs = record_expert(
+        tmp_path, track=config.env.track, car=config.env.car, max_steps=1, config=config.env
+    )
+    starts["record"] = runs[0].states["NormalizedSplinePosition"].to_numpy()[:1]
+    for name, spline in starts.items():
+        from_line = _lap_fraction_from_the_line(spline)
+        if random:
+            assert np.all(from_line > 0.01), (name, spline)
+        else:
+            assert np.all(from_line < 1e-3), (name, spline)

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 import torch
 
+from acgym.config import TrainingConfig
+from acgym.config_loader import load_section
 from acgym.errors import ConfigError, DataFileError
 from acgym.rl import SAC, DisCor, SpeedOptions
 from acgym.rl.checkpoint import load_agent, load_checkpoint, save_checkpoint
-from acgym.rl.config import AgentConfig, TrainerConfig, from_dict, from_original
+from acgym.rl.config import AgentConfig, TrainerConfig
 from acgym.rl.replay import ReplayBatch
 
 SMALL = dict(actor_hidden=(16, 16), critic_hidden=(16, 16), error_hidden=(16, 16), replay_size=500)
@@ -256,20 +258,20 @@ ORIGINAL_CONFIG = {  # the original config.yml's learning sections
 
 
 def test_defaults_are_the_original_hyperparameters() -> None:
-    agent_config, trainer_config = from_original(ORIGINAL_CONFIG, algorithm="discor")
-    assert agent_config == AgentConfig(algorithm="discor")
-    assert trainer_config == TrainerConfig()
+    tree = {**ORIGINAL_CONFIG, "algo": "discor"}
+    assert load_section(AgentConfig, tree, section="agent") == AgentConfig(algorithm="discor")
+    assert load_section(TrainingConfig, tree, section="train").trainer_config() == TrainerConfig()
 
 
 def test_original_keys_are_translated_and_unknown_ones_refused() -> None:
     tree = {"SAC": {"nstep": 5, "q_lr": 1e-3}, "Agent": {"update_interval": 2}}
-    agent_config, trainer_config = from_original(tree)
+    agent_config = load_section(AgentConfig, tree, section="agent")
     assert agent_config.n_step == 5 and agent_config.critic_lr == 1e-3
-    assert trainer_config.updates_per_step == 0.5
+    assert load_section(TrainingConfig, tree, section="train").updates_per_step == 0.5
     with pytest.raises(ConfigError, match=r"SAC\.lr"):
-        from_original({"SAC": {"lr": 1e-3}})
-    with pytest.raises(ConfigError, match="unknown AgentConfig keys"):
-        from_dict(AgentConfig, {"gamma": 0.9, "gama": 0.9})
+        load_section(AgentConfig, {"SAC": {"lr": 1e-3}}, section="agent")
+    with pytest.raises(ConfigError, match="unknown config key 'gama'; did you mean 'gamma'"):
+        load_section(AgentConfig, {"gamma": 0.9, "gama": 0.9}, section="agent")
 
 
 @pytest.mark.parametrize("algorithm", ["sac", "discor"])

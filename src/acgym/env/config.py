@@ -7,29 +7,26 @@ accepted, documented and handed to the Remote backend; the environment itself ig
 them. The original's hard-coded constants (ray count, look-ahead, low-speed timeout,
 pedal rate, task list) live in the nested sections with the original values.
 
-Load with :meth:`EnvConfig.from_dict`, :meth:`EnvConfig.from_yaml` or
-:meth:`EnvConfig.from_dotlist` (``key=value``, ``observation.num_rays=5``); unknown keys and
-values of the wrong type raise :class:`acgym.errors.ConfigError`.
+Load with :func:`load_env_config` (a YAML file or a mapping, then ``key=value``
+overrides such as ``observation.num_rays=5``): the one loader of every configuration
+(:func:`acgym.config_loader.load_section`), so the env reads a file as ``acgym train``
+does: unknown keys and values of the wrong type raise :class:`acgym.errors.ConfigError`,
+and an original ``config.yml`` gives its ``AssettoCorsa`` section.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import math
-import types
-import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from acgym.config_loader import load_section, to_plain, to_yaml
 from acgym.errors import ConfigError
 
-ORIGINAL_SECTION = "AssettoCorsa"
-"""Name of the original config's section holding these options (an accepted key prefix)."""
+SECTION = "env"
+"""The environment's section in a run's configuration (the original's ``AssettoCorsa``)."""
 
 DEFAULT_OBS_CHANNELS = (
     "speed",
@@ -142,7 +139,8 @@ class TaskConfig:
 @dataclass(frozen=True)
 class StartConfig:
     """Where simulator episodes start (LocalSim and the vector env; the game always starts
-    at its own start). Reset options of the same names override these for one episode."""
+    at its own start): the one setting, read alike by a run's training, recording and
+    evaluation envs. Reset options of the same names override these for one episode."""
 
     distance_m: float = 0.0
     """Start this far along the reference line, m (0: the start/finish line)."""
@@ -305,145 +303,37 @@ class EnvConfig:
         """Consecutive slow steps that end an episode (``int(timeout * rate)``)."""
         return int(self.termination.low_speed_timeout_s * self.ego_sampling_freq)
 
-    # --- loading --------------------------------------------------------------------
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> EnvConfig:
-        """Build from a (nested) mapping; missing keys keep their defaults.
-
-        Raises:
-            ConfigError: An unknown key (the message names the closest valid ones) or a
-                value of the wrong type.
-        """
-        return _build(cls, values, prefix="")
-
-    @classmethod
-    def from_yaml(cls, path: Path | str, section: str | None = None) -> EnvConfig:
-        """Load a YAML file; ``section`` picks a top-level key (e.g. ``"AssettoCorsa"``)."""
-        path = Path(path)
-        try:
-            with open(path, encoding="utf-8") as stream:
-                data = yaml.safe_load(stream)
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read the config ({exc})") from exc
-        data = {} if data is None else data
-        if section is not None:
-            if not isinstance(data, Mapping) or section not in data:
-                raise ConfigError(f"{path}: expected a top-level section {section!r}")
-            data = data[section]
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{path}: expected a mapping of options, got {type(data).__name__}")
-        return cls.from_dict(data)
-
-    @classmethod
-    def from_dotlist(cls, overrides: Sequence[str], base: EnvConfig | None = None) -> EnvConfig:
-        """Apply ``key=value`` overrides (YAML values, dotted keys) to ``base``.
-
-        A leading ``AssettoCorsa.`` (the original command-line form) is accepted.
-        """
-        from omegaconf import OmegaConf
-
-        base = cls() if base is None else base
-        for item in overrides:
-            if "=" not in item:
-                raise ConfigError(f"override {item!r}: expected key=value")
-        stripped = [_strip_section(item) for item in overrides]
-        try:
-            patch = OmegaConf.to_container(OmegaConf.from_dotlist(stripped))
-        except Exception as exc:  # omegaconf raises its own grammar errors
-            raise ConfigError(f"overrides {list(overrides)}: {exc}") from exc
-        return cls.from_dict(_merge(base.to_dict(), patch))
-
-    def with_overrides(self, overrides: Sequence[str]) -> EnvConfig:
-        """A copy with ``key=value`` overrides applied."""
-        return EnvConfig.from_dotlist(overrides, base=self)
-
     def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict (lists for tuples), loadable by :meth:`from_dict`."""
-        return _to_plain(self)
+        """Plain nested dict (lists for tuples), loadable by :func:`load_env_config`."""
+        return to_plain(self)
 
     def to_yaml(self) -> str:
         """The resolved config as YAML text."""
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+        return to_yaml(self)
 
 
-def _strip_section(item: str) -> str:
-    prefix = ORIGINAL_SECTION + "."
-    return item[len(prefix) :] if item.startswith(prefix) else item
+def load_env_config(
+    source: Path | str | Mapping[str, Any] | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    base: EnvConfig | None = None,
+) -> EnvConfig:
+    """The environment's options: defaults (or ``base``), then ``source``, then overrides.
 
+    Args:
+        source: A YAML file or a mapping: the environment's own keys (as
+            :meth:`EnvConfig.to_yaml` writes them), or a whole run's configuration, ours
+            (its ``env`` section is read) or the original's ``config.yml`` (its
+            ``AssettoCorsa`` section), read exactly as ``acgym train`` reads it.
+        overrides: ``key=value`` items of the environment's keys (``start.random=true``);
+            the original's ``AssettoCorsa.`` in front is accepted.
+        base: Options to start from instead of the defaults.
 
-def _merge(base: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in patch.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def _to_plain(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj):
-        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, tuple):
-        return [_to_plain(v) for v in obj]
-    return obj
-
-
-def _build(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
-    if not isinstance(values, Mapping):
-        raise ConfigError(
-            f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {type(values).__name__}"
-        )
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    kwargs: dict[str, Any] = {}
-    for key, value in values.items():
-        if key not in names:
-            close = difflib.get_close_matches(str(key), names, n=3, cutoff=0.6)
-            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            raise ConfigError(f"unknown config key {prefix + str(key)!r}{hint}")
-        kwargs[key] = _coerce(hints[key], value, prefix + key)
-    return cls(**kwargs)
-
-
-def _coerce(hint: Any, value: Any, key: str) -> Any:
-    """Check ``value`` against the annotation ``hint``; convert lists to tuples."""
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(hint)
-        if value is None and type(None) in options:
-            return None
-        (inner,) = [o for o in options if o is not type(None)]
-        return _coerce(inner, value, key)
-    if dataclasses.is_dataclass(hint):
-        if isinstance(value, hint):
-            return value
-        return _build(hint, value, prefix=key + ".")
-    if origin is tuple:
-        (item_type, _ellipsis) = typing.get_args(hint)
-        if isinstance(value, str) or not isinstance(value, Sequence):
-            raise ConfigError(f"{key}: expected a list of {item_type.__name__}, got {value!r}")
-        return tuple(_coerce(item_type, v, f"{key}[{i}]") for i, v in enumerate(value))
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
-        return value
-    raise AssertionError(f"unsupported config annotation {hint!r} for {key}")
+    Raises:
+        ConfigError: An unknown key (with the closest valid ones), a value of the wrong
+            type or out of range, an unreadable file.
+    """
+    return load_section(EnvConfig, source, overrides, base=base, section=SECTION)
 
 
 def _check_values(config: EnvConfig) -> None:

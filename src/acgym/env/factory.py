@@ -7,8 +7,10 @@
   serve``, over the protocol).
 
 The config's ``track`` and ``car`` are set from the arguments (the backend must run
-them); anything else comes from ``config`` (an ``EnvConfig``, a mapping, or a YAML path)
-and then ``overrides`` (``["key=value", ...]``).
+them); anything else comes from ``config`` (an ``EnvConfig``, a mapping, or a YAML path:
+the environment's keys, or a whole run's configuration such as the original
+``config.yml``) and then ``overrides`` (``["key=value", ...]``), read by the one loader
+(:func:`acgym.env.config.load_env_config`).
 """
 
 from __future__ import annotations
@@ -20,9 +22,8 @@ from typing import Any
 
 from acgym.env.actions import CarMaps
 from acgym.env.backend import track_full_name
-from acgym.env.config import EnvConfig
+from acgym.env.config import EnvConfig, load_env_config
 from acgym.env.racing_env import RacingEnv
-from acgym.errors import ConfigError
 from acgym.sim.car_params import car_folder
 from acgym.sim.session import DEFAULT_CAR
 from acgym.sim.world import WorldConfig
@@ -39,20 +40,10 @@ def resolve_config(
     **fields: Any,
 ) -> EnvConfig:
     """An ``EnvConfig`` from a config-like value, dotted overrides, then ``fields``."""
-    if config is None:
-        resolved = EnvConfig()
-    elif isinstance(config, EnvConfig):
-        resolved = config
-    elif isinstance(config, Mapping):
-        resolved = EnvConfig.from_dict(config)
-    elif isinstance(config, str | Path):
-        resolved = EnvConfig.from_yaml(config)
+    if isinstance(config, EnvConfig):
+        resolved = load_env_config(None, overrides, base=config)
     else:
-        raise ConfigError(
-            f"config: expected an EnvConfig, a mapping or a YAML path, got {type(config).__name__}"
-        )
-    if overrides:
-        resolved = resolved.with_overrides(list(overrides))
+        resolved = load_env_config(config, overrides)
     return dataclasses.replace(resolved, **fields) if fields else resolved
 
 
@@ -71,7 +62,6 @@ def make_race_env(
     config: ConfigLike = None,
     overrides: Sequence[str] = (),
     image: bool | None = None,
-    random_start: bool | None = None,
     world_config: WorldConfig | None = None,
     output_dir: Path | str | None = None,
     render_mode: str | None = None,
@@ -84,7 +74,6 @@ def make_race_env(
         config: Options (``EnvConfig``, mapping or YAML path).
         overrides: ``key=value`` overrides applied to ``config``.
         image: Add the egocentric image (``image.enabled``); None keeps the config's.
-        random_start: Seeded random starts (``start.random``); None keeps the config's.
         world_config: The simulator's rates and surface settings.
         output_dir: Episode log folder (default None: no files, statistics in memory).
         render_mode: None, ``"rgb_array"`` or ``"human"``.
@@ -92,7 +81,7 @@ def make_race_env(
     from acgym.env.backends.local import LocalSim
 
     the_track = _track(track)
-    resolved = _sim_config(config, overrides, the_track, str(car), image, random_start)
+    resolved = _sim_config(config, overrides, the_track, str(car), image)
     backend = LocalSim(the_track, car, world_config=world_config, start=resolved.start)
     return RacingEnv(
         backend,
@@ -110,7 +99,6 @@ def _sim_config(
     track: Track,
     car: str,
     image: bool | None,
-    random_start: bool | None,
 ) -> EnvConfig:
     resolved = resolve_config(config, overrides)
     fields: dict[str, Any] = {
@@ -121,8 +109,6 @@ def _sim_config(
     }
     if image is not None:
         fields["image"] = dataclasses.replace(resolved.image, enabled=bool(image))
-    if random_start is not None:
-        fields["start"] = dataclasses.replace(resolved.start, random=bool(random_start))
     return dataclasses.replace(resolved, **fields)
 
 
@@ -134,7 +120,6 @@ def make_race_vector_env(
     config: ConfigLike = None,
     overrides: Sequence[str] = (),
     image: bool | None = None,
-    random_start: bool | None = None,
     world_config: WorldConfig | None = None,
     output_dir: Path | str | None = None,
     render_mode: str | None = None,
@@ -146,7 +131,7 @@ def make_race_vector_env(
     from acgym.env.vector_env import RaceVectorEnv
 
     the_track = _track(track)
-    resolved = _sim_config(config, overrides, the_track, str(car), image, random_start)
+    resolved = _sim_config(config, overrides, the_track, str(car), image)
     return RaceVectorEnv(
         num_envs,
         the_track,

@@ -11,7 +11,7 @@ expert's laps :mod:`acgym.rl.expert`; lap statistics :mod:`acgym.rl.laps`.
 from __future__ import annotations
 
 from acgym.rl.checkpoint import load_agent, load_checkpoint, save_checkpoint
-from acgym.rl.config import AgentConfig, TrainerConfig, from_original
+from acgym.rl.config import AgentConfig, TrainerConfig
 from acgym.rl.discor import DisCor
 from acgym.rl.laps import EpisodeLaps, Lap, LapTracker, laps_from_states
 from acgym.rl.realtime import RealTimeEnv
@@ -36,7 +36,6 @@ __all__ = [
     "Trainer",
     "TrainerConfig",
     "evaluate_policy",
-    "from_original",
     "laps_from_states",
     "load_agent",
     "load_checkpoint",

@@ -23,9 +23,10 @@ import numpy as np
 import torch
 
 from acgym import __version__
+from acgym.config_loader import load_section, to_plain
 from acgym.errors import DataFileError
 from acgym.fileio import atomic_path, write_text_atomic
-from acgym.rl.config import AgentConfig, from_dict, to_dict
+from acgym.rl.config import AgentConfig
 from acgym.rl.discor import DisCor
 from acgym.rl.sac import SAC
 
@@ -74,7 +75,7 @@ def save_checkpoint(
         "acgym": __version__,
         "torch": torch.__version__,
         "algorithm": agent.config.algorithm,
-        "agent_config": to_dict(agent.config),
+        "agent_config": to_plain(agent.config),
         "obs_dim": agent.obs_dim,
         "action_dim": agent.action_dim,
         "action_low": agent.action_low.tolist(),
@@ -152,7 +153,7 @@ def load_agent(
         values["device"] = device
     if not load_replay and "replay" not in agent_kwargs:
         values.update(replay_size=1, offline_replay_size=1)  # evaluation needs no replay
-    config = from_dict(AgentConfig, values)
+    config = load_section(AgentConfig, values, section="agent")
     cls = DisCor if config.algorithm == "discor" else SAC
     agent = cls(
         meta["obs_dim"],

@@ -2,17 +2,16 @@
 (:class:`TrainerConfig`).
 
 Defaults are the original implementation's (``config.yml`` of assetto_corsa_gym, sections
-``Agent``, ``SAC`` and ``DisCor``). :func:`from_original` reads such a tree with the
-original key names; :data:`ORIGINAL_KEYS` is the mapping.
+``Agent``, ``SAC`` and ``DisCor``). Both are sections of the run's configuration
+(``acgym.config.Config``: ``agent`` and, extended, ``train``) and load through the one
+loader, :func:`acgym.config_loader.load_section`, which also translates the original's
+key names (:data:`acgym.config_loader.ORIGINAL_KEYS`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
 import torch
 
@@ -92,7 +91,8 @@ class AgentConfig:
         if self.init_alpha <= 0.0 or self.error_tau_init <= 0.0:
             raise ConfigError("init_alpha and error_tau_init must be positive")
         for name in ("actor_hidden", "critic_hidden", "error_hidden"):
-            object.__setattr__(self, name, tuple(int(w) for w in getattr(self, name)))
+            if not all(width >= 1 for width in getattr(self, name)):
+                raise ConfigError(f"{name}: layer widths must be >= 1, got {getattr(self, name)}")
 
     def torch_device(self) -> torch.device:
         """The device to use: ``"auto"`` resolves to CUDA when available, else CPU."""
@@ -172,101 +172,4 @@ class TrainerConfig:
             raise ConfigError("log_interval must be >= 1")
 
 
-# The original's keys: (section, key) -> (our config, our field). Sections are those of
-# the original config.yml; ``None`` marks keys that have no counterpart and are ignored.
-ORIGINAL_KEYS: dict[tuple[str, str], tuple[str, str] | None] = {
-    ("", "seed"): ("agent", "seed"),
-    ("Agent", "algorithm"): ("agent", "algorithm"),  # the original's --algo flag
-    ("Agent", "num_steps"): ("trainer", "total_steps"),
-    ("Agent", "batch_size"): ("agent", "batch_size"),
-    ("Agent", "memory_size"): ("agent", "replay_size"),
-    ("Agent", "offline_buffer_size"): ("agent", "offline_replay_size"),
-    ("Agent", "use_offline_buffer"): ("agent", "use_offline_replay"),
-    ("Agent", "update_interval"): ("trainer", "updates_per_step"),  # 1 / update_interval
-    ("Agent", "start_steps"): ("trainer", "start_steps"),
-    ("Agent", "log_interval"): None,  # episodes between reward logs: we log every episode
-    ("Agent", "eval_interval"): ("trainer", "eval_interval"),
-    ("Agent", "num_eval_episodes"): ("trainer", "num_eval_episodes"),
-    ("Agent", "checkpoint_freq"): ("trainer", "checkpoint_interval"),
-    ("SAC", "gamma"): ("agent", "gamma"),
-    ("SAC", "nstep"): ("agent", "n_step"),
-    ("SAC", "policy_lr"): ("agent", "actor_lr"),
-    ("SAC", "q_lr"): ("agent", "critic_lr"),
-    ("SAC", "entropy_lr"): ("agent", "alpha_lr"),
-    ("SAC", "policy_hidden_units"): ("agent", "actor_hidden"),
-    ("SAC", "q_hidden_units"): ("agent", "critic_hidden"),
-    ("SAC", "target_update_coef"): ("agent", "tau"),
-    ("SAC", "log_interval"): None,  # updates between loss logs: see TrainerConfig.log_interval
-    ("DisCor", "error_lr"): ("agent", "error_lr"),
-    ("DisCor", "error_hidden_units"): ("agent", "error_hidden"),
-    ("DisCor", "tau_init"): ("agent", "error_tau_init"),
-}
-
-_SECTIONS = ("Agent", "SAC", "DisCor")
-
-_T = TypeVar("_T", AgentConfig, TrainerConfig)
-
-
-def from_dict(cls: type[_T], values: Mapping[str, Any]) -> _T:
-    """Build ``cls`` from a flat mapping of field names; unknown keys raise ConfigError."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ConfigError(f"unknown {cls.__name__} keys {unknown}; valid keys: {sorted(names)}")
-    return cls(**values)
-
-
-def from_original(
-    tree: Mapping[str, Any], algorithm: str = "sac"
-) -> tuple[AgentConfig, TrainerConfig]:
-    """Read the original's configuration tree (``config.yml`` loaded as a mapping).
-
-    Only the sections ``Agent``, ``SAC``, ``DisCor`` and the top-level ``seed`` are read;
-    the environment's sections belong to the environment. Keys of those sections that
-    :data:`ORIGINAL_KEYS` does not know raise ConfigError.
-
-    Args:
-        tree: the loaded original configuration (plain dicts or an OmegaConf container).
-        algorithm: ``"sac"`` or ``"discor"`` (the original's ``--algo``).
-
-    Returns:
-        ``(agent_config, trainer_config)``.
-    """
-    values: dict[str, dict[str, Any]] = {"agent": {"algorithm": algorithm}, "trainer": {}}
-    entries = [("", "seed", tree["seed"])] if "seed" in tree else []
-    for section in _SECTIONS:
-        for key, value in dict(tree.get(section) or {}).items():
-            entries.append((section, key, value))
-    for section, key, value in entries:
-        if (section, key) not in ORIGINAL_KEYS:
-            raise ConfigError(f"unknown key {section}.{key} in the original configuration")
-        target = ORIGINAL_KEYS[(section, key)]
-        if target is None:
-            continue
-        which, name = target
-        if name == "updates_per_step":
-            if int(value) < 1:
-                raise ConfigError(f"Agent.update_interval must be >= 1, got {value}")
-            value = 1.0 / int(value)
-        elif isinstance(value, (list, tuple)) or type(value).__name__ == "ListConfig":
-            value = tuple(value)
-        values[which][name] = value
-    return from_dict(AgentConfig, values["agent"]), from_dict(TrainerConfig, values["trainer"])
-
-
-def to_dict(config: AgentConfig | TrainerConfig) -> dict[str, Any]:
-    """A JSON-friendly dict of a config (tuples as lists)."""
-    return {
-        key: list(value) if isinstance(value, tuple) else value
-        for key, value in dataclasses.asdict(config).items()
-    }
-
-
-__all__ = [
-    "ORIGINAL_KEYS",
-    "AgentConfig",
-    "TrainerConfig",
-    "from_dict",
-    "from_original",
-    "to_dict",
-]
+__all__ = ["AgentConfig", "TrainerConfig"]

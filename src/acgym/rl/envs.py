@@ -5,11 +5,14 @@
   simulator).
 * ``backend=remote``: ``acgym/AssettoCorsa-v0`` (the game plugin or ``acgym sim serve``),
   always one car.
+
+Every env of a run (training, evaluation, the expert's) is made from the same
+``config.env``: where its episodes start is ``env.start`` (``env.start.random`` and its
+bounds), for evaluation too; nothing here changes it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,9 +28,7 @@ SIM_ENV_ID = "acgym/Race-v0"
 REMOTE_ENV_ID = "acgym/AssettoCorsa-v0"
 
 
-def env_kwargs(
-    config: Config, *, output_dir: Path | str | None = None, evaluation: bool = False
-) -> dict[str, Any]:
+def env_kwargs(config: Config, *, output_dir: Path | str | None = None) -> dict[str, Any]:
     """Keyword arguments of the env's entry point for ``config``."""
     env = config.env
     kwargs: dict[str, Any] = {
@@ -44,7 +45,6 @@ def env_kwargs(
             physics_hz=config.sim.physics_hz,
             auto_shift=config.sim.auto_shift,
         )
-        kwargs["random_start"] = config.sim.random_start and not evaluation
     else:
         remote = config.remote
         kwargs.update(
@@ -70,11 +70,13 @@ def make_env(
         config: The run's configuration.
         num_envs: Cars collecting at once (simulator only).
         output_dir: Episode log folder (None: no files).
-        evaluation: Evaluation settings (fixed starts, ``set_eval_mode``).
+        evaluation: Evaluation mode (``set_eval_mode``: ``env.eval_number_of_laps``
+            laps, the game's out-of-track rule); episodes start where ``env.start`` says,
+            as in training.
     """
     import acgym  # noqa: F401  (registers the ids)
 
-    kwargs = env_kwargs(config, output_dir=output_dir, evaluation=evaluation)
+    kwargs = env_kwargs(config, output_dir=output_dir)
     if config.backend != "sim":
         if num_envs != 1:
             raise ConfigError(f"the remote backend drives one car; got train.num_envs={num_envs}")
@@ -102,9 +104,4 @@ def sim_rows(env: Any) -> Callable[[], Any] | None:
     return lambda: session.telemetry_array
 
 
-def eval_config(config: Config) -> Config:
-    """``config`` for evaluation episodes (fixed start on the line)."""
-    return dataclasses.replace(config, sim=dataclasses.replace(config.sim, random_start=False))
-
-
-__all__ = ["REMOTE_ENV_ID", "SIM_ENV_ID", "env_kwargs", "eval_config", "make_env", "sim_rows"]
+__all__ = ["REMOTE_ENV_ID", "SIM_ENV_ID", "env_kwargs", "make_env", "sim_rows"]

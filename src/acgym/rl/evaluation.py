@@ -2,7 +2,8 @@
 drawn beside the expert's, and a JSON report (``acgym eval``).
 
 The evaluation env is in evaluation mode (``RacingEnv.set_eval_mode``: the original's
-``eval_number_of_laps`` laps, the out lap included; fixed start). The expert
+``eval_number_of_laps`` laps, the out lap included) and starts where ``env.start`` says,
+as in training (``env.start.random=false``: on the line). The expert
 (:mod:`acgym.rl.expert`) drives the same track and car through the same env settings, so
 its lap is the reference of the plot and of ``gap_to_expert_s``.
 """
@@ -283,12 +284,11 @@ def evaluate_checkpoint(
     """
     from acgym.config import CONFIG_FILE
     from acgym.rl.checkpoint import load_agent, resolve_checkpoint
-    from acgym.rl.envs import eval_config, make_env
+    from acgym.rl.envs import make_env
     from acgym.track.loaders import load_track
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    config = eval_config(config)
     config.save(out_dir / CONFIG_FILE)
     if agent is None:
         checkpoint = resolve_checkpoint(checkpoint)

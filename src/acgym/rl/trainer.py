@@ -37,10 +37,11 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from acgym.config_loader import to_plain
 from acgym.errors import ConfigError
 from acgym.fileio import write_text_atomic
 from acgym.rl import checkpoint as ckpt
-from acgym.rl.config import AgentConfig, TrainerConfig, to_dict
+from acgym.rl.config import AgentConfig, TrainerConfig
 from acgym.rl.discor import DisCor
 from acgym.rl.sac import SAC
 
@@ -338,7 +339,7 @@ class Trainer:
             write_text_atomic(
                 self.run_dir / "config.json",
                 json.dumps(
-                    {"agent": to_dict(agent.config), "trainer": to_dict(self.config)}, indent=2
+                    {"agent": to_plain(agent.config), "trainer": to_plain(self.config)}, indent=2
                 )
                 + "\n",
             )
@@ -606,7 +607,7 @@ class Trainer:
             save_replay=self.config.save_replay,
             extra={
                 "counters": dataclasses.asdict(self.counters),
-                "trainer_config": to_dict(self.config),
+                "trainer_config": to_plain(self.config),
             },
         )
         ckpt.mark_latest(folder, path)
