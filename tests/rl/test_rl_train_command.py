@@ -10,23 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tiny_runs import TINY
 
 from acgym.cli import main
 from acgym.config import load_config
 from acgym.rl.checkpoint import latest_checkpoint
 from acgym.rl.run import resolve_config, run_training
 from acgym.rl.trainer import Callback, Trainer
-
-TINY = [
-    "agent.actor_hidden=[32,32]",
-    "agent.critic_hidden=[32,32]",
-    "agent.batch_size=32",
-    "agent.replay_size=5000",
-    "train.start_steps=100",
-    "train.log_interval=50",
-    "train.progress=false",
-    "env.max_episode_py_time=12",  # 300 steps: several episodes in a tiny run
-]
 
 
 def test_train_writes_a_complete_run_and_eval_reads_it(
@@ -55,8 +45,10 @@ def test_train_writes_a_complete_run_and_eval_reads_it(
     assert load_config(run / "config.yaml").train.total_steps == 400
     summary = json.loads((run / "summary.json").read_text())
     assert summary["env_steps"] == 400 and summary["eval"]["expert_best_lap_s"] > 0
+    assert summary["compile_time_s"] > 0  # the warm-up, apart from train_time_s
     out = capsys.readouterr().out
     assert "done: 400 steps" in out and "acgym eval --checkpoint" in out
+    assert "warm-up: the kernels compiled or loaded in" in out
 
     code = main(["eval", "--checkpoint", str(run), "--out", str(tmp_path / "ev"), "--no-expert"])
     assert code == 0

@@ -46,7 +46,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from acgym.config import CONFIG_FILE, load_config
-    from acgym.errors import DataFileError
+    from acgym.errors import ConfigError, DataFileError
     from acgym.rl.checkpoint import resolve_checkpoint
     from acgym.rl.evaluation import evaluate_checkpoint, format_report
     from acgym.rl.run import resume_run_dir
@@ -58,6 +58,14 @@ def _eval(args: argparse.Namespace) -> int:
         run_dir: Path | None = resume_run_dir(checkpoint)
     except DataFileError:
         run_dir = None
+    if run_dir is None and args.config is None:
+        # The defaults would be a guess at the env the policy learned on.
+        raise ConfigError(
+            f"acgym eval: {checkpoint} is not in a run folder (no {CONFIG_FILE} in it or "
+            "the two folders above it), so the track, car and env settings it was trained "
+            f"with are unknown: give them with --config FILE (the run's {CONFIG_FILE}), "
+            "or evaluate it inside its run folder"
+        )
     base = load_config(run_dir / CONFIG_FILE) if run_dir is not None else None
     config = load_config(args.config, args.overrides, base=base)
     if args.out:
@@ -141,7 +149,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate = subparsers.add_parser(
         "eval",
         help="evaluate a checkpoint: lap times, best-lap PNG, JSON report",
-        epilog="The run's config.yaml is the base; key=value overrides apply on top.",
+        epilog="The run's config.yaml is the base; key=value overrides apply on top. A "
+        "checkpoint outside its run folder needs --config FILE (the run's config.yaml).",
     )
     evaluate.add_argument("--checkpoint", required=True, help="checkpoint or run folder")
     evaluate.add_argument("--episodes", type=int, default=1, help="episodes (default 1)")

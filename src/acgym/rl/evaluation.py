@@ -180,7 +180,7 @@ def plot_laps(
     from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
 
-    from acgym.track.plot import _draw_scale_bar, _draw_start, _draw_surface
+    from acgym.track.plot import draw_track_map, track_span_m
 
     traces = [t for t in (agent, expert) if t is not None and not np.isnan(t.time_s)]
     if traces:
@@ -188,8 +188,7 @@ def plot_laps(
         high = max(float(t.speed_kmh.max()) for t in traces)
     else:
         low, high = 0.0, 1.0
-    span_m = np.ptp(np.vstack((track.left_m, track.right_m)), axis=0)
-    extent_m = float(max(span_m))
+    span_m = track_span_m(track)
     # Two maps side by side at the track's aspect, the speed trace below.
     map_height = float(np.clip(6.2 * span_m[1] / max(span_m[0], 1.0), 2.4, 6.5)) + 0.6
     fig = Figure(figsize=(13.0, map_height + 3.4), dpi=130, layout="constrained")
@@ -198,10 +197,7 @@ def plot_laps(
     panels = ((agent, agent_label), (expert, "expert (acgym.sim.driver)"))
     for column, (trace, label) in enumerate(panels):
         ax = fig.add_subplot(grid[0, column])
-        ax.set_aspect("equal")
-        ax.set_axis_off()
-        _draw_surface(ax, track)
-        _draw_start(ax, track, extent_m)
+        draw_track_map(ax, track)
         if trace is None:
             ax.set_title(f"{label}: no clean lap", fontsize=12)
         elif np.isnan(trace.time_s):
@@ -219,9 +215,6 @@ def plot_laps(
             lines.set_clim(low, high)
             mappable = ax.add_collection(lines)
             ax.set_title(f"{label}: {_lap_time_text(trace.time_s)}", fontsize=12)
-        ax.autoscale_view()
-        ax.margins(0.04)
-        _draw_scale_bar(ax, extent_m)
     if mappable is not None:
         colorbar = fig.colorbar(mappable, ax=fig.axes[:2], fraction=0.03, pad=0.01, shrink=0.8)
         colorbar.set_label("speed, km/h")
@@ -281,9 +274,13 @@ def evaluate_checkpoint(
 
     Returns:
         The report (also written as JSON).
+
+    Raises:
+        ConfigError: The env of ``config`` has another observation layout than the
+            checkpoint's.
     """
     from acgym.config import CONFIG_FILE
-    from acgym.rl.checkpoint import load_agent, resolve_checkpoint
+    from acgym.rl.checkpoint import env_observation_layout, load_agent, resolve_checkpoint
     from acgym.rl.envs import make_env
     from acgym.track.loaders import load_track
 
@@ -292,9 +289,11 @@ def evaluate_checkpoint(
     config.save(out_dir / CONFIG_FILE)
     if agent is None:
         checkpoint = resolve_checkpoint(checkpoint)
-        agent = load_agent(checkpoint, device=device)
     env = make_env(config, output_dir=out_dir / "episodes", evaluation=True)
     try:
+        if agent is None:
+            layout = env_observation_layout(env)
+            agent = load_agent(checkpoint, device=device, observation_layout=layout)
         episodes = evaluate_agent(env, agent, num_episodes)
     finally:
         env.close()

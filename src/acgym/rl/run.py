@@ -3,7 +3,11 @@
 1. the run folder ``<runs_root>/<timestamp>_<track>_<car>/`` (or ``train.run_dir``, or
    the folder of ``train.resume``) with the resolved ``config.yaml``;
 2. the environment: the simulator's vector env of ``train.num_envs`` cars, or one car
-   (the game); its episode log writes ``laps/*.parquet`` and ``episodes_stats.csv``;
+   (the game); its episode log writes ``laps/*.parquet`` and ``episodes_stats.csv``.
+   Before it, on the simulator, one reset and step of a throwaway env compile the
+   kernels (or load them from Numba's cache; :func:`warm_up_kernels`), so that the
+   progress bar starts with the training; the first run after an install or an update
+   says so, as it takes about a minute;
 3. the agent, offline data (``train.load_offline_data``) and pretraining
    (``train.pretrain``);
 4. :class:`acgym.rl.trainer.Trainer`: lock-step (or with the env in a background thread)
@@ -15,7 +19,10 @@
 
 The first Ctrl-C (or SIGTERM) stops after the current step with a checkpoint; a second
 Ctrl-C stops at once. ``train.resume=RUN`` continues a stopped or killed run from its
-latest checkpoint.
+latest checkpoint and the lap totals of ``laps.json`` (written with every checkpoint); a
+run without a checkpoint (killed before its first) has nothing to resume, and a run with
+checkpoints whose ``laps.json`` is missing or unreadable is refused rather than resumed
+with its totals silently reset (:func:`read_lap_totals` says what to do).
 """
 
 from __future__ import annotations
@@ -33,10 +40,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from acgym.config import CONFIG_FILE, Config, load_config
 from acgym.errors import ConfigError, DataFileError
 from acgym.fileio import free_folder, slug, write_text_atomic
-from acgym.rl.checkpoint import latest_checkpoint
+from acgym.kernel_cache import kernels_cached
+from acgym.rl.checkpoint import latest_checkpoint, resolve_checkpoint
 from acgym.rl.laps import LapTracker, laps_from_states
 from acgym.rl.trainer import Callback, EpisodeStats, Trainer, make_agent
 
@@ -45,6 +55,10 @@ logger = logging.getLogger(__name__)
 SUMMARY_FILE = "summary.json"
 LAPS_FILE = "laps.json"
 EVAL_DIR = "eval"
+COMPILE_MESSAGE = (
+    "compiling the simulator's kernels (first run after install or update, about a minute)..."
+)
+"""Logged before the first step when the compiled kernels are not cached yet."""
 
 
 # --------------------------------------------------------------------- run folder
@@ -108,10 +122,11 @@ class LapStats(Callback):
 
     def on_checkpoint(self, trainer: Trainer, path: Path) -> None:
         if self.state_path is not None:  # beside the checkpoints, for a resume
-            write_text_atomic(self.state_path, json.dumps(self.state(), indent=2) + "\n")
+            stamped = {**self.state(), "env_steps": trainer.counters.env_steps}
+            write_text_atomic(self.state_path, json.dumps(stamped, indent=2) + "\n")
 
     def load(self, state: Mapping[str, Any]) -> None:
-        """Continue from :meth:`state` (a resumed run)."""
+        """Continue from :meth:`state` (a resumed run; :func:`read_lap_totals`)."""
         self.laps = int(state.get("laps", 0))
         self.clean_laps = int(state.get("clean_laps", 0))
         self.best_lap_s = state.get("best_lap_s")
@@ -292,8 +307,11 @@ def run_training(
 
     train = config.train
     resumed = train.resume is not None
+    lap_totals: dict[str, Any] = {}
     if resumed:
         run_dir = resume_run_dir(train.resume)
+        resolve_checkpoint(train.resume)  # a run killed before its first one: nothing to resume
+        lap_totals = read_lap_totals(run_dir / LAPS_FILE)
     else:
         run_dir = Path(train.run_dir) if train.run_dir else new_run_dir(config)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -310,6 +328,7 @@ def run_training(
 
     start_wall = time.perf_counter()
     wandb_logger = WandbLogger(config, run_dir) if train.wandb != "off" else None
+    compile_time_s = warm_up_kernels(config)
     env = make_env(
         config, num_envs=train.num_envs, output_dir=run_dir if train.log_episodes else None
     )
@@ -365,7 +384,16 @@ def run_training(
             evaluate=evaluate,
         )
         if resumed:
-            laps.load(_read_json(run_dir / LAPS_FILE))
+            laps.load(lap_totals)
+            saved_at = lap_totals.get("env_steps", trainer.counters.env_steps)
+            if saved_at != trainer.counters.env_steps:
+                logger.warning(
+                    "%s holds the lap totals of step %d, not of the checkpoint resumed (step "
+                    "%d): the totals are off by the laps in between",
+                    run_dir / LAPS_FILE,
+                    saved_at,
+                    trainer.counters.env_steps,
+                )
         with trainer, _graceful_stop(trainer) as signals:
             if train.pretrain and trainer.counters.pretrain_updates == 0:
                 if len(agent.demonstrations) == 0:
@@ -397,6 +425,7 @@ def run_training(
         "updates": summary["num_updates"],
         "pretrain_updates": summary["pretrain_updates"],
         "train_time_s": summary["train_time_s"],
+        "compile_time_s": compile_time_s,
         "wall_time_s": time.perf_counter() - start_wall,
         "steps_per_s": summary["steps_per_s"],
         "stopped_by": stops.reason or ("signal" if interrupted else "step budget"),
@@ -435,13 +464,79 @@ def _load_offline(config: Config, agent: Any) -> Any:
     )
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
+_LAP_TOTAL_TYPES: dict[str, tuple[type, ...]] = {
+    "laps": (int,),
+    "clean_laps": (int,),
+    "best_lap_s": (int, float, type(None)),
+    "first_clean_lap": (dict, type(None)),
+    "env_steps": (int,),
+}
+
+
+def read_lap_totals(path: Path) -> dict[str, Any]:
+    """The lap totals a resumed run continues from (``laps.json``, written with every
+    checkpoint; keys missing from it count from zero).
+
+    Args:
+        path: The run's ``laps.json``.
+
+    Raises:
+        DataFileError: The file is missing (the run has a checkpoint, so it was written:
+            deleted since, or the run was killed between its first checkpoint and this
+            file) or is not lap totals (corrupt). Resuming would reset the totals
+            silently; the message says how to resume anyway.
+    """
+    remedy = "restore the file, or write {} into it to resume with the lap totals counted from zero"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return {}
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataFileError(
+            f"{path} is missing, but the run has a checkpoint (each checkpoint writes it): "
+            f"its lap totals (laps, clean laps, best lap, first clean lap) are lost; {remedy}"
+        ) from None
+    try:
+        totals = json.loads(text)
+    except ValueError as exc:
+        raise DataFileError(f"{path} is not valid JSON ({exc}): {remedy}") from None
+    if not isinstance(totals, dict):
+        raise DataFileError(f"{path}: expected a JSON object of lap totals: {remedy}")
+    for key, types in _LAP_TOTAL_TYPES.items():
+        value = totals.get(key)
+        if key in totals and (not isinstance(value, types) or isinstance(value, bool)):
+            raise DataFileError(
+                f"{path}: {key} must be {' or '.join(t.__name__ for t in types)}, got "
+                f"{value!r}: {remedy}"
+            )
+    return totals
+
+
+def warm_up_kernels(config: Config) -> float | None:
+    """Compile the simulator's and the env's kernels (or load them from Numba's cache)
+    before training: one reset and one step of a throwaway env of the run's settings,
+    without files. When no compiled kernels are cached (the first run after an install
+    or an update) it first logs :data:`COMPILE_MESSAGE`.
+
+    Args:
+        config: The run's configuration.
+
+    Returns:
+        The warm-up's wall time, s; ``None`` for the game (its env is made once: the
+        kernels compile on its first step).
+    """
+    if config.backend != "sim":
+        return None
+    from acgym.rl.envs import make_env
+
+    if not kernels_cached():
+        logger.info(COMPILE_MESSAGE)
+    start_s = time.perf_counter()
+    env = make_env(config, num_envs=config.train.num_envs)
+    try:
+        env.reset(seed=config.agent.seed)
+        env.step(np.zeros(env.action_space.shape, dtype=np.float32))
+    finally:
+        env.close()
+    return time.perf_counter() - start_s
 
 
 def format_summary(result: RunResult) -> str:
@@ -454,6 +549,11 @@ def format_summary(result: RunResult) -> str:
         f"{s['episodes']} episodes, {s['updates']:,} updates in {_duration(s['train_time_s'])} "
         f"({s['steps_per_s']:.0f} steps/s this session; stopped by {s['stopped_by']})",
     ]
+    if s.get("compile_time_s") is not None:
+        lines.append(
+            f"warm-up: the kernels compiled or loaded in {s['compile_time_s']:.1f} s, before "
+            "the training time"
+        )
     if laps["clean_laps"]:
         first = laps["first_clean_lap"]
         lines.append(
@@ -499,7 +599,9 @@ __all__ = [
     "WandbLogger",
     "format_summary",
     "new_run_dir",
+    "read_lap_totals",
     "resolve_config",
     "resume_run_dir",
     "run_training",
+    "warm_up_kernels",
 ]

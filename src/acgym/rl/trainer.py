@@ -169,6 +169,7 @@ class _Envs:
         self.action_dim = action_box.shape[0]
         self.action_low = action_box.low.astype(np.float64)
         self.action_high = action_box.high.astype(np.float64)
+        self.observation_layout = ckpt.env_observation_layout(env)
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
         self.seed = 0
         self.resets = 0
@@ -280,7 +281,8 @@ class Trainer:
         agent_config: hyperparameters of the agent to build.
         run_dir: folder for ``config.json``, TensorBoard logs (``tb/``) and
             ``checkpoints/``; ``None`` writes nothing.
-        resume: a checkpoint folder, or a run folder (its latest checkpoint), to continue.
+        resume: a checkpoint folder, or a run folder (its latest checkpoint), to continue;
+            refused when the env's observation layout is not the checkpoint's.
         callbacks: hooks, called in order.
         evaluate: ``evaluate(agent, num_episodes) -> metrics`` every ``eval_interval``.
         info_keys: keys of the environment's final info to log per episode
@@ -605,6 +607,7 @@ class Trainer:
             path,
             self.agent,
             save_replay=self.config.save_replay,
+            observation_layout=self.envs.observation_layout,
             extra={
                 "counters": dataclasses.asdict(self.counters),
                 "trainer_config": to_plain(self.config),
@@ -622,7 +625,9 @@ class Trainer:
 
     def _resume(self, path: Path) -> None:
         path = ckpt.resolve_checkpoint(path)
-        meta = ckpt.load_checkpoint(path, self.agent)
+        meta = ckpt.load_checkpoint(
+            path, self.agent, observation_layout=self.envs.observation_layout
+        )
         self.counters = Counters(**meta["extra"].get("counters", {}))
         if not meta["replay"]:
             logger.warning("%s has no replay buffer: learning restarts from new experience", path)

@@ -1,0 +1,31 @@
+"""The imports DESIGN.md draws: no private name (``_x``) of one area imported by another."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import acgym
+
+SOURCE = Path(acgym.__file__).parent
+
+
+def _area(module: str) -> str:
+    """``acgym.<area>`` of a dotted module name (a top-level module is its own area)."""
+    parts = module.split(".")
+    return ".".join(parts[:2])
+
+
+def test_no_private_name_is_imported_across_areas() -> None:
+    crossings = []
+    for path in sorted(SOURCE.rglob("*.py")):
+        module = ".".join(path.relative_to(SOURCE.parent).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
+                continue
+            if not node.module.startswith("acgym.") or _area(node.module) == _area(module):
+                continue
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    crossings.append(f"{path.relative_to(SOURCE)}: {node.module}.{alias.name}")
+    assert crossings == []
