@@ -1,4 +1,6 @@
-"""Actions: rate-limited relative controls, absolute controls, and the exact inverse."""
+"""Actions: rate-limited relative controls, absolute controls, and the exact inverse.
+
+(The car maps' reader is tested in tests/test_car_maps.py.)"""
 
 from __future__ import annotations
 
@@ -12,11 +14,8 @@ from acgym.env.actions import (
     ActionMapper,
     CarMaps,
     controls_from_telemetry,
-    read_brake_map,
-    read_steer_map,
     telemetry_from_controls,
 )
-from acgym.errors import CarFileError
 
 PACKAGE_CARS_DIR = Path(acgym.__file__).resolve().parent / "sim" / "cars"
 
@@ -26,25 +25,6 @@ CARS = ("dallara_f317", "bmw_z4_gt3", "ks_mazda_miata")
 @pytest.fixture
 def dallara():
     return CarMaps.from_folder(PACKAGE_CARS_DIR / "dallara_f317")
-
-
-def test_steer_map_reads_both_header_formats(reference_cars_dir):
-    dallara = read_steer_map(reference_cars_dir / "dallara_f317" / "steer_map.csv")
-    assert dallara.full_lock_steer == 0.5341796875
-    assert dallara.full_lock_deg == 240.0
-    miata = read_steer_map(reference_cars_dir / "ks_mazda_miata" / "steer_map.csv")
-    assert miata.full_lock_steer == 1.0
-    assert miata.full_lock_deg == pytest.approx(302.3999938964844)
-
-
-def test_brake_map_reads_and_maps_released_and_full_brake(reference_cars_dir):
-    brake = read_brake_map(reference_cars_dir / "dallara_f317" / "brake_map.csv")
-    assert brake.status(-1.0) == 0.0
-    assert brake.status(1.0) == 1.0
-    assert brake.status(0.0) == pytest.approx(0.18946455419063568)
-    # halfway between the points at 0.0 and 0.1: linear interpolation
-    assert brake.status(0.05) == pytest.approx(0.5 * (0.18946455419063568 + 0.2381608933210373))
-    assert brake.input(0.18946455419063568) == pytest.approx(0.0)
 
 
 def test_relative_steer_rate_is_900_deg_per_s_through_the_steer_map(dallara):
@@ -116,38 +96,3 @@ def test_first_logged_step_counts_as_a_zero_relative_action(dallara):
 def test_telemetry_maps_steer_angle_and_pedals_to_controls(dallara):
     controls = controls_from_telemetry(120.0, 0.75, 0.0, dallara)
     np.testing.assert_allclose(controls, [0.5341796875 / 2, 0.5, -1.0])
-
-
-def test_steer_map_with_unmirrored_rows_is_refused(tmp_path):
-    path = tmp_path / "steer_map.csv"
-    path.write_text("action_steerAngle,steerAngle\n-0.5,-200\n0.5,240\n")
-    with pytest.raises(CarFileError, match="mirror"):
-        read_steer_map(path)
-
-
-def test_brake_map_that_cannot_be_inverted_is_refused(tmp_path):
-    path = tmp_path / "brake_map.csv"
-    path.write_text("x_points,y_points\n-1,0\n0,0.5\n1,0.5\n")
-    with pytest.raises(CarFileError, match="increase strictly"):
-        read_brake_map(path)
-
-
-def test_missing_car_file_is_a_car_file_error(tmp_path):
-    with pytest.raises(CarFileError, match="cannot read"):
-        CarMaps.from_folder(tmp_path)
-
-
-@pytest.mark.parametrize("car_name", CARS)
-def test_package_car_folders_have_readable_maps_matching_the_originals(
-    reference_cars_dir, car_name
-):
-    ours = CarMaps.from_folder(PACKAGE_CARS_DIR / car_name)
-    original = CarMaps.from_folder(reference_cars_dir / car_name)
-    assert ours.steer.full_lock_steer == pytest.approx(original.steer.full_lock_steer)
-    assert ours.steer.full_lock_deg == pytest.approx(original.steer.full_lock_deg, rel=1e-6)
-    statuses = np.linspace(0.0, 1.0, 11)
-    np.testing.assert_allclose(
-        ours.brake.input(statuses),
-        original.brake.input(statuses),
-        atol=1e-3,  # files rounded to 6 digits
-    )

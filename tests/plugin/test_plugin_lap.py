@@ -38,8 +38,7 @@ class LineFollower:
         car = load_car(car_name)
         self.line_m = line_m
         self.step_m = float(np.median(np.hypot(*np.diff(line_m, axis=0).T)))
-        self.map_deg = np.asarray(car.steering.map_deg)
-        self.map_input = np.asarray(car.steering.map_input)
+        self.steer_map = car.steering.map
         self.ratio = car.steering.ratio
         self.wheelbase_m = car.chassis.wheelbase_m
 
@@ -58,7 +57,7 @@ class LineFollower:
         left = -math.sin(yaw) * dx + math.cos(yaw) * dy
         curvature = 2.0 * left / max(ahead * ahead + left * left, 1.0)
         wheel_deg = -math.degrees(math.atan(self.wheelbase_m * curvature)) * self.ratio
-        steer = float(np.interp(wheel_deg, self.map_deg, self.map_input))  # AC: - = left
+        steer = float(self.steer_map.to_steer(wheel_deg))  # AC: - = left
         error = TARGET_SPEED_MPS - speed
         acc = float(np.clip(0.3 * error, -1.0, 1.0))
         brake = 0.0 if error < -3.0 else -1.0

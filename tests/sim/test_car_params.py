@@ -13,6 +13,7 @@ import yaml
 
 from acgym.errors import CarFileError
 from acgym.sim import CarParams, World, WorldConfig, list_cars, load_car
+from acgym.sim import layout as L
 from acgym.sim.car_params import CARS_DIR, Differential, car_param_array
 from acgym.sim.layout import NUM_PARAMS
 from acgym.units import AIR_DENSITY_KGPM3, GRAVITY_MPS2, RPM_PER_RADPS
@@ -58,22 +59,43 @@ def test_steer_maps_hold_the_original_locks() -> None:
         "ks_mazda_miata": (1.0, 302.4),
     }
     for name, (full_input, lock_deg) in expected.items():
-        steering = load_car(name).steering
-        assert steering.map_input[-1] == pytest.approx(full_input)
-        assert steering.lock_deg == pytest.approx(lock_deg, abs=1e-3)
-        assert steering.wheel_deg(1.0) == pytest.approx(lock_deg, abs=1e-3)  # clamped at the lock
-        assert steering.wheel_deg(-0.5 * full_input) == pytest.approx(-0.5 * lock_deg, abs=1e-3)
+        steer_map = load_car(name).steering.map
+        assert steer_map.full_lock_steer == pytest.approx(full_input)
+        assert steer_map.full_lock_deg == pytest.approx(lock_deg, abs=1e-3)
+        assert steer_map.to_deg(1.0) == pytest.approx(lock_deg, abs=1e-3)  # clamped at the lock
+        assert steer_map.to_deg(-0.5 * full_input) == pytest.approx(-0.5 * lock_deg, abs=1e-3)
 
 
 def test_brake_map_is_the_documented_power_curve(car: CarParams) -> None:
     for x in np.linspace(-1.0, 1.0, 21):
-        assert car.brake_map.status_at(x) == pytest.approx(((x + 1.0) / 2.0) ** 2.4, abs=1e-6)
+        assert car.brake_map.status(x) == pytest.approx(((x + 1.0) / 2.0) ** 2.4, abs=1e-6)
     # the original project's sample maps read 0.18946 at input 0 (0.5 ** 2.4)
-    assert car.brake_map.status_at(0.0) == pytest.approx(0.189465, abs=1e-6)
+    assert car.brake_map.status(0.0) == pytest.approx(0.189465, abs=1e-6)
     for status in (0.0, 0.2, 0.7, 1.0):
-        assert car.brake_map.status_at(car.brake_map.input_for(status)) == pytest.approx(
-            status, abs=1e-9
-        )
+        assert car.brake_map.status(car.brake_map.input(status)) == pytest.approx(status, abs=1e-9)
+
+
+def test_the_kernels_get_every_row_of_the_maps(tmp_path: Path) -> None:
+    folder = _broken_copy(tmp_path, lambda d: None)
+    (folder / "steer_map.csv").write_text(
+        "x_points,y_points\n-0.6,-300\n-0.2,-60\n0.2,60\n0.6,300\n"
+    )
+    car = load_car(folder)
+    p = car_param_array(car)
+    assert p[L.P_NUM_STEER_POINTS] == 4
+    np.testing.assert_array_equal(
+        p[L.P_STEER_MAP_IN : L.P_STEER_MAP_IN + 4], [-0.6, -0.2, 0.2, 0.6]
+    )
+    np.testing.assert_array_equal(
+        p[L.P_STEER_MAP_DEG : L.P_STEER_MAP_DEG + 4], [-300.0, -60.0, 60.0, 300.0]
+    )
+    assert p[L.P_NUM_BRAKE_POINTS] == 21
+    np.testing.assert_array_equal(
+        p[L.P_BRAKE_MAP_OUT : L.P_BRAKE_MAP_OUT + 21], car.brake_map.status_points
+    )
+    world = World(car, 1)
+    world.step(np.array([[0.4, -1.0, -1.0]]))
+    assert world.steer_wheel_deg[0] == pytest.approx(180.0)  # between the rows 0.2 and 0.6
 
 
 def test_vehicle_limits_come_from_the_tyre_peak_at_static_load(car: CarParams) -> None:
@@ -186,6 +208,7 @@ def test_bad_car_files_say_what_is_wrong(tmp_path: Path, edit: object, message: 
 
 
 def test_missing_or_malformed_maps_are_reported(tmp_path: Path) -> None:
+    """(Every fault of the maps, and the env's refusing the same: tests/test_car_maps.py.)"""
     folder = _broken_copy(tmp_path, lambda d: None)
     (folder / "steer_map.csv").unlink()
     with pytest.raises(CarFileError, match=r"steer_map\.csv: missing"):

@@ -26,7 +26,7 @@ G = 9.80665
 def steer_input(car: CarParams, road_wheel_deg: float) -> float:
     """The steer input for a road-wheel angle (positive = left; AC's input is negative)."""
     wheel_deg = -road_wheel_deg * car.steering.ratio
-    return float(np.interp(wheel_deg, car.steering.map_deg, car.steering.map_input))
+    return float(car.steering.map.to_steer(wheel_deg))
 
 
 def constant_steer_run(

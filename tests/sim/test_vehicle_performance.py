@@ -150,7 +150,7 @@ def max_sustained_lateral_mps2(car: CarParams, v_mps: float, ramp_s: float = 40.
     the largest 1-s mean lateral acceleration before a spin or running out of lock."""
     world = World(car, 1)
     world.reset(speed_mps=v_mps)
-    lock_input = car.steering.map_input[-1]
+    lock_input = car.steering.map.full_lock_steer
     steps = int(ramp_s * 25)
     gas = 0.5
     history = []
@@ -279,7 +279,7 @@ def test_braking_from_100_kmh_matches_peak_deceleration(car: CarParams) -> None:
                 0.9 if -world.slip_ratio[0].min() > tf.peak_slip_ratio else min(1.02 * release, 1.0)
             )
             torque = release * min(torque_f / bias, torque_r / (1.0 - bias))
-            brake = car.brake_map.input_for(min(torque / car.brakes.max_torque_nm, 1.0))
+            brake = float(car.brake_map.input(min(torque / car.brakes.max_torque_nm, 1.0)))
         world.step(np.array([[0.0, -1.0, brake]]))
         if world.vx_mps[0] < 0.01:
             break

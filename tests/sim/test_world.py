@@ -120,16 +120,16 @@ def test_views_are_read_only_and_shaped_per_car(car: CarParams) -> None:
 def test_applied_controls_go_through_the_steer_and_brake_maps(car: CarParams) -> None:
     world = World(car, 1)
     world.step(np.array([[-0.25, 0.5, 0.0]]))
-    wheel_deg = car.steering.wheel_deg(-0.25)
+    wheel_deg = float(car.steering.map.to_deg(-0.25))
     assert world.steer_wheel_deg[0] == pytest.approx(wheel_deg)
     assert world.road_wheel_angle_rad[0] == pytest.approx(
         np.radians(-wheel_deg / car.steering.ratio)
     )
     assert world.road_wheel_angle_rad[0] > 0.0  # negative steer turns left
     assert world.gas[0] == pytest.approx(0.75)
-    assert world.brake[0] == pytest.approx(car.brake_map.status_at(0.0))
+    assert world.brake[0] == pytest.approx(float(car.brake_map.status(0.0)))
     world.step(np.array([[-5.0, 3.0, -7.0]]))  # out of range: clipped
-    assert world.steer_wheel_deg[0] == pytest.approx(-car.steering.lock_deg)
+    assert world.steer_wheel_deg[0] == pytest.approx(-car.steering.map.full_lock_deg)
     assert world.gas[0] == 1.0 and world.brake[0] == 0.0
 
 

@@ -2,13 +2,9 @@
 
 A car is a folder. ``car.yaml`` holds the physical parameters in SI units, each either a
 plain number or ``{value: ..., source: "..."}`` saying where the number comes from;
-``steer_map.csv`` and ``brake_map.csv`` use the original project's formats:
-
-* ``steer_map.csv``: columns ``action_steerAngle,steerAngle`` (or ``x_points,y_points``),
-  normalized steer input -> steering-wheel degrees, at least two rows; the map is linear
-  between rows and clamped beyond the end rows (the car's steering lock).
-* ``brake_map.csv``: columns ``x_points,y_points``, brake input in [-1, 1] -> brake status
-  in [0, 1], increasing.
+``steer_map.csv`` and ``brake_map.csv`` use the original project's formats and are read by
+:mod:`acgym.car_maps`, the one reader the environment uses too (a folder one accepts the
+other accepts, with the same numbers).
 
 Add a car by adding a folder (in ``acgym/sim/cars/`` or anywhere, loaded by path): no code.
 :func:`load_car` returns a frozen :class:`CarParams` tree; :func:`car_param_array` packs it
@@ -18,7 +14,6 @@ into the flat ``float64`` array the compiled kernels read (columns in
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import itertools
 import math
@@ -32,6 +27,7 @@ import yaml
 from numpy.typing import NDArray
 from scipy.optimize import minimize_scalar
 
+from acgym.car_maps import BrakeMap, CarMaps, SteerMap
 from acgym.errors import CarFileError
 from acgym.sim import layout as L
 from acgym.sim.tyres import load_friction, magic_formula, stiffness_factor
@@ -42,8 +38,6 @@ CARS_DIR = Path(__file__).resolve().parent / "cars"
 """Folder of the built-in car presets."""
 
 CAR_FILE = "car.yaml"
-STEER_MAP_FILE = "steer_map.csv"
-BRAKE_MAP_FILE = "brake_map.csv"
 
 
 @dataclass(frozen=True)
@@ -269,47 +263,15 @@ class Brakes:
 
 @dataclass(frozen=True)
 class Steering:
-    """Steering: normalized input -> steering-wheel degrees (map) -> road-wheel angle.
+    """Steering: normalized input -> steering-wheel degrees (the steer map) -> road-wheel angle.
 
     Attributes:
         ratio: Steering-wheel angle / road-wheel angle.
-        map_input: Normalized steer inputs of the steer map, increasing.
-        map_deg: Steering-wheel degrees at those inputs (ends = the steering lock).
+        map: The car's ``steer_map.csv`` (its ends are the steering lock).
     """
 
     ratio: float
-    map_input: tuple[float, ...]
-    map_deg: tuple[float, ...]
-
-    @property
-    def lock_deg(self) -> float:
-        """Steering-wheel angle at full lock, deg."""
-        return max(abs(self.map_deg[0]), abs(self.map_deg[-1]))
-
-    def wheel_deg(self, steer: float) -> float:
-        """Steering-wheel degrees for a normalized steer input."""
-        return float(np.interp(steer, self.map_input, self.map_deg))
-
-
-@dataclass(frozen=True)
-class BrakeMap:
-    """Brake input in [-1, 1] -> brake status in [0, 1] (linear between points).
-
-    Attributes:
-        inputs: Brake inputs, increasing, covering [-1, 1].
-        status: Brake status at those inputs.
-    """
-
-    inputs: tuple[float, ...]
-    status: tuple[float, ...]
-
-    def status_at(self, brake: float) -> float:
-        """Brake status for a brake input."""
-        return float(np.interp(brake, self.inputs, self.status))
-
-    def input_for(self, status: float) -> float:
-        """Brake input that gives ``status`` (inverse map; the map is increasing)."""
-        return float(np.interp(status, self.status, self.inputs))
+    map: SteerMap
 
 
 @dataclass(frozen=True)
@@ -320,7 +282,8 @@ class CarParams:
         name: Preset name (folder name), e.g. ``bmw_z4_gt3``.
         description: What car this is.
         chassis, aero, front_tyre, rear_tyre, engine, gearbox, differential, brakes,
-        steering, brake_map: The parts (see their classes).
+        steering: The steering ratio and steer map.
+        brake_map: The car's ``brake_map.csv``.
         sources: Reference keys -> citations, for the ``source`` fields.
         path: Folder the car was loaded from.
     """
@@ -692,15 +655,15 @@ def car_param_array(
     p[L.P_BRAKE_MAX_NM] = car.brakes.max_torque_nm
     p[L.P_BRAKE_FRONT] = car.brakes.front_fraction
     p[L.P_ABS] = 1.0 if car.brakes.abs else 0.0
-    s = car.steering
-    p[L.P_STEER_RATIO] = s.ratio
-    p[L.P_NUM_STEER_POINTS] = len(s.map_input)
-    p[L.P_STEER_MAP_IN : L.P_STEER_MAP_IN + len(s.map_input)] = s.map_input
-    p[L.P_STEER_MAP_DEG : L.P_STEER_MAP_DEG + len(s.map_deg)] = s.map_deg
+    p[L.P_STEER_RATIO] = car.steering.ratio
+    s = car.steering.map
+    p[L.P_NUM_STEER_POINTS] = n = len(s.input_points)
+    p[L.P_STEER_MAP_IN : L.P_STEER_MAP_IN + n] = s.input_points
+    p[L.P_STEER_MAP_DEG : L.P_STEER_MAP_DEG + n] = s.angle_points_deg
     b = car.brake_map
-    p[L.P_NUM_BRAKE_POINTS] = len(b.inputs)
-    p[L.P_BRAKE_MAP_IN : L.P_BRAKE_MAP_IN + len(b.inputs)] = b.inputs
-    p[L.P_BRAKE_MAP_OUT : L.P_BRAKE_MAP_OUT + len(b.status)] = b.status
+    p[L.P_NUM_BRAKE_POINTS] = n = len(b.input_points)
+    p[L.P_BRAKE_MAP_IN : L.P_BRAKE_MAP_IN + n] = b.input_points
+    p[L.P_BRAKE_MAP_OUT : L.P_BRAKE_MAP_OUT + n] = b.status_points
     p[L.P_OFFTRACK_GRIP] = offtrack_grip
     p[L.P_OFFTRACK_ROLLING_RESISTANCE] = offtrack_rolling_resistance
     p[L.P_SLIP_SPEED_MPS] = slip_speed_mps
@@ -792,8 +755,7 @@ def load_car(name_or_path: str | Path) -> CarParams:
         )
     tyres = reader.mapping(root["tyres"], "tyres")
     reader.check_keys(tyres, "tyres", required=("front", "rear"))
-    steer_in, steer_deg = _read_steer_map(folder / STEER_MAP_FILE)
-    brake_in, brake_out = _read_brake_map(folder / BRAKE_MAP_FILE)
+    maps = CarMaps.from_folder(folder)
     engine = reader.section(root, "engine", Engine, nested=("torque_curve",))
     car = CarParams(
         name=folder.name,
@@ -808,10 +770,9 @@ def load_car(name_or_path: str | Path) -> CarParams:
         brakes=reader.section(root, "brakes", Brakes),
         steering=Steering(
             ratio=reader.number(reader.mapping(root["steering"], "steering"), "ratio", "steering"),
-            map_input=steer_in,
-            map_deg=steer_deg,
+            map=maps.steer,
         ),
-        brake_map=BrakeMap(inputs=brake_in, status=brake_out),
+        brake_map=maps.brake,
         sources=tuple((str(k), str(v)) for k, v in (root.get("sources") or {}).items()),
         path=str(folder),
     )
@@ -928,60 +889,6 @@ class _Reader:
             else:
                 values[name] = self.number(data, name, where)
         return cls(**values)
-
-
-def _read_csv_columns(
-    path: Path, accepted: tuple[tuple[str, str], ...]
-) -> tuple[list[float], list[float]]:
-    if not path.is_file():
-        raise CarFileError(f"{path}: missing; every car folder needs {path.name}")
-    with open(path, newline="", encoding="utf-8") as stream:
-        rows = [row for row in csv.reader(stream) if row and any(cell.strip() for cell in row)]
-    if not rows:
-        raise CarFileError(f"{path}: empty file")
-    header = tuple(cell.strip() for cell in rows[0])
-    if header not in accepted:
-        raise CarFileError(
-            f"{path}: header {','.join(header)!r} not understood; expected one of "
-            + " or ".join(repr(",".join(h)) for h in accepted)
-        )
-    xs, ys = [], []
-    for number, row in enumerate(rows[1:], start=2):
-        try:
-            x, y = (float(cell) for cell in row)
-        except ValueError as exc:
-            raise CarFileError(f"{path}: line {number}: expected two numbers, got {row!r}") from exc
-        if not (math.isfinite(x) and math.isfinite(y)):
-            raise CarFileError(f"{path}: line {number}: values must be finite, got {row!r}")
-        xs.append(x)
-        ys.append(y)
-    if len(xs) < 2:
-        raise CarFileError(f"{path}: need at least two rows of data, got {len(xs)}")
-    if any(b <= a for a, b in itertools.pairwise(xs)):
-        raise CarFileError(f"{path}: the input column must increase row by row")
-    return xs, ys
-
-
-def _read_steer_map(path: Path) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    xs, ys = _read_csv_columns(
-        path, (("action_steerAngle", "steerAngle"), ("x_points", "y_points"))
-    )
-    if len(xs) > L.MAX_STEER_MAP_POINTS:
-        raise CarFileError(f"{path}: at most {L.MAX_STEER_MAP_POINTS} rows, got {len(xs)}")
-    if any(b <= a for a, b in itertools.pairwise(ys)):
-        raise CarFileError(f"{path}: steering-wheel degrees must increase with the input")
-    return tuple(xs), tuple(ys)
-
-
-def _read_brake_map(path: Path) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    xs, ys = _read_csv_columns(path, (("x_points", "y_points"),))
-    if len(xs) > L.MAX_BRAKE_MAP_POINTS:
-        raise CarFileError(f"{path}: at most {L.MAX_BRAKE_MAP_POINTS} rows, got {len(xs)}")
-    if xs[0] > -1.0 or xs[-1] < 1.0:
-        raise CarFileError(f"{path}: brake inputs must cover [-1, 1], got [{xs[0]}, {xs[-1]}]")
-    if any(y < 0.0 or y > 1.0 for y in ys) or any(b < a for a, b in itertools.pairwise(ys)):
-        raise CarFileError(f"{path}: brake status must be in [0, 1] and never decrease")
-    return tuple(xs), tuple(ys)
 
 
 def _validate(car: CarParams, file: Path) -> None:

@@ -323,6 +323,6 @@ class ExpertDriver:
         out[:, 1] = 2.0 * gas - 1.0
         for idx, car in self._groups:
             wheel_deg = -np.degrees(delta[idx]) * car.steering.ratio  # AC: negative = left
-            out[idx, 0] = np.interp(wheel_deg, car.steering.map_deg, car.steering.map_input)
-            out[idx, 2] = np.interp(brake_status[idx], car.brake_map.status, car.brake_map.inputs)
+            out[idx, 0] = car.steering.map.to_steer(wheel_deg)
+            out[idx, 2] = car.brake_map.input(brake_status[idx])
         return out

@@ -17,6 +17,8 @@ Three arrays per car:
 
 from __future__ import annotations
 
+from acgym.car_maps import MAX_BRAKE_MAP_POINTS, MAX_STEER_MAP_POINTS
+
 NUM_WHEELS = 4
 WHEEL_NAMES = ("fl", "fr", "rl", "rr")
 
@@ -24,10 +26,8 @@ MAX_TORQUE_POINTS = 24
 """Most points of an engine's full-load torque curve."""
 MAX_GEARS = 8
 """Most forward gears."""
-MAX_STEER_MAP_POINTS = 8
-"""Most points of a steer map (normalized input -> steering-wheel degrees)."""
-MAX_BRAKE_MAP_POINTS = 64
-"""Most points of a brake map (brake input -> brake status)."""
+# MAX_STEER_MAP_POINTS, MAX_BRAKE_MAP_POINTS: the car maps' row limits (acgym.car_maps,
+# whose reader enforces them for the simulator and the environment alike)
 
 # --- tyre block (one per axle), offsets from P_TYRE_FRONT / P_TYRE_REAR -----------------
 T_MU_X = 0  # peak longitudinal friction coefficient at the nominal load
