@@ -1,4 +1,5 @@
-"""``acgym sim drive``: lap times printed, the episode log and the lap map written."""
+"""``acgym sim drive``: lap times printed, the episode log and the lap map written, all of it
+the environment's own (reward, episode ends, laps) under the run's config."""
 
 from __future__ import annotations
 
@@ -8,12 +9,17 @@ import json
 import re
 from pathlib import Path
 
+import gymnasium as gym
+import numpy as np
 import pandas as pd
 import pytest
 
 from acgym.cli import main
+from acgym.config import load_config
 from acgym.env.history import find_histories, load_history
 from acgym.protocol.channels import REQUIRED_CHANNELS
+from acgym.rl.laps import laps_from_states
+from acgym.units import KMH_PER_MPS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -60,6 +66,74 @@ def test_drive_writes_one_episode_in_the_episode_log_layout(
     assert stats["ep_bestLapTime"].iloc[0] == pytest.approx(lap_2_s)
     assert stats["BestLap"].iloc[0] == pytest.approx(lap_2_s)
     assert json.loads((out / "laps" / "static_info.json").read_text())["backend"] == "simulator"
+
+
+def _logged_states(out: Path) -> pd.DataFrame:
+    (episode,) = find_histories(out / "laps")
+    return load_history(episode).states
+
+
+def _expert_in_the_env(overrides: list[str], steps: int) -> tuple[pd.DataFrame, list[tuple]]:
+    """The expert in ``acgym/Race-v0`` with the config of ``overrides``: the episode's
+    states and each step's (reward, terminated, truncated)."""
+    config = load_config(overrides=overrides).env
+    env = gym.make("acgym/Race-v0", track="oval", car="dallara_f317", config=config)
+    env.reset(seed=0)
+    outcomes = []
+    for _ in range(steps):
+        _, reward, terminated, truncated, _ = env.step(env.unwrapped.expert_action())
+        outcomes.append((reward, terminated, truncated))
+    states = env.unwrapped.episode_states()
+    env.close()
+    return states, outcomes
+
+
+def _outcomes(states: pd.DataFrame) -> list[tuple]:
+    """(reward, terminated, truncated) of each logged step after the reset state."""
+    columns = ("reward", "terminated", "TimeLimit.truncated")
+    return list(states[list(columns)].iloc[1:].itertuples(index=False, name=None))
+
+
+def test_drive_logs_the_envs_own_reward_episode_ends_and_laps(
+    drive_run: tuple[int, str, Path],
+) -> None:
+    _, text, out = drive_run
+    logged = _logged_states(out)
+    states, outcomes = _expert_in_the_env([], len(logged) - 1)
+    assert _outcomes(logged) == outcomes  # exactly: the same numbers
+    pd.testing.assert_frame_equal(
+        logged[["speed", "gap", "steerAngle", "brakeStatus"]],
+        states[["speed", "gap", "steerAngle", "brakeStatus"]],
+    )
+    laps = laps_from_states(states)
+    assert laps_from_states(logged) == laps and len(laps.laps) == 2
+    printed = [float(t) for t in re.findall(r"lap \d: (\d+\.\d{3}) s", text)]
+    assert printed == [lap.time_s for lap in laps.laps]
+
+
+def test_a_config_change_changes_the_logged_reward_as_it_changes_the_envs(
+    drive_run: tuple[int, str, Path], tmp_path: Path
+) -> None:
+    overrides = ["env.gap_const=20", "env.penalize_actions_diff=true"]
+    args = ["sim", "drive", "--track", "oval", "--car", "dallara_f317", "--laps", "1"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main([*args, "--out", str(tmp_path), *overrides]) == 0
+    logged = _logged_states(tmp_path)
+    _, outcomes = _expert_in_the_env(overrides, len(logged) - 1)
+    assert _outcomes(logged) == outcomes
+    # the expert drives the same steps whatever the reward; the reward follows the config:
+    # speed (km/h) x (1 - |gap| / 20) / 300 - 0.1 x the change of the applied controls
+    default = _logged_states(drive_run[2]).iloc[: len(logged)]
+    pd.testing.assert_frame_equal(logged[["speed", "gap"]], default[["speed", "gap"]])
+    applied = np.stack(
+        [logged["steerAngle"] / 450.0, logged["accStatus"], logged["brakeStatus"]], axis=1
+    )
+    change = np.linalg.norm(np.diff(applied, axis=0), axis=1)
+    change[:2] = 0.0  # no penalty until three previous controls exist, as the original
+    speed_term = KMH_PER_MPS * logged["speed"] * (1.0 - logged["gap"].abs() / 20.0) / 300.0
+    expected = speed_term.to_numpy()[1:] - 0.1 * change
+    np.testing.assert_allclose(logged["reward"].to_numpy()[1:], expected, rtol=1e-9, atol=1e-12)
+    assert np.abs(logged["reward"] - default["reward"]).max() > 0.01
 
 
 def test_drive_draws_the_flying_lap_as_a_png(drive_run: tuple[int, str, Path]) -> None:

@@ -26,6 +26,7 @@ from acgym.env.episode_log import EpisodeLog, StepLog
 from acgym.env.observations import Frame
 from acgym.env.pipeline import StepPipeline
 from acgym.env.rendering import EnvRenderer, available_render_modes
+from acgym.env.sim_extension import SimulatorExtension
 from acgym.env.terminations import Terminations, make_terminations
 from acgym.errors import ConfigError
 from acgym.fileio import write_text_atomic
@@ -38,12 +39,11 @@ StepResult = tuple[Any, float, bool, bool, dict[str, Any]]
 """observation, reward, terminated, truncated, info."""
 
 
-class RacingEnv(gym.Env[Any, NDArray[np.float32]]):
+class RacingEnv(SimulatorExtension, gym.Env[Any, NDArray[np.float32]]):
     """Race a car around a track, in Assetto Corsa or the built-in simulator.
 
-    The spaces, reward, starts and episode ends are documented in docs/environment.md
-    (``observation_layout`` names every observation value). ``set_actions(a)`` then
-    ``step(None)`` is the real-time pair: apply now, read the next state later.
+    Spaces, reward, starts, episode ends and the extensions (the real-time pair ``set_actions(a)``
+    / ``step(None)``; the simulator's, ``SimulatorExtension``) are in docs/environment.md.
 
     Args:
         backend: The world (``LocalSim``, ``Remote`` or any ``Backend``).

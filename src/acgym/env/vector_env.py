@@ -47,6 +47,7 @@ from acgym.env.episode_log import EpisodeLog, RowRecorder
 from acgym.env.observations import DERIVED_CHANNELS
 from acgym.env.pipeline import IMAGE_KEY, VECTOR_KEY, StepPipeline
 from acgym.env.rendering import TopDownRenderer
+from acgym.env.sim_extension import SimulatorExtension
 from acgym.env.starts import START_OPTIONS, start_placement
 from acgym.errors import ConfigError
 from acgym.fileio import write_text_atomic
@@ -58,7 +59,7 @@ from acgym.track.track import Track
 FloatArray = NDArray[np.float64]
 
 
-class RaceVectorEnv(VectorEnv):
+class RaceVectorEnv(SimulatorExtension, VectorEnv):
     """``num_envs`` cars of ``acgym/Race-v0`` in one simulator (see the module docstring).
 
     Args:

@@ -94,14 +94,10 @@ def make_env(
 
 def sim_rows(env: Any) -> Callable[[], Any] | None:
     """A function returning the simulator's current telemetry rows ``(N, C)`` behind an
-    env, or None for a backend without them (the game)."""
+    env (columns: ``env.unwrapped.telemetry_columns``), or None for a backend without them
+    (the game): the env's simulator extension, ``acgym.env.sim_extension``."""
     base = env.unwrapped
-    session = getattr(base, "session", None)  # the batched vector env
-    if session is None:
-        session = getattr(getattr(base, "backend", None), "session", None)
-    if session is None:
-        return None
-    return lambda: session.telemetry_array
+    return base.telemetry_rows if getattr(base, "has_simulator", False) else None
 
 
 __all__ = ["REMOTE_ENV_ID", "SIM_ENV_ID", "env_kwargs", "make_env", "sim_rows"]

@@ -1,10 +1,12 @@
 """The simulator's expert driver (``acgym.sim.driver``) at the wheel of a ``RacingEnv``.
 
-The expert's controls are turned into actions through the environment's own action
-mapping (the exact inverse, relative or absolute), so its laps go through the same rate
-limits as the agent's and are logged by the environment's episode log in the original
-dataset layout: demonstrations for offline training, and the reference lap of the
-evaluation plot.
+The expert is asked through the environment's simulator extension
+(``env.unwrapped.expert_action()``, :mod:`acgym.env.sim_extension`): its controls come as
+actions through the environment's own action mapping (the exact inverse, relative or
+absolute), so its laps go through the same rate limits, reward and episode-end rules as
+the agent's and are logged by the environment's episode log in the original dataset
+layout: demonstrations for offline training, the reference lap of the evaluation plot,
+and ``acgym sim drive``.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from acgym.env.config import EnvConfig
 from acgym.errors import ConfigError
 from acgym.rl.laps import EpisodeLaps, laps_from_states
+
+if TYPE_CHECKING:
+    from acgym.track.track import Track
 
 logger = logging.getLogger(__name__)
 
@@ -65,63 +70,48 @@ def drive_expert(
         The episode; its states stay in the env's recorder until the next reset / close
         (which write the episode log when the env has an output folder).
     """
-    from acgym.sim.driver import ExpertDriver
-
     base = env.unwrapped
-    session = getattr(getattr(base, "backend", None), "session", None)
-    if session is None:
-        raise ConfigError("the expert drives the built-in simulator only (backend=sim)")
+    if not getattr(base, "has_simulator", False):
+        raise ConfigError(
+            "the expert drives the built-in simulator in this process only (acgym/Race-v0, "
+            "backend=sim)"
+        )
     if not (math.isfinite(noise_std) and noise_std >= 0.0):
         raise ConfigError(f"noise_std: expected a finite number >= 0, got {noise_std}")
-    mapper = base.action_mapper
     noise = np.random.default_rng(seed)
     env.reset(seed=seed)
-    driver = ExpertDriver(session)
-    driver.reset()
-    controls = np.array(_neutral())
+    completed = base.telemetry_columns["completedLaps"]
     steps, ended = 0, False
     limit = max_steps if max_steps is not None else base.max_episode_steps + 1
     while steps < limit:
-        wanted = driver.controls()[0]
-        action = mapper.to_actions(controls, wanted)
+        action = base.expert_action()
         if noise_std > 0.0:
             action = action + noise.normal(0.0, noise_std, action.shape)
-        action = np.clip(action, -1.0, 1.0).astype(np.float32)
-        controls = mapper.to_controls(action.astype(np.float64), controls)
+            action = np.clip(action, -1.0, 1.0).astype(np.float32)
         _, _, terminated, truncated, _ = env.step(action)
         steps += 1
         if terminated or truncated:
             ended = True
             break
-        if session.telemetry_array[0, _completed_column()] >= laps:
+        if base.telemetry_rows()[0, completed] >= laps:
             break
     states = base.episode_states()
     return ExpertRun(states, laps_from_states(states), steps, ended)
 
 
-def _neutral() -> tuple[float, float, float]:
-    from acgym.env.actions import NEUTRAL_CONTROLS
-
-    return NEUTRAL_CONTROLS
-
-
-def _completed_column() -> int:
-    from acgym.env.backends.local import SIM_ROW_LAYOUT
-
-    return int(SIM_ROW_LAYOUT.columns["completedLaps"])
-
-
 def make_sim_env(
-    track: str, car: str, config: EnvConfig | None = None, *, output_dir: Path | None = None
+    track: Track | str,
+    car: str,
+    config: EnvConfig | None = None,
+    *,
+    output_dir: Path | None = None,
 ) -> Any:
-    """A single ``acgym/Race-v0`` env of ``track`` and ``car`` (eval-style: fixed start)."""
-    import dataclasses
-
+    """A single ``acgym/Race-v0`` env of ``track`` and ``car`` with ``config`` (whose
+    ``track`` and ``car`` become these; its ``start`` says where episodes start)."""
     import gymnasium as gym
 
     import acgym  # noqa: F401  (registers the ids)
 
-    config = dataclasses.replace(config or EnvConfig(), track=track, car=car)
     return gym.make("acgym/Race-v0", track=track, car=car, config=config, output_dir=output_dir)
 
 

@@ -112,9 +112,7 @@ class LapStats(Callback):
         self.rows = sim_rows(env)
         self.tracker: LapTracker | None = None
         if self.rows is not None:
-            from acgym.env.backends.local import SIM_ROW_LAYOUT
-
-            self.tracker = LapTracker(num_envs, SIM_ROW_LAYOUT.columns)
+            self.tracker = LapTracker(num_envs, env.unwrapped.telemetry_columns)
         self.laps = 0
         self.clean_laps = 0
         self.best_lap_s: float | None = None

@@ -52,6 +52,11 @@ class LocalSim:
         car: A car preset name, folder or ``CarParams``.
         world_config: Rates and surface settings of the simulator.
         start: Default start of the episodes.
+
+    Attributes:
+        session: The simulator (one car). The env's simulator extension
+            (``acgym.env.sim_extension``) reaches it here; code outside the env uses
+            that extension.
     """
 
     kind: BackendKind = "sim"
