@@ -3,9 +3,10 @@
 :class:`Config` is a tree of frozen dataclasses with a docstring per field.
 :func:`load_config` builds it from YAML and ``key=value`` overrides (``acgym train
 train.total_steps=50000 env.track=monza``) through the one loader,
-:func:`acgym.config_loader.load_section`: unknown keys raise
-:class:`~acgym.errors.ConfigError` naming the key and the closest valid ones, values are
-type-checked, and every dataclass's own checks run.
+:func:`acgym.config_loader.load_section` (OmegaConf: ``structured`` + ``merge`` +
+``to_object``): unknown keys raise :class:`~acgym.errors.ConfigError` naming the key and
+the closest valid ones, OmegaConf checks and converts the values' types, and every
+dataclass's own checks run.
 
 The original assetto_corsa_gym ``config.yml`` loads unchanged: its sections and keys are
 translated by the loader's one table, :data:`acgym.config_loader.ORIGINAL_KEYS`:

@@ -1,17 +1,21 @@
 """The one configuration loader: YAML files, mappings and ``key=value`` overrides into
-the typed trees of acgym (frozen dataclasses with a docstring per field).
+the typed trees of acgym (frozen dataclasses with a docstring per field), through OmegaConf.
 
 :func:`load_section` builds a tree from its defaults (or a ``base``), then a source (a
-YAML file or a mapping), then overrides (``train.total_steps=50000``):
+YAML file or a mapping), then overrides (``train.total_steps=50000``), the way OmegaConf
+does it: ``OmegaConf.structured`` of the tree is the schema, the source and each override
+are merged over it (``OmegaConf.merge``), ``OmegaConf.to_object`` builds the dataclasses,
+whose ``__post_init__`` checks the ranges. So:
 
 * keys are strict: an unknown key raises :class:`~acgym.errors.ConfigError` naming it
   and the closest valid ones;
-* values are checked against the field's annotation (``bool``, ``int``, ``float``,
-  ``str``, ``None`` where allowed, tuples, nested trees): an int is accepted for a float,
-  a whole float for an int, lists become tuples; nothing else is converted (``"yes"`` is
-  not a bool, ``3`` is not a string). Range checks are each tree's ``__post_init__``;
-* override values and files are read as YAML (``true``, ``null``, ``[speed, gap]``;
-  ``1e-4`` is a number, as in YAML 1.2);
+* values are OmegaConf's to check and convert against the field's annotation: ``"abc"``
+  or ``3.5`` for an int, a list for a scalar, a scalar for a section are refused;
+  ``"yes"`` / ``"true"`` / ``1`` are ``true``, ``"5"`` is 5 for an int, a number is its
+  text for a string, lists become tuples;
+* files and override values are read as OmegaConf reads YAML (``true``, ``null``,
+  ``[speed, gap]``; ``1e-4`` is a number; a key twice in a file is refused;
+  ``${env.track}`` is an interpolation);
 * the original assetto_corsa_gym ``config.yml`` (sections ``AssettoCorsa``, ``Agent``,
   ``SAC``, ``DisCor`` and top-level keys) is translated through :data:`ORIGINAL_KEYS`,
   whichever tree is loaded from it: the whole run (``acgym.config.load_config``) or one
@@ -26,14 +30,13 @@ import dataclasses
 import difflib
 import functools
 import logging
-import re
-import types
-import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import yaml
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from acgym.errors import ConfigError
 
@@ -142,9 +145,9 @@ def load_section(
             With ``section`` set, a source that is a whole run's configuration (its
             top-level keys are sections: ours or the original's) gives that section,
             translated as for the whole run; any other source holds ``cls``'s own keys.
-        overrides: ``key=value`` items (YAML values, dotted keys). With ``section`` set
-            the keys are ``cls``'s own, or behind the original's section name
-            (``AssettoCorsa.track=monza`` for ``env``).
+        overrides: ``key=value`` items (YAML values, dotted keys), applied in order. With
+            ``section`` set the keys are ``cls``'s own, or behind the original's section
+            name (``AssettoCorsa.track=monza`` for ``env``).
         base: A tree to start from instead of ``cls()`` (a resumed run).
         section: Where ``cls`` sits in a run's configuration (``"env"``, ``"agent"``...);
             None: ``cls`` is the whole run's configuration (the original's keys and the
@@ -156,63 +159,16 @@ def load_section(
     """
     if section is not None and section not in RUN_SECTIONS:
         raise ConfigError(f"section: expected one of {RUN_SECTIONS}, got {section!r}")
-    tree = to_plain(cls() if base is None else base)
-    if source is not None:
-        if isinstance(source, Mapping):
-            where, values = "config", to_plain(source)
-        elif isinstance(source, str | Path):
-            where, values = str(source), read_yaml(Path(source))
-        else:
-            raise ConfigError(
-                f"config: expected an instance of {cls.__name__}, a mapping or a YAML path, "
-                f"got {type(source).__name__}"
-            )
-        tree = merge(tree, _scope(values, where, section))
-    if overrides:
-        tree = merge(tree, _scope_overrides(parse_overrides(overrides), section))
-    return build(cls, tree)
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    """A YAML file's top-level mapping ({} for an empty file)."""
+    schema = _schema(cls) if base is None else OmegaConf.structured(base)
+    layers: list[Any] = []
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the configuration ({exc})") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: expected a mapping of keys, got {type(data).__name__}")
-    return dict(data)
-
-
-def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
-    """``["a.b=1", "c=[x, y]"]`` -> ``{"a": {"b": 1}, "c": ["x", "y"]}`` (YAML values)."""
-    out: dict[str, Any] = {}
-    for item in overrides:
-        key, equals, text = str(item).partition("=")
-        parts = key.strip().split(".")
-        if not equals or not all(parts):
-            raise ConfigError(
-                f"override {item!r}: expected key=value (e.g. train.total_steps=1000)"
-            )
-        try:
-            value = yaml.load(text, Loader=_YamlLoader)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"override {item!r}: the value is not YAML ({exc})") from None
-        _put(out, parts, value, item)
-    return out
-
-
-def merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with ``patch`` laid over it, mappings merged key by key."""
-    out = dict(base)
-    for key, value in patch.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+        if source is not None:
+            values, where = _source_values(source, cls)
+            layers.append(_scope(values, where, section))
+        layers.extend(_override_layer(item, section) for item in overrides)
+        return cast(T, OmegaConf.to_object(OmegaConf.merge(schema, *layers)))
+    except OmegaConfBaseException as exc:  # a ConfigError of a __post_init__ passes as is
+        raise _config_error(exc, schema, layers) from None
 
 
 def to_plain(obj: Any) -> Any:
@@ -227,8 +183,9 @@ def to_plain(obj: Any) -> Any:
 
 
 def to_yaml(tree: Any) -> str:
-    """A tree as YAML text, its fields in order; loads back through :func:`load_section`."""
-    return yaml.safe_dump(to_plain(tree), sort_keys=False)
+    """A tree as YAML text, its fields in order; loads back through :func:`load_section`
+    (OmegaConf's writer quotes the strings its reader would take for numbers, ``'1e5'``)."""
+    return OmegaConf.to_yaml(OmegaConf.create(to_plain(tree)))
 
 
 def did_you_mean(key: str, valid: Sequence[str], prefix: str = "") -> str:
@@ -239,71 +196,94 @@ def did_you_mean(key: str, valid: Sequence[str], prefix: str = "") -> str:
     return "; did you mean " + " or ".join(repr(prefix + c) for c in close) + "?"
 
 
-# --------------------------------------------------------------------- building
-
-
-def build(cls: type[T], values: Any, prefix: str = "") -> T:
-    """``cls`` from a nested mapping of its fields: strict keys, checked types.
-
-    Keys missing from ``values`` keep ``cls``'s defaults; ``prefix`` (``"env."``) goes in
-    front of the keys that errors name.
-    """
-    if not isinstance(values, Mapping):
-        where = prefix.rstrip(".") or cls.__name__
-        raise ConfigError(f"{where}: expected a mapping of keys, got {values!r}")
-    hints = _hints(cls)
-    kwargs: dict[str, Any] = {}
-    for key, value in values.items():
-        key = str(key)
-        if key not in hints:
-            raise ConfigError(
-                f"unknown config key {prefix + key!r}{did_you_mean(key, list(hints), prefix)}"
-            )
-        kwargs[key] = _check(hints[key], value, prefix + key)
-    return cls(**kwargs)
-
-
 @functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+def _schema(cls: type) -> DictConfig:
+    """``OmegaConf.structured(cls)``, made once per tree (read-only; merges copy it)."""
+    return OmegaConf.structured(cls)
 
 
-def _check(hint: Any, value: Any, key: str) -> Any:
-    """``value`` checked against the annotation ``hint`` (lists become tuples)."""
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(hint)
-        if value is None and type(None) in options:
-            return None
-        (inner,) = [o for o in options if o is not type(None)]
-        return _check(inner, value, key)
-    if dataclasses.is_dataclass(hint):
-        return value if isinstance(value, hint) else build(hint, value, key + ".")
-    if origin is tuple:
-        (item, _ellipsis) = typing.get_args(hint)
-        if isinstance(value, str) or not isinstance(value, Sequence):
-            raise ConfigError(f"{key}: expected a list of {item.__name__}, got {value!r}")
-        return tuple(_check(item, v, f"{key}[{i}]") for i, v in enumerate(value))
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r} (quote it)")
-        return value
-    raise AssertionError(f"unsupported config annotation {hint!r} for {key}")
+def _source_values(source: Any, cls: type) -> tuple[dict[str, Any], str]:
+    """A source's top-level mapping, plain, and what to call it in errors."""
+    if isinstance(source, str | Path):
+        try:
+            values = OmegaConf.load(source)
+        except (OSError, yaml.YAMLError, OmegaConfBaseException) as exc:
+            raise ConfigError(f"{source}: cannot read the configuration ({exc})") from exc
+        if not isinstance(values, DictConfig):
+            raise ConfigError(f"{source}: expected a mapping of keys, got a list")
+        return cast(dict[str, Any], OmegaConf.to_container(values)), str(source)
+    if OmegaConf.is_config(source):
+        return cast(dict[str, Any], OmegaConf.to_container(source)), "config"
+    if isinstance(source, Mapping):
+        return dict(source), "config"
+    raise ConfigError(
+        f"config: expected an instance of {cls.__name__}, a mapping or a YAML path, "
+        f"got {type(source).__name__}"
+    )
+
+
+def _override_layer(item: str, section: str | None) -> Any:
+    """One ``key=value`` item (OmegaConf's dot-list) as a layer of ``section``'s keys (or
+    of the whole run's, translated)."""
+    key, equals, _ = str(item).partition("=")
+    if not equals or not all(key.split(".")):
+        raise ConfigError(f"override {item!r}: expected key=value (e.g. train.total_steps=1000)")
+    try:
+        values = cast(dict[str, Any], OmegaConf.to_container(OmegaConf.from_dotlist([item])))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {item!r}: the value is not YAML ({exc})") from None
+    if section is None:
+        return translate(values, "overrides")
+    ((name, value),) = values.items()
+    if _SECTION_ALIASES.get(name) == section:  # AssettoCorsa.track -> track for env
+        return _section(value, name, "overrides")
+    return values
+
+
+def _config_error(
+    exc: OmegaConfBaseException, schema: DictConfig, layers: list[Any]
+) -> ConfigError:
+    """A ConfigError from an OmegaConf error: the full dotted key, and for an unknown key
+    the closest valid ones."""
+    key, value = exc.full_key, None
+    if not key:  # a merge error: OmegaConf names neither the key nor the value
+        key, value = _refused(schema, layers)
+    if isinstance(exc, ConfigKeyError) and key:
+        parents, _, leaf = key.rpartition(".")
+        tree = exc.object_type if dataclasses.is_dataclass(exc.object_type) else None
+        names = [f.name for f in dataclasses.fields(tree)] if tree else []
+        prefix = parents + "." if parents else ""
+        return ConfigError(f"unknown config key {key!r}{did_you_mean(leaf, names, prefix)}")
+    message = str(exc).splitlines()[0]
+    # OmegaConf leaves the message about a list's item unformatted.
+    message = message.replace("Value '$VALUE' of type '$VALUE_TYPE' ", f"an item of {value!r} ")
+    return ConfigError(f"{key}: {message}" if key else message)
+
+
+def _refused(schema: DictConfig, layers: list[Any]) -> tuple[str, Any]:
+    """The key and value that OmegaConf refused without naming them (a scalar where a
+    section is, a list's item): each value merged alone, the first refused one."""
+    for layer in layers:
+        plain = OmegaConf.to_container(layer) if OmegaConf.is_config(layer) else layer
+        for path, value in _leaves(plain):
+            nested = value
+            for part in reversed(path):
+                nested = {part: nested}
+            try:
+                OmegaConf.merge(schema, nested)
+            except OmegaConfBaseException as exc:
+                return exc.full_key or ".".join(path), value
+    return "", None
+
+
+def _leaves(
+    tree: Mapping[str, Any], path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], Any]]:
+    for key, value in tree.items():
+        if isinstance(value, Mapping) and value:
+            yield from _leaves(value, (*path, str(key)))
+        else:
+            yield (*path, str(key)), value
 
 
 # --------------------------------------------------------------------- the original's keys
@@ -325,22 +305,22 @@ def is_run_tree(values: Mapping[str, Any]) -> bool:
     return any(str(key) in names for key in values)
 
 
-def translate(tree: Mapping[str, Any], where: str) -> dict[str, Any]:
+def translate(tree: Mapping[str, Any], where: str) -> DictConfig:
     """A run's configuration with the original's keys and the shortcuts translated into
-    ours (:data:`ORIGINAL_KEYS`); our own sections pass as they are.
+    ours (:data:`ORIGINAL_KEYS`); our own sections pass as they are. A later key wins.
 
     Raises:
         ConfigError: An unknown top-level key or key of the original's sections, a section
             that is not a mapping, a key of :data:`MOVED_KEYS`.
     """
-    out: dict[str, Any] = {}
+    out = OmegaConf.create()
     for key, value in tree.items():
         key = str(key)
         if key in RUN_VALUES:
-            out[key] = value
+            OmegaConf.update(out, key, value)
         elif key in RUN_SECTIONS or key in _SECTION_ALIASES:
             target = _SECTION_ALIASES.get(key, key)
-            out[target] = merge(out.get(target, {}), _section(value, key, where))
+            OmegaConf.update(out, target, _section(value, key, where), merge=True)
         elif key in _ORIGINAL_SECTIONS:
             for name, item in _section(value, key, where).items():
                 _put_original(out, f"{key}.{name}", item, where)
@@ -351,35 +331,21 @@ def translate(tree: Mapping[str, Any], where: str) -> dict[str, Any]:
             valid += [k for k in ORIGINAL_KEYS if "." not in k]
             raise ConfigError(f"{where}: unknown config key {key!r}{did_you_mean(key, valid)}")
     for old, new in MOVED_KEYS.items():
-        if _has(out, old.split(".")):
+        if _select(out, old) is not _SKIP:
             raise ConfigError(f"{where}: {old} is gone; use {new}")
-    train = out.get("train")
-    if isinstance(train, dict) and isinstance(train.get("wandb"), bool):
-        train["wandb"] = "on" if train["wandb"] else "off"  # YAML 1.1 reads on / off as bools
+    wandb = _select(out, "train.wandb")
+    if isinstance(wandb, bool):  # YAML 1.1 reads on / off as bools
+        OmegaConf.update(out, "train.wandb", "on" if wandb else "off")
     return out
 
 
-def _scope(values: Mapping[str, Any], where: str, section: str | None) -> dict[str, Any]:
+def _scope(values: dict[str, Any], where: str, section: str | None) -> Any:
     """A source's values as ``section``'s own keys (or the whole run's, translated)."""
     if section is None:
         return translate(values, where)
     if is_run_tree(values):
         return translate(values, where).get(section, {})
-    return dict(values)
-
-
-def _scope_overrides(values: Mapping[str, Any], section: str | None) -> dict[str, Any]:
-    """Overrides as ``section``'s own keys: the original's name of the section is lifted
-    (``AssettoCorsa.track`` -> ``track`` for ``env``)."""
-    if section is None:
-        return translate(values, "overrides")
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if _SECTION_ALIASES.get(key) == section:
-            out = merge(out, _section(value, key, "overrides"))
-        else:
-            out = merge(out, {key: value})
-    return out
+    return values
 
 
 def _section(value: Any, key: str, where: str) -> dict[str, Any]:
@@ -388,7 +354,7 @@ def _section(value: Any, key: str, where: str) -> dict[str, Any]:
     return dict(value)
 
 
-def _put_original(out: dict[str, Any], key: str, value: Any, where: str) -> None:
+def _put_original(out: DictConfig, key: str, value: Any, where: str) -> None:
     if key not in ORIGINAL_KEYS:
         section, _, name = key.rpartition(".")
         valid = [k.rpartition(".")[2] for k in ORIGINAL_KEYS if k.startswith(section + ".")]
@@ -401,7 +367,7 @@ def _put_original(out: dict[str, Any], key: str, value: Any, where: str) -> None
         return
     value = _original_value(key, value)
     if value is not _SKIP:
-        _put(out, target.split("."), value, key)
+        OmegaConf.update(out, target, value)
 
 
 def _original_value(key: str, value: Any) -> Any:
@@ -417,33 +383,10 @@ def _original_value(key: str, value: Any) -> Any:
     return value
 
 
-def _put(out: dict[str, Any], parts: Sequence[str], value: Any, item: str) -> None:
-    node = out
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"{item!r}: {part!r} is a value, not a section")
-    node[parts[-1]] = value
-
-
-def _has(tree: Mapping[str, Any], parts: Sequence[str]) -> bool:
-    node: Any = tree
-    for part in parts:
-        if not isinstance(node, Mapping) or part not in node:
-            return False
-        node = node[part]
-    return True
-
-
-class _YamlLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, reading ``1e-4`` (no dot) as a number too (YAML 1.2)."""
-
-
-_YamlLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+def _select(tree: DictConfig, key: str) -> Any:
+    """The value at a dotted key (None for an interpolation that does not resolve);
+    ``_SKIP`` where there is none."""
+    return OmegaConf.select(tree, key, default=_SKIP, throw_on_resolution_failure=False)
 
 
 __all__ = [
@@ -451,14 +394,10 @@ __all__ = [
     "ORIGINAL_KEYS",
     "RUN_SECTIONS",
     "RUN_VALUES",
-    "build",
     "did_you_mean",
     "is_run_tree",
     "load_section",
-    "merge",
     "other_names",
-    "parse_overrides",
-    "read_yaml",
     "to_plain",
     "to_yaml",
     "translate",

@@ -81,22 +81,32 @@ def test_unknown_nested_key_is_refused_with_its_full_name():
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"use_relative_actions": "yes"}, "expected true or false"),
-        ({"ego_sampling_freq": 25.5}, "expected an integer"),
-        ({"max_steer_rate": "fast"}, "expected a number"),
-        ({"track": 3}, "expected a string"),
+        ({"use_relative_actions": "maybe"}, "use_relative_actions: .*not a valid bool"),
+        ({"use_relative_actions": 1.0}, "use_relative_actions: .*not a valid bool"),
+        ({"ego_sampling_freq": 25.5}, "ego_sampling_freq: .*could not be converted to Integer"),
+        ({"ego_sampling_freq": "abc"}, "ego_sampling_freq: .*could not be converted to Integer"),
+        ({"max_steer_rate": "fast"}, "max_steer_rate: .*could not be converted to Float"),
+        ({"track": [3]}, "track: Cannot convert 'ListConfig' to string"),
+        ({"track": None}, "track: Incompatible value 'None'"),
         ({"observation": {"num_rays": 4}}, "odd"),
         ({"color_mode": "rgb"}, "gray"),
         ({"gap_const": 0.0}, "positive"),
         ({"record_controls_from_client": True}, "not supported; set it to false"),
         ({"screen_capture_enable": True}, "not supported; set it to false"),
-        ({"observation": {"channels": "speed"}}, "expected a list of str"),
-        ({"observation": 5}, "observation: expected a mapping"),
+        ({"observation": {"channels": "speed"}}, "observation.channels: .*str is not a"),
+        ({"observation": 5}, "observation: .*int is not a subclass of ObservationConfig"),
     ],
 )
 def test_wrong_values_are_refused_saying_what_was_expected(values, message):
     with pytest.raises(ConfigError, match=message):
         load_env_config(values)
+
+
+def test_a_range_check_of_the_tree_comes_out_as_is():
+    for load, key in ((load_env_config, "gap_const"), (load_config, "env.gap_const")):
+        with pytest.raises(ConfigError) as error:
+            load(overrides=[f"{key}=0"])
+        assert str(error.value) == "gap_const: expected a positive number, got 0.0"
 
 
 def test_dotlist_overrides_accept_the_original_section_prefix():

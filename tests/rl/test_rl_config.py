@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -145,22 +146,61 @@ def test_an_unknown_key_is_an_error_naming_it_and_the_closest(
 
 
 @pytest.mark.parametrize(
-    "override",
+    ("override", "named"),
     [
-        "train.total_steps=many",
-        "train.num_envs=0",
-        "backend=game",
-        "train.wandb=maybe",
-        "x",
-        "Agent.update_interval=0",
-        "env.track=3",
-        "env=3",
-        "env.max_gap.x=1",
+        ("train.total_steps=many", "train.total_steps"),
+        ("train.total_steps=1e6", "train.total_steps"),
+        ("train.num_envs=0", "train.num_envs"),
+        ("backend=game", "backend"),
+        ("train.wandb=maybe", "train.wandb"),
+        ("x", "override 'x'"),
+        ("Agent.update_interval=0", "Agent.update_interval"),
+        ("env.track=[3]", "env.track"),
+        ("env=3", "env"),
+        ("env.max_gap.x=1", "env.max_gap"),
+        ("agent.actor_hidden=[8,4.5]", "agent.actor_hidden"),
     ],
 )
-def test_bad_values_are_config_errors(override: str) -> None:
-    with pytest.raises(ConfigError):
+def test_bad_values_are_config_errors_naming_the_key(override: str, named: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(named)):
         load_config(overrides=[override])
+
+
+def test_values_that_omegaconf_converts_to_the_fields_type() -> None:
+    """The type rules are OmegaConf's: these conversions are accepted (docs/training.md)."""
+    config = load_config(
+        overrides=[
+            "env.use_relative_actions=no",  # yes / no, true / false, on / off, 1 / 0
+            "train.progress=0",
+            'env.enable_sensors="False"',
+            'train.total_steps="5000"',  # a string of digits for an int
+            "env.max_gap=2",  # an int for a float
+            'env.gap_const="1e1"',  # a string of a number for a float
+            "remote.token=1234",  # a number for a string: its text
+            "env.observation.channels=[speed,gap]",  # a list for a tuple
+        ]
+    )
+    assert config.env.use_relative_actions is False and config.train.progress is False
+    assert config.env.enable_sensors is False
+    assert config.train.total_steps == 5000
+    assert config.env.max_gap == 2.0 and config.env.gap_const == 10.0
+    assert config.remote.token == "1234"
+    assert config.env.observation.channels == ("speed", "gap")
+    # YAML reads 0123 as an octal number and 1e5 as a float: quote such strings.
+    assert load_config(overrides=["remote.token=0123"]).remote.token == "83"
+    assert load_config(overrides=["remote.token='0123'"]).remote.token == "0123"
+
+
+def test_later_overrides_win_whatever_name_they_use() -> None:
+    config = load_config(overrides=["env.track=a", "track=b", "env.track=c"])
+    assert config.env.track == "c"
+    assert load_config(overrides=["env.track=a", "AssettoCorsa.track=b"]).env.track == "b"
+
+
+def test_a_string_that_reads_as_a_number_survives_the_saved_config(tmp_path: Path) -> None:
+    config = load_config(overrides=["remote.token='1e5'", "env.car='0x1F'"])
+    assert (config.remote.token, config.env.car) == ("1e5", "0x1F")
+    assert load_config(config.save(tmp_path / "config.yaml")) == config
 
 
 def test_the_saved_config_loads_back_to_the_same_tree(tmp_path: Path) -> None:

@@ -9,9 +9,10 @@ pedal rate, task list) live in the nested sections with the original values.
 
 Load with :func:`load_env_config` (a YAML file or a mapping, then ``key=value``
 overrides such as ``observation.num_rays=5``): the one loader of every configuration
-(:func:`acgym.config_loader.load_section`), so the env reads a file as ``acgym train``
-does: unknown keys and values of the wrong type raise :class:`acgym.errors.ConfigError`,
-and an original ``config.yml`` gives its ``AssettoCorsa`` section.
+(:func:`acgym.config_loader.load_section`, built on OmegaConf), so the env reads a file
+as ``acgym train`` does: unknown keys and values that OmegaConf cannot take for the
+field's type raise :class:`acgym.errors.ConfigError`, and an original ``config.yml``
+gives its ``AssettoCorsa`` section.
 """
 
 from __future__ import annotations
