@@ -1,6 +1,7 @@
 """Seeded fuzz inputs for the servers' tests (package and plugin): random bytes, truncated
-and mutated messages, NaN and huge literals, depth bombs, odd unicode, oversized
-payloads, stray words."""
+and mutated messages, NaN and huge literals, depth bombs (some just under the parsers'
+limits), odd unicode, strings that are not text (lone surrogates), oversized payloads,
+stray words."""
 
 from __future__ import annotations
 
@@ -11,13 +12,7 @@ from collections.abc import Iterator
 
 from acgym.protocol import codec
 from acgym.protocol.framing import FrameDecoder
-from acgym.protocol.messages import (
-    Connect,
-    Controls,
-    ControlsMessage,
-    Disconnect,
-    RejectedMessage,
-)
+from acgym.protocol.messages import Controls, ControlsMessage, Disconnect, RejectedMessage
 
 VALID_SAMPLES = [
     codec.encode_ego(ControlsMessage(5, 4, Controls(0.1, 0.2, -1.0))),
@@ -42,7 +37,11 @@ WEIRD_VALUES = [
     {},
     [[[[[[[[[[1]]]]]]]]]],
     "x" * 300,
+    "\ud800",  # a lone surrogate: JSON carries it ("\ud800"), it cannot be encoded
+    "ok\udfff",
 ]
+DEEP_DEPTHS = (900, 990, 1000, 1010, 1020)
+"""Nesting that some parsers read and ``repr`` cannot (orjson reads up to 1024 deep)."""
 
 
 def fuzz_payloads(rng: random.Random, count: int, max_bytes: int) -> Iterator[bytes]:
@@ -53,7 +52,18 @@ def fuzz_payloads(rng: random.Random, count: int, max_bytes: int) -> Iterator[by
 
 
 def _fuzz_payloads(rng: random.Random, count: int, max_bytes: int) -> Iterator[bytes]:
-    kinds = ("random", "truncated", "mutated", "literal", "bomb", "unicode", "oversized", "words")
+    kinds = (
+        "random",
+        "truncated",
+        "mutated",
+        "literal",
+        "bomb",
+        "unicode",
+        "oversized",
+        "words",
+        "surrogate",
+        "deep",
+    )
     for index in range(count):
         kind = kinds[index % len(kinds)]
         sample = rng.choice(VALID_SAMPLES)
@@ -82,29 +92,35 @@ def _fuzz_payloads(rng: random.Random, count: int, max_bytes: int) -> Iterator[b
             )
         elif kind == "oversized":
             yield sample[:-1] + b" " * (max_bytes + rng.randrange(1, 3000)) + b"}"
+        elif kind == "surrogate":
+            obj = json.loads(sample)
+            key = "token" if "token" in obj else rng.choice(list(obj))
+            obj[key] = rng.choice(("\ud800", "\udfff", "token\ud83d"))
+            yield json.dumps(obj).encode()  # ensure_ascii: written as "\ud800"
+        elif kind == "deep":
+            obj = json.loads(sample)
+            obj[rng.choice([*obj, "type"])] = "DEEP"
+            depth = rng.choice(DEEP_DEPTHS)
+            yield json.dumps(obj).replace('"DEEP"', "[" * depth + "1" + "]" * depth).encode()
         else:
             yield rng.choice(
                 (b"connect ", b"disconnect\n", b"reset", b"identified", b"get_config", b"")
             )
 
 
-def expected_ego_rejects(payloads: list[bytes]) -> tuple[int, list[bytes]]:
-    """How many of ``payloads`` a v1 ego server must reject (the package's decoder says),
-    and the payloads safe to send: valid connects are left out (one would take the car
-    over); valid controls count as rejected (a stranger's: ``not_connected``)."""
-    rejected = 0
-    keep = []
+def rejected_by_a_token_server(payloads: list[bytes]) -> list[bytes]:
+    """The payloads a v1 ego server with a token rejects from a stranger: all but a valid
+    ``disconnect`` (ignored). Malformed ones are refused, controls are not the client's
+    (``not_connected``), and no fuzzed ``connect`` carries the server's token."""
+    kept = []
     for data in payloads:
         try:
             message = codec.decode_from_client(data)
         except RejectedMessage:
-            rejected += 1
-        else:
-            if isinstance(message, Connect):
-                continue
-            rejected += isinstance(message, ControlsMessage)
-        keep.append(data)
-    return rejected, keep
+            message = None
+        if not isinstance(message, Disconnect):
+            kept.append(data)
+    return kept
 
 
 def frames_from(sock: socket.socket) -> Iterator[dict[str, object]]:

@@ -47,8 +47,15 @@ class Source(object):
     """
 
 
+def worth_logging(count):
+    """Whether the ``count``-th event of a kind is logged: the first 3, the 10th, 100th,
+    1000th, then every 10000th (a flood of bad packets must not flood the log)."""
+    return count <= 3 or count in (10, 100, 1000) or count % 10000 == 0
+
+
 class Counters(object):
-    """Named event counts shared by threads, with rate-limited logging of rejects."""
+    """Named event counts shared by threads, with rate-limited logging of rejects and
+    failures."""
 
     def __init__(self, logger):
         self.logger = logger
@@ -56,8 +63,11 @@ class Counters(object):
         self._counts = {}
 
     def add(self, name, count=1):
+        """Add ``count`` to ``name``; returns the new value."""
         with self._lock:
-            self._counts[name] = self._counts.get(name, 0) + count
+            value = self._counts.get(name, 0) + count
+            self._counts[name] = value
+        return value
 
     def get(self, name):
         with self._lock:
@@ -70,8 +80,17 @@ class Counters(object):
             self._counts[total] = self._counts.get(total, 0) + 1
             count = self._counts.get(key, 0) + 1
             self._counts[key] = count
-        if count <= 3 or count in (10, 100, 1000) or count % 10000 == 0:
+        if worth_logging(count):
             self.logger.warning("rejected (%s, #%d): %s", code, count, detail[:200])
+
+    def failure(self, name, detail):
+        """Count an unexpected exception under ``name``; log a few with their traceback.
+
+        Call it from an ``except`` block.
+        """
+        count = self.add(name)
+        if worth_logging(count):
+            self.logger.exception("%s (%s #%d)", detail, name, count)
 
     def snapshot(self):
         with self._lock:
@@ -84,7 +103,11 @@ def token_ok(expected, given):
         return True
     if given is None:
         return False
-    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+    try:  # a server's token is ASCII (a lone surrogate, which JSON can carry, cannot
+        given_bytes = given.encode("ascii")  # even be encoded)
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(expected.encode("ascii"), given_bytes)
 
 
 class _Session(object):
@@ -214,8 +237,7 @@ class EgoServer(object):
             try:
                 self._loop_once()
             except Exception:
-                self.counters.add("server_errors")
-                self.logger.exception("ego server: unexpected error (going on)")
+                self.counters.failure("server_errors", "ego server: unexpected error (going on)")
                 time.sleep(0.01)
 
     def _loop_once(self):
@@ -255,9 +277,18 @@ class EgoServer(object):
                         self._handle(data, addr)
             except wire.WireError as exc:
                 self.counters.reject("datagrams_", exc.code, str(exc))
+                if self.legacy:
+                    continue  # the original client would eval an error
                 session = self._session
-                if not self.legacy and session is not None and addr == session.addr:
+                if exc.code in ("version_mismatch", "unsupported_mode"):  # a refused connect
+                    self._reply_error(exc.code, str(exc), addr, per_s=10.0)
+                elif session is not None and addr == session.addr:
                     self._reply_error(exc.code, str(exc), addr)
+            except Exception:
+                self.counters.failure(
+                    "server_errors",
+                    "ego server: error while handling a datagram from {0}".format(addr),
+                )
 
     def _tick(self, now_s):
         lateness_s = now_s - self._next_tick_s
@@ -312,8 +343,7 @@ class EgoServer(object):
         try:
             self.source.apply(controls)
         except Exception as exc:
-            self.counters.add("source_errors")
-            self.logger.exception("ego server: applying controls failed")
+            self.counters.failure("source_errors", "ego server: applying controls failed")
             session = self._session
             if session is not None and not session.legacy:
                 message = "the game could not apply the controls: {0}".format(exc)
@@ -455,8 +485,14 @@ class EgoServer(object):
                 self.counters.add("disconnects")
                 self._apply(wire.SAFE_CONTROLS)
             return
-        if data == b"reset":
-            self.logger.info("ego server: 'reset' on the ego stream (the original only logs it)")
+        if data == b"reset":  # the original only logs it
+            if session is None or addr != session.addr:
+                self.counters.reject(
+                    "datagrams_", "not_connected", "legacy reset from {0}".format(addr)
+                )
+            else:
+                self.counters.add("legacy_ego_resets")
+                self.logger.debug("ego server: 'reset' on the ego stream: nothing to do")
             return
         controls, server_steps = wire.legacy_decode_controls(data)
         if session is None or addr != session.addr:
@@ -485,6 +521,13 @@ class ManagementServer(object):
         legacy: speak the original plugin's command words.
         logger, counters: as for ``EgoServer``.
         ego: the ego server (its counters and ``first_seq``).
+        max_connections: more concurrent connections are closed at once.
+        idle_timeout_s: close a connection idle this long.
+        first_request_timeout_s: close a connection whose first request is not complete
+            this long after it opened (idle connections cannot hold every slot).
+        send_timeout_s: close a connection whose client does not take a reply within
+            this long (a connection's next request is read once its reply is sent).
+        max_request_bytes: largest request frame accepted.
     """
 
     def __init__(
@@ -499,6 +542,8 @@ class ManagementServer(object):
         ego=None,
         max_connections=32,
         idle_timeout_s=300.0,
+        first_request_timeout_s=10.0,
+        send_timeout_s=10.0,
         max_request_bytes=wire.MGMT_REQUEST_MAX_BYTES,
     ):
         self.source = source
@@ -509,6 +554,8 @@ class ManagementServer(object):
         self.ego = ego
         self.max_connections = max_connections
         self.idle_timeout_s = idle_timeout_s
+        self.first_request_timeout_s = first_request_timeout_s
+        self.send_timeout_s = send_timeout_s
         self.max_request_bytes = max_request_bytes
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if hasattr(socket, "SO_EXCLUSIVEADDRUSE"):  # Windows: no port stealing
@@ -599,8 +646,9 @@ class ManagementServer(object):
             else:
                 self._serve_v1(sock, addr)
         except Exception:
-            self.counters.add("mgmt_errors")
-            self.logger.exception("management server: error on connection %s", addr)
+            self.counters.failure(
+                "mgmt_errors", "management server: error on connection {0}".format(addr)
+            )
         finally:
             with self._lock:
                 self._connections.discard(sock)
@@ -609,14 +657,20 @@ class ManagementServer(object):
             except OSError:
                 pass
 
-    def _recv(self, sock, state):
-        """Bytes from the peer; b"" when it closed, None when idle too long or stopping."""
+    def _recv(self, sock, addr, state):
+        """Bytes from the peer; b"" when it closed, None when past a deadline or stopping."""
         while not self._stop.is_set():
             try:
                 data = sock.recv(65536)
             except socket.timeout:
-                if time.monotonic() - state["last_s"] > self.idle_timeout_s:
-                    self.counters.add("mgmt_idle_closed")
+                now_s = time.monotonic()
+                if not state["requests"] and now_s - state["opened_s"] > (
+                    self.first_request_timeout_s
+                ):
+                    self._closing(addr, "mgmt_first_request_timeouts")
+                    return None
+                if now_s - state["last_s"] > self.idle_timeout_s:
+                    self._closing(addr, "mgmt_idle_closed")
                     return None
                 continue
             except OSError:
@@ -625,49 +679,76 @@ class ManagementServer(object):
             return data
         return None
 
+    def _closing(self, addr, reason):
+        """Count (and log a few of) the connections closed for ``reason``."""
+        if worth_logging(self.counters.add(reason)):
+            self.logger.warning("management server: closed %s (%s)", addr, reason)
+
+    def _send(self, sock, addr, data):
+        """Send all of ``data``; False (counted) when the client did not take it in time."""
+        sock.settimeout(self.send_timeout_s)
+        try:
+            sock.sendall(data)
+        except socket.timeout:
+            self._closing(addr, "mgmt_send_timeouts")
+            return False
+        finally:
+            sock.settimeout(POLL_S)
+        return True
+
+    def _new_state(self):
+        now_s = time.monotonic()
+        return {"opened_s": now_s, "last_s": now_s, "requests": 0, "authenticated": False}
+
     # -- v1 -------------------------------------------------------------------------------
 
     def _serve_v1(self, sock, addr):
         decoder = wire.FrameDecoder(self.max_request_bytes)
-        state = {"last_s": time.monotonic(), "authenticated": False}
+        state = self._new_state()
         while True:
-            data = self._recv(sock, state)
+            data = self._recv(sock, addr, state)
             if not data:
                 return
             try:
                 frames = decoder.feed(data)
             except wire.WireError as exc:
                 self.counters.reject("mgmt_", exc.code, str(exc))
-                self._send(sock, wire.encode_error_reply(None, exc.code, str(exc)))
+                self._reply(sock, addr, None, exc.code, str(exc))
                 return  # the framing is lost
             for payload in frames:
                 if not self._on_frame(sock, addr, payload, state):
                     return
 
-    def _send(self, sock, body):
-        sock.settimeout(10.0)
-        try:
-            sock.sendall(wire.encode_frame(body))
-        finally:
-            sock.settimeout(POLL_S)
+    def _reply(self, sock, addr, request_id, code, message, keep_open=True):
+        """Send an error reply; whether the connection stays open."""
+        sent = self._send(
+            sock, addr, wire.encode_frame(wire.encode_error_reply(request_id, code, message))
+        )
+        return sent and keep_open
 
     def _on_frame(self, sock, addr, payload, state):
         """Answer one request; returns False when the connection must close."""
+        state["requests"] += 1
         self.counters.add("mgmt_requests")
         try:
             request = wire.decode_request(payload, self.max_request_bytes)
         except wire.WireError as exc:
             self.counters.reject("mgmt_", exc.code, str(exc))
-            self._send(sock, wire.encode_error_reply(exc.request_id, exc.code, str(exc)))
-            return state["authenticated"]
+            return self._reply(
+                sock, addr, exc.request_id, exc.code, str(exc), state["authenticated"]
+            )
+        except Exception as exc:  # a bug of ours: the client still gets its error reply
+            self.counters.failure("mgmt_errors", "management server: a request broke the decoder")
+            self.counters.reject("mgmt_", "bad_message", repr(exc))
+            message = "the request could not be read ({0})".format(type(exc).__name__)
+            return self._reply(sock, addr, None, "bad_message", message, state["authenticated"])
         request_id = request["id"]
         if not state["authenticated"] and request["type"] != "hello":
             message = "send hello (version and token) first on each management connection"
             self.counters.reject(
                 "mgmt_", "hello_required", "{0} from {1}".format(request["type"], addr)
             )
-            self._send(sock, wire.encode_error_reply(request_id, "hello_required", message))
-            return False
+            return self._reply(sock, addr, request_id, "hello_required", message, False)
         try:
             result = self._answer(request, state)
             body = wire.encode_ok(request_id, wire.plain(result))
@@ -677,23 +758,20 @@ class ManagementServer(object):
                 message = "the {0} reply is malformed: {1}".format(request["type"], exc)
                 self.logger.error("management server: %s", message)
                 self.counters.reject("mgmt_", "backend_error", message)
-                self._send(sock, wire.encode_error_reply(request_id, "backend_error", message))
-                return True
+                return self._reply(sock, addr, request_id, "backend_error", message)
             self.counters.reject("mgmt_", code, str(exc))
-            self._send(sock, wire.encode_error_reply(request_id, code, str(exc)))
-            return code != "bad_token"
+            return self._reply(sock, addr, request_id, code, str(exc), code != "bad_token")
         except BusyError as exc:
             self.counters.reject("mgmt_", "busy", str(exc))
-            self._send(sock, wire.encode_error_reply(request_id, "busy", str(exc)))
-            return True
+            return self._reply(sock, addr, request_id, "busy", str(exc))
         except Exception as exc:
-            self.logger.exception("management server: %s failed", request["type"])
+            self.counters.failure(
+                "source_errors", "management server: {0} failed".format(request["type"])
+            )
             self.counters.reject("mgmt_", "backend_error", str(exc))
             message = "{0}: {1}".format(type(exc).__name__, exc)
-            self._send(sock, wire.encode_error_reply(request_id, "backend_error", message))
-            return True
-        self._send(sock, body)
-        return True
+            return self._reply(sock, addr, request_id, "backend_error", message)
+        return self._send(sock, addr, wire.encode_frame(body))
 
     def _answer(self, request, state):
         kind = request["type"]
@@ -727,10 +805,10 @@ class ManagementServer(object):
     # -- legacy ---------------------------------------------------------------------------
 
     def _serve_legacy(self, sock, addr):
-        state = {"last_s": time.monotonic()}
+        state = self._new_state()
         text = b""
         while True:
-            data = self._recv(sock, state)
+            data = self._recv(sock, addr, state)
             if not data:
                 return
             text += data
@@ -745,23 +823,22 @@ class ManagementServer(object):
                         w.encode("ascii").startswith(text) for w in wire.MGMT_WORDS
                     ):
                         break  # the rest of the word is on its way
+                    state["requests"] += 1
                     self.counters.add("mgmt_requests")
                     self.counters.reject(
                         "mgmt_", "unknown_type", "legacy word {0!r}".format(text[:40])
                     )
                     return  # the original breaks off the connection too
                 text = text[len(word) :]
+                state["requests"] += 1
                 self.counters.add("mgmt_requests")
                 try:
                     reply = self._answer_legacy(word)
-                except Exception as exc:  # the original client gets no reply either way
-                    self.counters.add("source_errors")
-                    self.logger.warning("legacy %s failed: %s", word, exc)
+                except Exception:  # the original client gets no reply either way
+                    self.counters.failure("source_errors", "legacy {0} failed".format(word))
                     return
-                if reply is not None:
-                    sock.settimeout(10.0)
-                    sock.sendall(reply)
-                    sock.settimeout(POLL_S)
+                if reply is not None and not self._send(sock, addr, reply):
+                    return
 
     def _answer_legacy(self, word):
         if word == "reset":

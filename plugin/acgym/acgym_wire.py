@@ -16,6 +16,7 @@ Python 3.3, standard library only: no f-strings, no annotations.
 
 import json
 import math
+import reprlib
 import struct
 
 PROTOCOL_VERSION = 1
@@ -127,8 +128,16 @@ def loads_object(data, max_bytes, where):
     return obj
 
 
-def _show(value):
-    text = repr(value)
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel = 3  # a value nested a thousand deep is described, not recursed into
+_SHORT_REPR.maxstring = 40
+_SHORT_REPR.maxother = 40
+
+
+def show_value(value):
+    """A short description of a received value for an error message (at most 40
+    characters, at most 3 levels deep: ``repr`` of a deeply nested value would recurse)."""
+    text = _SHORT_REPR.repr(value)
     if len(text) <= 40:
         return text
     return text[:37] + "..."
@@ -158,11 +167,13 @@ def check_value(value, kind, low, high, where, nullable=False):
             return value
         if _is_int(value) and value in (0, 1):
             return bool(value)
-        raise WireError("bad_message", "{0}: expected 0 or 1, got {1}".format(where, _show(value)))
+        raise WireError(
+            "bad_message", "{0}: expected 0 or 1, got {1}".format(where, show_value(value))
+        )
     if kind == "str":
         if not isinstance(value, str):
             raise WireError(
-                "bad_message", "{0}: expected a string, got {1}".format(where, _show(value))
+                "bad_message", "{0}: expected a string, got {1}".format(where, show_value(value))
             )
         limit = MAX_STRING_CHARS if high is None else int(high)
         if len(value) > limit:
@@ -174,7 +185,7 @@ def check_value(value, kind, low, high, where, nullable=False):
     if kind == "int":
         if not _is_int(value):
             raise WireError(
-                "bad_message", "{0}: expected an integer, got {1}".format(where, _show(value))
+                "bad_message", "{0}: expected an integer, got {1}".format(where, show_value(value))
             )
     elif kind == "num":
         if type(value) is float:
@@ -184,14 +195,14 @@ def check_value(value, kind, low, high, where, nullable=False):
                 )
         elif not _is_int(value):
             raise WireError(
-                "bad_message", "{0}: expected a number, got {1}".format(where, _show(value))
+                "bad_message", "{0}: expected a number, got {1}".format(where, show_value(value))
             )
     else:  # pragma: no cover - internal table error
         raise AssertionError(kind)
     if (low is not None and value < low) or (high is not None and value > high):
         raise WireError(
             "bad_message",
-            "{0}: {1} is out of range [{2}, {3}]".format(where, _show(value), low, high),
+            "{0}: {1} is out of range [{2}, {3}]".format(where, show_value(value), low, high),
         )
     return value
 
@@ -245,8 +256,8 @@ def _message_type(obj, allowed, where):
     if not isinstance(kind, str) or kind not in allowed:
         raise WireError(
             "unknown_type",
-            "{0}: unknown message type {1!r}; expected one of {2}".format(
-                where, str(kind)[:40], ", ".join(allowed)
+            "{0}: unknown message type {1}; expected one of {2}".format(
+                where, show_value(kind), ", ".join(allowed)
             ),
         )
     return kind
@@ -757,7 +768,7 @@ def check_track_info(track):
                 ):
                     raise WireError(
                         "bad_message",
-                        "{0}: expected [x, y] numbers, got {1}".format(where, _show(point)),
+                        "{0}: expected [x, y] numbers, got {1}".format(where, show_value(point)),
                     )
         elif key in TRACK_ARRAY_KEYS:
             if type(value) is not list or len(value) > MAX_TRACK_POINTS:
@@ -765,7 +776,8 @@ def check_track_info(track):
             for item in value:
                 if not _is_number(item):
                     raise WireError(
-                        "bad_message", "{0}: expected numbers, got {1}".format(where, _show(item))
+                        "bad_message",
+                        "{0}: expected numbers, got {1}".format(where, show_value(item)),
                     )
         else:
             raise WireError("bad_message", "track info: unknown key {0!r}".format(str(key)[:40]))
@@ -1057,6 +1069,8 @@ def legacy_decode_controls(data):
                 "bad_message",
                 "legacy controls: {0} {1!r} is not a finite number".format(name, str(value)[:40]),
             )
+        if _is_int(value):
+            value = max(-2, min(2, value))  # clipped below anyway; float(10**400) overflows
         controls[name] = min(1.0, max(-1.0, float(value)))
     for name in ("enable_gear_shift", "shift_up", "shift_down"):
         value = obj.get(name, 0)

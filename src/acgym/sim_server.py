@@ -172,7 +172,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--legacy", action="store_true", help="speak the original plugin's wire format"
     )
-    parser.add_argument("--token", default=None, help="shared token (required off loopback)")
+    parser.add_argument(
+        "--token", default=None, help="shared token (required off loopback; not with --legacy)"
+    )
     parser.add_argument(
         "--duration-s", type=float, default=None, help="stop after this long (default: Ctrl-C)"
     )

@@ -1,17 +1,16 @@
 """The real plugin, unmodified, in the emulated game, driven through the package's client.
 
 What the client reads is the simulator's own telemetry, channel for channel; controls
-reach the car through the virtual joystick; reset, lap timing, tokens, legacy mode,
-shutdown and bad packets behave as docs/protocol.md says.
+reach the car through the virtual joystick; reset, lap timing, the token and legacy mode
+of config.ini, and the game's shutdown work as docs/plugin.md says. The servers'
+protocol behaviour (bad packets, tokens, a second or silent client, the limits) is tested
+for the plugin and the package alike in test_server_mirror.py and test_server_fuzz.py.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import socket
-import struct
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +29,6 @@ from proto_original_client import OriginalClientDouble
 from acgym.emulated_game import EmulatedGame, PluginRunner
 from acgym.errors import BackendError
 from acgym.protocol.channels import LEGACY_STATE_CHANNELS, REQUIRED_CHANNELS
-from acgym.protocol.client import Client
-from acgym.protocol.framing import encode_frame
 from acgym.track.loaders.fast_lane import save_fast_lane, write_fast_lane
 
 SHM_CHANNELS = {"yaw", "pitch", "roll"} | {
@@ -180,7 +177,7 @@ def test_static_and_track_info_from_the_game_folder(app_dir: Path) -> None:
         assert client.server_counters()["mgmt_requests"] >= 4
 
 
-def test_a_token_keeps_other_clients_off(app_dir: Path) -> None:
+def test_the_token_of_config_ini_keeps_other_clients_off(app_dir: Path) -> None:
     write_config(app_dir, token="s3cret-token")
     with running_plugin(EmulatedGame(), app_dir) as runner:
         with pytest.raises(BackendError, match="bad_token"):
@@ -199,32 +196,6 @@ def test_other_interfaces_need_a_token_and_nothing_starts_without_one(app_dir: P
         assert "NOT RUNNING" in app.status_text()
         runner.step(3)  # frames go on without raising
         assert any("did not start" in line for line in runner.game.log_lines)
-
-
-def test_legacy_mode_serves_the_original_client(app_dir: Path) -> None:
-    write_config(app_dir, legacy=True)
-    with running_plugin(EmulatedGame(), app_dir) as runner:
-        ego_port, mgmt_port = ports(runner)
-        client = Client(
-            ego_port=ego_port,
-            mgmt_port=mgmt_port,
-            legacy=True,
-            timeout_s=3.0,
-            legacy_reset_wait_s=0.2,
-        )
-        with client:
-            state = client.receive_state()
-            assert set(LEGACY_STATE_CHANNELS) <= set(state)
-            assert state["done"] == 0
-            config = client.config()
-            assert config["ego_sampling_freq"] == 25.0
-            assert config["ego_server_port"] == ego_port
-            assert client.static_info()["TrackName"] == "oval"
-            assert client.track_info() == {}
-            receive_until(client, lambda s: s["steerAngle"] > 20.0, controls=(0.5, -1, -1))
-            client.reset()
-            wait_until(lambda: runner.game.resets == 1, what="the legacy reset")
-            assert client.receive_state()["steps"] >= 1
 
 
 def test_legacy_mode_serves_the_double_of_the_original_client(app_dir: Path) -> None:
@@ -256,25 +227,7 @@ def test_legacy_mode_serves_the_double_of_the_original_client(app_dir: Path) -> 
         assert counters.get("server_errors") == 0
 
 
-def test_a_second_client_takes_over(runner: PluginRunner) -> None:
-    with client_for(runner) as first, client_for(runner) as second:
-        second.receive_state()
-        with pytest.raises(BackendError, match="replaced"):
-            for _ in range(50):
-                first.receive_state()
-        receive_until(second, lambda s: s["steerAngle"] > 20.0, controls=(0.5, -1, -1))
-
-
-def test_a_silent_client_gets_its_pedals_released(app_dir: Path) -> None:
-    write_config(app_dir, client_timeout_s=0.3)
-    game = EmulatedGame()
-    with running_plugin(game, app_dir) as runner, client_for(runner) as client:
-        receive_until(client, lambda s: s["accStatus"] > 0.9, controls=(0.0, 1.0, -1.0))
-        wait_until(lambda: game.controls[1] == -1.0, timeout_s=3.0, what="pedals released")
-        assert runner.app.counters.get("client_timeouts") >= 1
-
-
-def test_shutdown_tells_the_client(app_dir: Path) -> None:
+def test_the_games_shutdown_tells_the_client(app_dir: Path) -> None:
     runner = PluginRunner(EmulatedGame(), app_dir).start()
     client = client_for(runner)
     try:
@@ -291,56 +244,6 @@ def test_shutdown_tells_the_client(app_dir: Path) -> None:
         runner.stop()
 
 
-def test_bad_packets_never_stop_the_servers(runner: PluginRunner) -> None:
-    ego_port, mgmt_port = ports(runner)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
-        for junk in (b"\xff\x00garbage", b"{}", b"[" * 5000, b'{"type":"controls"}', b"x" * 3000):
-            raw.sendto(junk, ("127.0.0.1", ego_port))
-    for junk in (
-        b"\x00\x00\x00\x05hello",  # a frame that is not JSON
-        struct.pack(">I", 2**30) + b"x",  # an oversized frame
-        encode_frame(b'{"type":"get_config","id":1}'),  # no hello first
-        b"get_config",  # a legacy word on a v1 server
-    ):
-        with socket.create_connection(("127.0.0.1", mgmt_port), timeout=3.0) as conn:
-            conn.sendall(junk)
-            conn.settimeout(3.0)
-            header = conn.recv(4)
-            assert len(header) == 4, junk
-    with client_for(runner) as client:
-        state = receive_until(client, lambda s: s["steerAngle"] > 20.0, controls=(0.5, -1, -1))
-        assert state["done"] == 0
-        counters = client.server_counters()
-    assert counters["datagrams_rejected"] >= 5
-    assert counters["datagrams_rejected_bad_json"] >= 1
-    assert counters["datagrams_rejected_too_large"] >= 2
-    assert counters["mgmt_rejected_hello_required"] == 1
-    assert counters["mgmt_rejected_too_large"] == 2  # 2**30, and "get_" read as a length
-    assert runner.app.counters.get("server_errors") == 0
-
-
-def test_controls_from_a_stranger_are_refused(runner: PluginRunner) -> None:
-    ego_port, _ = ports(runner)
-    controls = {
-        "type": "controls",
-        "seq": 1,
-        "state_seq": 0,
-        "steer": 1.0,
-        "acc": 1.0,
-        "brake": -1.0,
-        "enable_gear_shift": 0,
-        "shift_up": 0,
-        "shift_down": 0,
-    }
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
-        raw.settimeout(3.0)
-        raw.sendto(json.dumps(controls).encode(), ("127.0.0.1", ego_port))
-        reply = json.loads(raw.recv(16384))
-    assert reply["type"] == "error" and reply["code"] == "not_connected"
-    time.sleep(0.1)
-    assert runner.game.controls == pytest.approx((0.0, -1.0, -1.0), abs=1e-4)
-
-
 def test_a_broken_ai_line_is_a_backend_error_not_a_malformed_reply(app_dir: Path) -> None:
     game = EmulatedGame()
     line = game.track.line_m
@@ -355,21 +258,3 @@ def test_a_broken_ai_line_is_a_backend_error_not_a_malformed_reply(app_dir: Path
         with pytest.raises(BackendError, match=r"backend_error.*left_lane"):
             client.track_info()
         assert client.static_info()["TrackName"] == "oval"  # the connection goes on
-
-
-def test_a_lockstep_client_is_refused_the_game_runs_in_real_time(runner: PluginRunner) -> None:
-    """The plugin offers real time only: a lock-step client learns it from ``hello`` before
-    it sends anything on the ego stream; a raw lock-step ``connect`` gets an error reply
-    and is counted, and the car gets no controls from it."""
-    with pytest.raises(BackendError, match=r"offers \['realtime'\], not 'lockstep'"):
-        with client_for(runner, mode="lockstep") as client:
-            client.receive_state()
-    ego_port, _ = ports(runner)
-    connect = {"type": "connect", "version": 1, "token": None, "mode": "lockstep", "nonce": 5}
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
-        raw.settimeout(3.0)
-        raw.sendto(json.dumps(connect).encode(), ("127.0.0.1", ego_port))
-        reply = json.loads(raw.recv(16384))
-    assert reply["type"] == "error" and reply["code"] == "unsupported_mode"
-    assert runner.app.counters.get("datagrams_rejected_unsupported_mode") == 1
-    assert runner.game.controls == pytest.approx((0.0, -1.0, -1.0), abs=1e-4)

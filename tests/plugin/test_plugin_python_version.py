@@ -34,6 +34,7 @@ ALLOWED_STDLIB = {
     "mmap",
     "os",
     "re",
+    "reprlib",
     "select",
     "socket",
     "struct",

@@ -553,6 +553,13 @@ def test_legacy_controls_clip_and_accept_flags_as_bools(wire: ModuleType) -> Non
     assert controls["steer"] == 1.0 and controls["acc"] == -1.0 and controls["shift_up"] is True
 
 
+def test_legacy_controls_clip_integers_too_large_for_a_float_alike(wire: ModuleType) -> None:
+    data = b'{"steer": 1%s, "acc": -1%s, "server_steps": 1}' % (b"0" * 400, b"0" * 400)
+    controls, steps = wire.legacy_decode_controls(data)
+    assert legacy_wire.decode_controls(data) == (Controls(**controls), steps)
+    assert (controls["steer"], controls["acc"]) == (1.0, -1.0)
+
+
 @pytest.mark.parametrize(
     "track",
     [

@@ -1,23 +1,17 @@
-"""Legacy mode both ways: our client vs the original plugin, the original client vs us.
-
-The originals are faithful test doubles (proto_original_plugin, proto_original_client).
-"""
+"""Legacy mode: our client vs the original plugin (a faithful test double,
+proto_original_plugin). The original client vs our legacy servers, package and plugin
+alike, is in tests/plugin/test_server_mirror.py."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from proto_fake_car import FakeCar
 from proto_helpers import wait_until
-from proto_original_client import OriginalClientDouble
 from proto_original_plugin import ORIGINAL_CONFIG, OriginalPluginDouble
 
 from acgym.errors import BackendError, ProtocolError
-from acgym.protocol import legacy
 from acgym.protocol.client import Client
-from acgym.protocol.messages import SAFE_CONTROLS
-from acgym.protocol.server import ProtocolServer
 
 
 def _legacy_client(plugin: OriginalPluginDouble, **kwargs: object) -> Client:
@@ -88,56 +82,3 @@ def test_legacy_client_refuses_to_send_controls_before_connecting() -> None:
         with pytest.raises(BackendError, match="not connected"):
             client.send_controls(0.0, 0.0, -1.0)
         assert plugin.received == [] and not plugin.dead
-
-
-def test_original_client_drives_our_legacy_server() -> None:
-    car = FakeCar(num_track_points=500)
-    with ProtocolServer(car, ego_port=0, mgmt_port=0, legacy=True, control_rate_hz=50.0) as srv:
-        original = OriginalClientDouble(srv.ego_address[1], srv.mgmt_address[1], reset_wait_s=0.05)
-        info = original.get_static_info()
-        assert info["TrackName"] == "fake_ring" and info["isCarInPit"] == 0
-        config = original.get_config()
-        assert len(config) == 28 and config["ego_sampling_freq"] == 25
-        assert config["ego_server_port"] == srv.ego_address[1]
-        track = original.get_track_info()
-        assert len(track["fast_lane"]) == 500
-        original.setup_connection()
-        assert original.state["steps"] >= 1
-        for step in range(25):
-            original.set_controls(0.2, step / 25.0, -1.0)
-            original.respond_to_server()
-            state = original.step_sim()
-        assert len(state) >= 91 and state["done"] == 0
-        assert state["speed"] > 0 and state["tyres_load"][0] >= 3000.0
-        original.reset()
-        assert car.resets == [{}]
-        assert original.state["steps"] <= 5
-        original.close()
-        wait_until(lambda: srv.ego.client_address is None, what="the disconnect")
-    counters = srv.ego.counters
-    assert counters.get("datagrams_rejected", 0) == 0
-    assert counters["controls_applied"] == 25
-    assert [c.steer for c in car.controls].count(0.2) == 25
-    assert car.controls[-1] == SAFE_CONTROLS  # released on disconnect
-
-
-def test_our_legacy_client_and_server_work_together() -> None:
-    car = FakeCar()
-    with ProtocolServer(car, ego_port=0, mgmt_port=0, legacy=True, control_rate_hz=100.0) as srv:
-        client = Client(
-            ego_port=srv.ego_address[1],
-            mgmt_port=srv.mgmt_address[1],
-            legacy=True,
-            timeout_s=3.0,
-            legacy_reset_wait_s=0.02,
-        )
-        with client:
-            assert client.static_info()["CarName"] == "fake_car"
-            assert client.config()["sampling_freq"] == 50
-            assert len(client.track_info()["left_lane"]) == 100
-            client.reset()
-            for _ in range(10):
-                client.send_controls(0.0, 0.5, -1.0)
-                state = client.receive_state()
-            assert set(legacy.LEGACY_STATE_CHANNELS) <= set(state)
-    assert srv.ego.counters.get("datagrams_rejected", 0) == 0

@@ -1,23 +1,25 @@
-"""Protocol v1 end to end: client and servers on loopback, over the fake car."""
+"""Protocol v1 end to end: the client and the package's servers on loopback, over the
+fake car: lock-step, reset options, the client's own checks and counters, failures.
+
+What the game plugin's servers do too (handshake, stream, controls, tokens, management,
+malformed requests, the servers' limits) is tested once for both, in
+tests/plugin/test_server_mirror.py."""
 
 from __future__ import annotations
 
-import json
 import math
 import socket
-import threading
 import time
 
 import pytest
 from proto_fake_car import FakeCar, expected_speed_mps
-from proto_helpers import client_of_a_hand_driven_server, make_client, wait_until
+from proto_helpers import client_of_a_hand_driven_server, make_client
 
+from acgym import sim_server
 from acgym.errors import BackendError, ConfigError, ProtocolError
 from acgym.protocol import codec
 from acgym.protocol.bench import ServerProcess
 from acgym.protocol.client import Client
-from acgym.protocol.framing import FrameDecoder, encode_frame
-from acgym.protocol.messages import SAFE_CONTROLS, Connect, Controls, ErrorMessage, Hello, Query
 from acgym.protocol.server import EgoServer, ManagementServer, ProtocolServer
 
 
@@ -72,23 +74,6 @@ def test_option_the_server_does_not_honour_is_refused() -> None:
                 client.reset({"distance_m": 10.0})
 
 
-def test_realtime_ticks_on_its_own_and_controls_apply_on_arrival(
-    server: ProtocolServer, car: FakeCar
-) -> None:
-    with make_client(server, drain="every") as client:
-        seqs = []
-        for _ in range(20):
-            client.receive_state()
-            seqs.append(client.last_seq)
-        assert seqs == list(range(seqs[0], seqs[0] + 20))  # every state, in order
-        assert car.controls == []  # the world moved without any controls
-        client.send_controls(0.5, 1.0, -1.0, enable_gear_shift=True, shift_up=True)
-        wait_until(lambda: bool(car.controls), what="controls applied")
-        assert car.controls[-1] == Controls(0.5, 1.0, -1.0, True, True, False)
-        accs = [client.receive_state()["accStatus"] for _ in range(10)]
-        assert accs[-1] == 1.0
-
-
 def test_drain_newest_skips_to_the_newest_state(server: ProtocolServer) -> None:
     with make_client(server, drain="newest") as client:
         client.receive_state()
@@ -101,20 +86,6 @@ def test_drain_newest_skips_to_the_newest_state(server: ProtocolServer) -> None:
         newest = client.last_seq
         client.receive_state()
         assert client.last_seq > newest
-
-
-def test_management_answers_static_info_config_track_and_counters(server: ProtocolServer) -> None:
-    with make_client(server) as client:
-        info = client.static_info()
-        assert info["TrackName"] == "fake_ring" and info["backend"] == "fake"
-        assert info["TyreContactPoint_FL"] == [1.0, 0.0, 0.8]  # a tuple becomes a list
-        assert client.config()["ego_sampling_freq"] == 25
-        track = client.track_info()
-        assert len(track["left_lane"]) == 100 and track["fast_lane"][0] == [100.0, 0.0]
-        counters = client.server_counters()
-        assert counters["connects"] == 1 and counters["mgmt_requests"] >= 4
-        assert client.server_info["backend"] == "fake"
-        assert client.server_info["modes"] == ["realtime", "lockstep"]
 
 
 def test_track_info_of_several_megabytes_arrives_whole() -> None:
@@ -138,63 +109,16 @@ def test_source_calls_all_happen_on_the_ego_thread(server: ProtocolServer, car: 
     assert car.threads == {"acgym-ego"}
 
 
-def _raw_request(sock: socket.socket, body: dict[str, object]) -> dict[str, object]:
-    sock.sendall(encode_frame(json.dumps(body).encode()))
-    decoder = FrameDecoder(1 << 24)
-    while True:
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed before a reply"
-        frames = decoder.feed(chunk)
-        if frames:
-            return json.loads(frames[0])
-
-
-def test_requests_before_hello_are_refused_and_the_connection_closed(
-    server: ProtocolServer,
-) -> None:
-    with socket.create_connection(server.mgmt_address, timeout=3.0) as sock:
-        reply = _raw_request(sock, {"type": "get_config", "id": 7})
-        assert reply["type"] == "error" and reply["code"] == "hello_required" and reply["id"] == 7
-        assert sock.recv(10) == b""
-
-
-def test_token_is_checked_on_both_channels() -> None:
-    with ProtocolServer(FakeCar(), ego_port=0, mgmt_port=0, token="s3cret") as srv:
-        with pytest.raises(BackendError, match="bad_token"):
-            make_client(srv).connect()
-        with pytest.raises(BackendError, match="bad_token"):
-            make_client(srv, token="wrong").connect()
-        with make_client(srv, token="s3cret") as client:
-            assert client.config()["ego_sampling_freq"] == 25
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as intruder:
-                intruder.settimeout(3.0)
-                intruder.sendto(codec.encode_ego(Connect("guess", "realtime", 5)), srv.ego_address)
-                reply = codec.decode_from_server(intruder.recv(4096))
-            assert reply == ErrorMessage("bad_token", reply.message)  # type: ignore[union-attr]
-            client.receive_state()  # the intruder took nothing over
-        assert srv.mgmt.counters_snapshot()["datagrams_rejected_bad_token"] == 1
-
-
-@pytest.mark.parametrize(
-    ("connect", "code"),
-    [
-        (
-            b'{"type":"connect","version":2,"token":null,"mode":"realtime","nonce":1}',
-            "version_mismatch",
-        ),
-        (
-            b'{"type":"connect","version":1,"token":null,"mode":"warp","nonce":1}',
-            "unsupported_mode",
-        ),
-    ],
-)
-def test_a_refused_connect_is_told_why(server: ProtocolServer, connect: bytes, code: str) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
-        stranger.settimeout(3.0)
-        stranger.sendto(connect, server.ego_address)
-        reply = codec.decode_from_server(stranger.recv(4096))
-    assert isinstance(reply, ErrorMessage) and reply.code == code
-    assert server.ego.client_address is None
+def test_legacy_mode_with_a_token_is_refused_at_start() -> None:
+    """The original client cannot send a token: ``acgym sim serve --legacy --token T``
+    stops with a clear error instead of serving without the token it was given."""
+    with pytest.raises(ConfigError, match="legacy mode has no token"):
+        sim_server.main(
+            ["--legacy", "--token", "T", "--ego-port", "0", "--mgmt-port", "0", "--duration-s", "1"]
+        )
+    for server in (EgoServer, ManagementServer):
+        with pytest.raises(ConfigError, match="legacy mode has no token"):
+            server(FakeCar(), port=0, token="T", legacy=True)
 
 
 def test_servers_on_a_non_loopback_address_need_a_token() -> None:
@@ -212,13 +136,9 @@ def test_realtime_priority_out_of_range_is_refused(priority: int) -> None:
         EgoServer(FakeCar(), port=0, realtime_priority=priority)
 
 
-def test_a_mode_the_server_does_not_offer_is_refused() -> None:
-    with ProtocolServer(FakeCar(), ego_port=0, mgmt_port=0, modes=("realtime",)) as srv:
-        with pytest.raises(BackendError, match="offers"):
-            make_client(srv, mode="lockstep").connect()
-
-
-def test_a_second_client_takes_over_and_the_first_is_told(server: ProtocolServer) -> None:
+def test_a_second_lockstep_client_takes_over_and_the_first_is_told(
+    server: ProtocolServer,
+) -> None:
     first = make_client(server, mode="lockstep")
     second = make_client(server, mode="lockstep")
     try:
@@ -239,26 +159,6 @@ def test_a_second_client_takes_over_and_the_first_is_told(server: ProtocolServer
     assert server.ego.counters["clients_replaced"] == 1
 
 
-def test_a_vanished_client_gets_safe_controls_then_is_dropped() -> None:
-    car = FakeCar()
-    with ProtocolServer(
-        car, ego_port=0, mgmt_port=0, control_rate_hz=100.0, client_timeout_s=0.2, client_drop_s=0.6
-    ) as srv:
-        ghost = make_client(srv)
-        ghost.connect()
-        ghost.send_controls(0.2, 1.0, -1.0)
-        wait_until(lambda: srv.ego.counters["client_timeouts"] == 1, what="safe controls")
-        assert car.controls[-1] == SAFE_CONTROLS
-        wait_until(lambda: srv.ego.client_address is None, what="the drop")
-        assert srv.ego.counters["clients_dropped"] == 1
-        with pytest.raises(BackendError, match="dropped"):
-            while True:
-                ghost.receive_state()
-        ghost.close()
-        with make_client(srv) as client:  # the server goes on
-            client.receive_state()
-
-
 def test_a_lockstep_client_may_pause_longer_than_the_timeouts() -> None:
     car = FakeCar()
     with ProtocolServer(
@@ -273,23 +173,14 @@ def test_a_lockstep_client_may_pause_longer_than_the_timeouts() -> None:
         assert srv.ego.counters["client_timeouts"] == 0 and srv.ego.counters["clients_dropped"] == 0
 
 
-def test_a_stopped_server_ends_the_episode_then_the_client_raises(car: FakeCar) -> None:
-    srv = ProtocolServer(car, ego_port=0, mgmt_port=0, control_rate_hz=100.0).start()
-    with make_client(srv, drain="every") as client:
-        client.receive_state()
-        srv.stop()
-        while (state := client.receive_state())["done"] != 1:
-            pass
-        assert state["done"] == 1
-        with pytest.raises(BackendError, match="closed the session"):
-            client.receive_state()
-
-
 @pytest.mark.parametrize("mode", ["lockstep", "realtime"])
-def test_a_killed_server_makes_the_client_raise_within_its_timeout(mode: str) -> None:
+def test_a_killed_server_makes_the_client_raise_a_backend_error(mode: str) -> None:
+    """After the server's process is killed, a step raises ``BackendError`` saying the
+    server is not running or sent no state (never hangs: the short timeout bounds each
+    call), and so does a management request."""
     with ServerProcess("--mode", mode, "--rate-hz", "100") as process:
         client = Client(
-            ego_port=process.ego_port, mgmt_port=process.mgmt_port, mode=mode, timeout_s=1.0
+            ego_port=process.ego_port, mgmt_port=process.mgmt_port, mode=mode, timeout_s=0.5
         )
         with client:
             client.reset()
@@ -297,11 +188,8 @@ def test_a_killed_server_makes_the_client_raise_within_its_timeout(mode: str) ->
             client.step(0.0, 0.5, -1.0)
             process.kill()
             with pytest.raises(BackendError, match=r"not running|no state"):
-                for _ in range(100):
-                    call_start_s = time.monotonic()
+                for _ in range(100):  # states already on their way may still come
                     client.step(0.0, 0.5, -1.0)
-            # the failing call gave up after its timeout, not later (bounded by it + slack)
-            assert time.monotonic() - call_start_s < client.timeout_s + 1.0
             with pytest.raises(BackendError, match="management server"):
                 client.config()
 
@@ -327,35 +215,6 @@ def test_a_failing_source_is_reported_and_the_server_goes_on(
         state = client.step(0.0, 0.0, -1.0)
         assert math.isnan(state["speed"])  # sent as null, read as NaN
     assert server.ego.counters["source_errors"] == 1
-
-
-def test_concurrent_management_connections_are_all_served(
-    server: ProtocolServer, car: FakeCar
-) -> None:
-    errors: list[BaseException] = []
-
-    def worker(index: int) -> None:
-        try:
-            with socket.create_connection(server.mgmt_address, timeout=5.0) as sock:
-                hello = _raw_request(
-                    sock, json.loads(codec.encode_request(Hello(1, None, f"w{index}")))
-                )
-                assert hello["type"] == "ok"
-                for request_id in range(2, 22):
-                    query = Query(request_id, "get_config" if request_id % 2 else "get_static_info")
-                    reply = _raw_request(sock, json.loads(codec.encode_request(query)))
-                    assert reply["type"] == "ok" and reply["id"] == request_id
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20.0)
-    assert not errors
-    assert server.mgmt.counters["mgmt_connections"] == 8
-    assert server.mgmt.counters["mgmt_requests"] == 8 * 21
 
 
 def test_close_is_safe_twice_and_the_client_can_reconnect(server: ProtocolServer) -> None:
@@ -395,27 +254,3 @@ def test_the_client_counts_lost_late_and_duplicate_states() -> None:
     assert counters["states_lost"] == 1
     assert counters["states_late"] == 2
     assert counters["controls_out_of_sync"] == 1  # state 5 acknowledged controls 0
-
-
-def test_the_server_counts_lost_late_and_out_of_sync_controls(
-    server: ProtocolServer, car: FakeCar
-) -> None:
-    """Controls 1, 3, 2, 3 in real time: 2 is counted lost when 3 comes, then late (not
-    applied) when it arrives, and so is the repeated 3; controls naming a state the server
-    did not send last are out of sync."""
-
-    def controls(seq: int, state_seq: int, steer: float) -> bytes:
-        return codec.encode_controls(seq, state_seq, Controls(steer, 0.0, -1.0))
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
-        raw.settimeout(5.0)
-        raw.sendto(codec.encode_ego(Connect(None, "realtime", 1)), server.ego_address)
-        assert codec.decode_from_server(raw.recvfrom(16384)[0]).mode == "realtime"
-        for seq, steer in ((1, 0.1), (3, 0.3), (2, 0.2), (3, 0.4)):
-            raw.sendto(controls(seq, 10**6, steer), server.ego_address)
-        wait_until(lambda: server.ego.counters["controls_late"] == 2, what="the late controls")
-    counters = server.ego.counters
-    assert counters["controls_applied"] == 2
-    assert counters["controls_lost"] == 1
-    assert counters["controls_out_of_sync"] == 2  # state 10**6 was never sent
-    assert [c.steer for c in car.controls][-2:] == [0.1, 0.3]

@@ -51,6 +51,7 @@ from acgym.protocol.messages import (
     State,
     check_fields,
     check_value,
+    show_value,
 )
 
 _NAN = math.nan
@@ -151,7 +152,7 @@ def _message_type(obj: dict[str, Any], allowed: tuple[str, ...], where: str) -> 
     if type(kind) is not str or kind not in allowed:
         raise RejectedMessage(
             "unknown_type",
-            f"{where}: unknown message type {str(kind)[:40]!r}; expected one of {', '.join(allowed)}",
+            f"{where}: unknown message type {show_value(kind)}; expected one of {', '.join(allowed)}",
         )
     return kind
 

@@ -110,12 +110,18 @@ def is_loopback(host: str) -> bool:
 
 
 def check_bind_address(host: str, token: str | None, legacy_mode: bool, what: str) -> None:
-    """Refuse a bad token, and a non-loopback bind without one (or in legacy mode).
+    """Refuse a bad token, a token in legacy mode, and a non-loopback bind without a token
+    (or in legacy mode).
 
     Raises:
         ConfigError: saying what to change.
     """
     if token is not None:
+        if legacy_mode:
+            raise ConfigError(
+                f"{what}: legacy mode has no token (the original client cannot send one), "
+                "so a token would keep no one off: drop the token, or use protocol v1"
+            )
         if not 1 <= len(token) <= TOKEN_MAX_CHARS or not token.isprintable() or not token.isascii():
             raise ConfigError(
                 f"{what}: the token must be 1 to {TOKEN_MAX_CHARS} printable ASCII characters"
@@ -138,21 +144,37 @@ def token_matches(expected: str | None, given: str | None) -> bool:
     """Whether ``given`` is the server's token (constant-time); no token accepts all."""
     if expected is None:
         return True
-    if given is None:
-        return False
-    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+    if given is None or not given.isascii():  # a server's token is ASCII (a lone
+        return False  # surrogate, which JSON can carry, cannot even be encoded)
+    return hmac.compare_digest(expected.encode("ascii"), given.encode("ascii"))
+
+
+def worth_logging(count: int) -> bool:
+    """Whether the ``count``-th event of a kind is logged: the first 3, the 10th, 100th,
+    1000th, then every 10000th (a flood of bad packets must not flood the log)."""
+    return count <= 3 or count in (10, 100, 1000) or count % 10000 == 0
 
 
 class EventCounters(collections.Counter):
-    """Named event counts, with rate-limited logging of rejects."""
+    """Named event counts, with rate-limited logging of rejects and failures."""
 
     def reject(self, prefix: str, code: str, detail: str) -> None:
         """Count a rejected message under ``<prefix>rejected`` and per code; log a few."""
         self[f"{prefix}rejected"] += 1
         self[f"{prefix}rejected_{code}"] += 1
         count = self[f"{prefix}rejected_{code}"]
-        if count <= 3 or count in (10, 100, 1000) or count % 10000 == 0:
+        if worth_logging(count):
             logger.warning("rejected (%s, #%d): %s", code, count, detail[:200])
+
+    def failure(self, name: str, detail: str) -> None:
+        """Count an unexpected exception under ``name``; log a few with their traceback.
+
+        Call it from an ``except`` block.
+        """
+        self[name] += 1
+        count = self[name]
+        if worth_logging(count):
+            logger.exception("%s (%s #%d)", detail, name, count)
 
 
 @dataclass
@@ -465,8 +487,9 @@ class EgoServer:
                 elif session is not None and addr == session.addr:
                     self._reply_error(exc.code, str(exc), addr)
             except Exception as exc:
-                self.counters["source_errors"] += 1
-                logger.exception("ego server: error while handling a datagram from %s", addr)
+                self.counters.failure(
+                    "source_errors", f"ego server: error while handling a datagram from {addr}"
+                )
                 session = self._session
                 if session is not None and addr == session.addr and not self.legacy:
                     message = f"the source failed: {type(exc).__name__}: {exc}"
@@ -509,8 +532,7 @@ class EgoServer:
             self.source.advance()
             self._send_state()
         except Exception as exc:
-            self.counters["source_errors"] += 1
-            logger.exception("ego server: the source failed during a tick")
+            self.counters.failure("source_errors", "ego server: the source failed during a tick")
             session = self._session
             if session is not None and not session.legacy:
                 message = f"the source failed: {type(exc).__name__}: {exc}"
@@ -557,8 +579,9 @@ class EgoServer:
         try:
             self.source.apply(controls)
         except Exception:
-            self.counters["source_errors"] += 1
-            logger.exception("ego server: the source failed to apply controls")
+            self.counters.failure(
+                "source_errors", "ego server: the source failed to apply controls"
+            )
 
     def _new_session(self, addr: Any, mode: str, nonce: int, legacy_mode: bool) -> _Session:
         old = self._session
@@ -681,8 +704,12 @@ class EgoServer:
                 self.counters["disconnects"] += 1
                 self._apply(SAFE_CONTROLS)
             return
-        if data == b"reset":
-            logger.info("ego server: 'reset' on the ego stream (the original only logs it)")
+        if data == b"reset":  # the original only logs it
+            if session is None or addr != session.addr:
+                self.counters.reject("datagrams_", "not_connected", f"legacy reset from {addr}")
+            else:
+                self.counters["legacy_ego_resets"] += 1
+                logger.debug("ego server: 'reset' on the ego stream: nothing to do")
             return
         controls, server_steps = legacy_wire.decode_controls(data)
         if session is None or addr != session.addr:

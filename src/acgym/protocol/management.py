@@ -8,6 +8,7 @@ JSON) or, with ``legacy=True``, the original plugin's bare command words. With a
 
 from __future__ import annotations
 
+import collections
 import logging
 import selectors
 import socket
@@ -28,6 +29,7 @@ from acgym.protocol.ego_server import (
     EventCounters,
     check_bind_address,
     token_matches,
+    worth_logging,
 )
 from acgym.protocol.framing import FrameDecoder, encode_frame
 from acgym.protocol.messages import (
@@ -52,16 +54,31 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class _FramingError:
+    """In a connection's queue of requests: the framing broke here (answer, then close)."""
+
+    error: RejectedMessage
+
+
 @dataclass
 class _Connection:
     sock: socket.socket
     addr: Any
     decoder: FrameDecoder | None
     out: bytearray = field(default_factory=bytearray)
+    """The reply being sent (at most one: see ``_answer_pending``)."""
+    pending: collections.deque[bytes | _FramingError] = field(default_factory=collections.deque)
+    """v1: request frames received but not answered yet."""
     text: bytearray = field(default_factory=bytearray)
+    """Legacy: bytes received but not answered yet."""
+    requests: int = 0
     authenticated: bool = False
     close_after_flush: bool = False
+    opened_s: float = field(default_factory=time.monotonic)
     last_active_s: float = field(default_factory=time.monotonic)
+    last_sent_s: float = field(default_factory=time.monotonic)
+    """When the client last took bytes of a reply (or the reply was queued)."""
 
 
 class ManagementServer:
@@ -77,6 +94,11 @@ class ManagementServer:
         max_request_bytes: largest request frame accepted.
         max_connections: more concurrent connections are closed at once.
         idle_timeout_s: close a connection idle this long.
+        first_request_timeout_s: close a connection whose first request is not complete
+            this long after it opened (idle connections cannot hold every slot).
+        send_timeout_s: close a connection whose client takes no byte of a reply for
+            this long. A connection's next request is read only once its last reply is
+            handed to the network, so a client that never reads holds one reply here.
         reset_options: option names ``reset`` honours (default: the source's
             ``reset_options`` attribute, else all).
     """
@@ -93,6 +115,8 @@ class ManagementServer:
         max_request_bytes: int = MGMT_REQUEST_MAX_BYTES,
         max_connections: int = 32,
         idle_timeout_s: float = 300.0,
+        first_request_timeout_s: float = 10.0,
+        send_timeout_s: float = 10.0,
         reset_options: Iterable[str] | None = None,
     ) -> None:
         check_bind_address(host, token, legacy, "management server")
@@ -109,6 +133,8 @@ class ManagementServer:
         self.max_request_bytes = max_request_bytes
         self.max_connections = max_connections
         self.idle_timeout_s = idle_timeout_s
+        self.first_request_timeout_s = first_request_timeout_s
+        self.send_timeout_s = send_timeout_s
         self.counters = EventCounters()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -211,11 +237,13 @@ class ManagementServer:
                             self._on_readable(conn)
                         if events & selectors.EVENT_WRITE and conn.sock.fileno() >= 0:
                             self._flush(conn)
+                            self._answer_pending(conn)
                     except Exception:
-                        self.counters["mgmt_errors"] += 1
-                        logger.exception("management server: error on connection %s", conn.addr)
+                        self.counters.failure(
+                            "mgmt_errors", f"management server: error on connection {conn.addr}"
+                        )
                         self._close(conn)
-            self._close_idle()
+            self._close_stale()
 
     # -- connections --------------------------------------------------------------------
 
@@ -251,12 +279,22 @@ class ManagementServer:
             self._connections.pop(fd, None)
         conn.sock.close()
 
-    def _close_idle(self) -> None:
+    def _close_stale(self) -> None:
+        """Close connections past a deadline: first request, reply taken, idle."""
         now_s = time.monotonic()
         for conn in list(self._connections.values()):
-            if now_s - conn.last_active_s > self.idle_timeout_s:
-                self.counters["mgmt_idle_closed"] += 1
-                self._close(conn)
+            if not conn.requests and now_s - conn.opened_s > self.first_request_timeout_s:
+                reason = "mgmt_first_request_timeouts"
+            elif conn.out and now_s - conn.last_sent_s > self.send_timeout_s:
+                reason = "mgmt_send_timeouts"
+            elif now_s - conn.last_active_s > self.idle_timeout_s:
+                reason = "mgmt_idle_closed"
+            else:
+                continue
+            self.counters[reason] += 1
+            if worth_logging(self.counters[reason]):
+                logger.warning("management server: closed %s (%s)", conn.addr, reason)
+            self._close(conn)
 
     def _on_readable(self, conn: _Connection) -> None:
         try:
@@ -277,25 +315,39 @@ class ManagementServer:
         if conn.close_after_flush:
             return
         if self.legacy:
-            self._on_legacy_bytes(conn, data)
+            conn.text += data
         else:
             assert conn.decoder is not None
             try:
-                frames = conn.decoder.feed(data)
-            except RejectedMessage as exc:
-                self.counters.reject("mgmt_", exc.code, str(exc))
-                self._send(
-                    conn, codec.encode_reply(ErrorMessage(exc.code, str(exc), None)), close=True
-                )
-                return
-            for payload in frames:
-                self._on_frame(conn, payload)
-                if conn.close_after_flush:
-                    return
+                conn.pending.extend(conn.decoder.feed(data))
+            except RejectedMessage as exc:  # the framing is lost: answer it, then close
+                conn.pending.append(_FramingError(exc))
+        self._answer_pending(conn)
+
+    def _answer_pending(self, conn: _Connection) -> None:
+        """Answer the requests received, one at a time, while the last reply is sent.
+
+        A reply the client does not take stops the answering and the reading (the
+        client's further requests wait in the network buffers), so a client that sends
+        and never reads holds one reply here, not one per request.
+        """
+        while not conn.out and not conn.close_after_flush and conn.sock.fileno() >= 0:
+            if self.legacy:
+                if not self._next_legacy_word(conn):
+                    break
+            elif conn.pending:
+                self._on_frame(conn, conn.pending.popleft())
+            else:
+                break
+        if conn.sock.fileno() >= 0:
+            events = selectors.EVENT_WRITE if conn.out else selectors.EVENT_READ
+            self._selector.modify(conn.sock, events, None)
 
     def _send(
         self, conn: _Connection, body: bytes, *, close: bool = False, framed: bool = True
     ) -> None:
+        if not conn.out:
+            conn.last_sent_s = time.monotonic()
         conn.out += encode_frame(body) if framed else body
         conn.close_after_flush = conn.close_after_flush or close
         self._flush(conn)
@@ -305,18 +357,14 @@ class ManagementServer:
             try:
                 sent = conn.sock.send(conn.out[: 1 << 20])
             except (BlockingIOError, InterruptedError):
-                break
+                return
             except OSError:
                 self._close(conn)
                 return
             del conn.out[:sent]
-        if conn.out:
-            events = selectors.EVENT_WRITE | (0 if conn.close_after_flush else selectors.EVENT_READ)
-            self._selector.modify(conn.sock, events, None)
-        elif conn.close_after_flush:
+            conn.last_sent_s = time.monotonic()
+        if conn.close_after_flush:
             self._close(conn)
-        else:
-            self._selector.modify(conn.sock, selectors.EVENT_READ, None)
 
     # -- source calls -------------------------------------------------------------------
 
@@ -342,7 +390,13 @@ class ManagementServer:
 
     # -- v1 -------------------------------------------------------------------------------
 
-    def _on_frame(self, conn: _Connection, payload: bytes) -> None:
+    def _on_frame(self, conn: _Connection, payload: bytes | _FramingError) -> None:
+        if isinstance(payload, _FramingError):
+            exc = payload.error
+            self.counters.reject("mgmt_", exc.code, str(exc))
+            self._send(conn, codec.encode_reply(ErrorMessage(exc.code, str(exc), None)), close=True)
+            return
+        conn.requests += 1
         self.counters["mgmt_requests"] += 1
         try:
             request = codec.decode_request(payload, self.max_request_bytes)
@@ -352,6 +406,16 @@ class ManagementServer:
             request_id = getattr(exc, "request_id", None)
             self._send(
                 conn, codec.encode_reply(ErrorMessage(exc.code, str(exc), request_id)), close=close
+            )
+            return
+        except Exception as exc:  # a bug of ours: the client still gets its error reply
+            self.counters.failure("mgmt_errors", "management server: a request broke the decoder")
+            self.counters.reject("mgmt_", "bad_message", repr(exc))
+            message = f"the request could not be read ({type(exc).__name__})"
+            self._send(
+                conn,
+                codec.encode_reply(ErrorMessage("bad_message", message, None)),
+                close=not conn.authenticated,
             )
             return
         if not conn.authenticated and not isinstance(request, Hello):
@@ -379,7 +443,7 @@ class ManagementServer:
             self._backend_error(conn, request.id, exc)
             return
         except Exception as exc:
-            logger.exception("management server: the source failed")
+            self.counters.failure("source_errors", "management server: the source failed")
             self._backend_error(conn, request.id, exc)
             return
         self._send(conn, body)
@@ -434,35 +498,36 @@ class ManagementServer:
 
     # -- legacy -----------------------------------------------------------------------------
 
-    def _on_legacy_bytes(self, conn: _Connection, data: bytes) -> None:
-        conn.text += data
-        while conn.text:
-            word = next(
-                (w for w in legacy_wire.MGMT_WORDS if conn.text.startswith(w.encode())), None
-            )
-            if word is None:
-                if len(conn.text) < 1024 and any(
-                    w.encode().startswith(conn.text) for w in legacy_wire.MGMT_WORDS
-                ):
-                    return  # the rest of a word is on its way
-                self.counters["mgmt_requests"] += 1
-                self.counters.reject(
-                    "mgmt_", "unknown_type", f"legacy word {bytes(conn.text[:40])!r}"
-                )
-                conn.text.clear()
-                self._close(conn)  # the original breaks off the connection too
-                return
-            del conn.text[: len(word)]
+    def _next_legacy_word(self, conn: _Connection) -> bool:
+        """Answer the next word of ``conn.text``; False when none is complete (or closed)."""
+        if not conn.text:
+            return False
+        word = next((w for w in legacy_wire.MGMT_WORDS if conn.text.startswith(w.encode())), None)
+        if word is None:
+            if len(conn.text) < 1024 and any(
+                w.encode().startswith(conn.text) for w in legacy_wire.MGMT_WORDS
+            ):
+                return False  # the rest of a word is on its way
+            conn.requests += 1
             self.counters["mgmt_requests"] += 1
-            try:
-                reply = self._answer_legacy(word)
-            except Exception:
-                self.counters["source_errors"] += 1
-                logger.exception("management server: the source failed on %r", word)
-                self._close(conn)
-                return
-            if reply is not None:
-                self._send(conn, reply, framed=False)
+            self.counters.reject("mgmt_", "unknown_type", f"legacy word {bytes(conn.text[:40])!r}")
+            conn.text.clear()
+            self._close(conn)  # the original breaks off the connection too
+            return False
+        del conn.text[: len(word)]
+        conn.requests += 1
+        self.counters["mgmt_requests"] += 1
+        try:
+            reply = self._answer_legacy(word)
+        except Exception:
+            self.counters.failure(
+                "source_errors", f"management server: the source failed on {word!r}"
+            )
+            self._close(conn)
+            return False
+        if reply is not None:
+            self._send(conn, reply, framed=False)
+        return True
 
     def _answer_legacy(self, word: str) -> bytes | None:
         if word == "reset":

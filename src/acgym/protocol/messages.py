@@ -8,6 +8,7 @@ prose version). ``acgym.protocol.codec`` turns bytes into these values and back.
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -272,10 +273,12 @@ def check_value(
             return value
         if type(value) is int and value in (0, 1):
             return bool(value)
-        raise RejectedMessage("bad_message", f"{where}: expected 0 or 1, got {_show(value)}")
+        raise RejectedMessage("bad_message", f"{where}: expected 0 or 1, got {show_value(value)}")
     if kind == "str":
         if type(value) is not str:
-            raise RejectedMessage("bad_message", f"{where}: expected a string, got {_show(value)}")
+            raise RejectedMessage(
+                "bad_message", f"{where}: expected a string, got {show_value(value)}"
+            )
         limit = MAX_STRING_CHARS if high is None else int(high)
         if len(value) > limit:
             raise RejectedMessage(
@@ -285,7 +288,7 @@ def check_value(
     if kind == "int":
         if type(value) is not int:
             raise RejectedMessage(
-                "bad_message", f"{where}: expected an integer, got {_show(value)}"
+                "bad_message", f"{where}: expected an integer, got {show_value(value)}"
             )
     elif kind == "num":
         if type(value) is float:
@@ -294,12 +297,14 @@ def check_value(
                     "bad_message", f"{where}: expected a finite number, got {value}"
                 )
         elif type(value) is not int:
-            raise RejectedMessage("bad_message", f"{where}: expected a number, got {_show(value)}")
+            raise RejectedMessage(
+                "bad_message", f"{where}: expected a number, got {show_value(value)}"
+            )
     else:  # pragma: no cover - internal table error
         raise AssertionError(kind)
     if (low is not None and value < low) or (high is not None and value > high):
         raise RejectedMessage(
-            "bad_message", f"{where}: {_show(value)} is out of range [{low}, {high}]"
+            "bad_message", f"{where}: {show_value(value)} is out of range [{low}, {high}]"
         )
     return value
 
@@ -347,8 +352,15 @@ def check_plain(value: Any, where: str, depth: int = 4) -> None:
     raise RejectedMessage("bad_message", f"{where}: unexpected {type(value).__name__}")
 
 
-def _show(value: Any) -> str:
-    text = repr(value)
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel = 3  # a value nested a thousand deep is described, not recursed into
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = 40
+
+
+def show_value(value: Any) -> str:
+    """A short description of a received value for an error message (at most 40
+    characters, at most 3 levels deep: ``repr`` of a deeply nested value would recurse)."""
+    text = _SHORT_REPR.repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -390,7 +402,7 @@ def check_hello_result(result: dict[str, Any]) -> dict[str, Any]:
         if type(values) is not list or not all(v in allowed for v in values):
             raise RejectedMessage(
                 "bad_message",
-                f"hello result.{key}: expected a list of {allowed}, got {_show(values)}",
+                f"hello result.{key}: expected a list of {allowed}, got {show_value(values)}",
             )
         out[key] = list(values)
     return out
@@ -399,7 +411,9 @@ def check_hello_result(result: dict[str, Any]) -> dict[str, Any]:
 def check_static_info(info: Any) -> dict[str, Any]:
     """Check a static-info object: the required keys and plain values."""
     if type(info) is not dict:
-        raise RejectedMessage("bad_message", f"static info: expected an object, got {_show(info)}")
+        raise RejectedMessage(
+            "bad_message", f"static info: expected an object, got {show_value(info)}"
+        )
     for key, kind in STATIC_INFO_REQUIRED.items():
         if key not in info:
             raise RejectedMessage("bad_message", f"static info: missing {key!r}")
@@ -411,7 +425,9 @@ def check_static_info(info: Any) -> dict[str, Any]:
 def check_config(config: Any) -> dict[str, Any]:
     """Check a config object: flat, with ``ego_sampling_freq``."""
     if type(config) is not dict:
-        raise RejectedMessage("bad_message", f"config: expected an object, got {_show(config)}")
+        raise RejectedMessage(
+            "bad_message", f"config: expected an object, got {show_value(config)}"
+        )
     if "ego_sampling_freq" not in config:
         raise RejectedMessage("bad_message", "config: missing 'ego_sampling_freq' (Hz)")
     check_value(config["ego_sampling_freq"], "num", 1e-3, 1e4, "config.ego_sampling_freq")
@@ -422,7 +438,9 @@ def check_config(config: Any) -> dict[str, Any]:
 def check_track_info(track: Any) -> dict[str, Any]:
     """Check a track-info object: ``{}`` or borders, AI line and per-point arrays."""
     if type(track) is not dict:
-        raise RejectedMessage("bad_message", f"track info: expected an object, got {_show(track)}")
+        raise RejectedMessage(
+            "bad_message", f"track info: expected an object, got {show_value(track)}"
+        )
     for key, value in track.items():
         if key in TRACK_LINE_KEYS:
             _check_points(value, f"track info.{key}")
@@ -444,7 +462,7 @@ def _check_points(value: Any, where: str) -> None:
             or not _is_number(point[1])
         ):
             raise RejectedMessage(
-                "bad_message", f"{where}: expected [x, y] numbers, got {_show(point)}"
+                "bad_message", f"{where}: expected [x, y] numbers, got {show_value(point)}"
             )
 
 
@@ -453,7 +471,9 @@ def _check_numbers(value: Any, where: str) -> None:
         raise RejectedMessage("bad_message", f"{where}: expected a list of numbers")
     for item in value:
         if not _is_number(item):
-            raise RejectedMessage("bad_message", f"{where}: expected numbers, got {_show(item)}")
+            raise RejectedMessage(
+                "bad_message", f"{where}: expected numbers, got {show_value(item)}"
+            )
 
 
 def _is_number(value: Any) -> bool:
@@ -464,7 +484,9 @@ def _is_number(value: Any) -> bool:
 def check_counters(counters: Any) -> dict[str, int]:
     """Check a counters object: names to non-negative integers."""
     if type(counters) is not dict:
-        raise RejectedMessage("bad_message", f"counters: expected an object, got {_show(counters)}")
+        raise RejectedMessage(
+            "bad_message", f"counters: expected an object, got {show_value(counters)}"
+        )
     for key, value in counters.items():
         check_value(value, "int", 0, MAX_INT, f"counters.{key}")
     return counters
@@ -474,7 +496,7 @@ def check_reset_result(result: Any) -> dict[str, Any]:
     """Check the ``reset`` reply's result."""
     if type(result) is not dict:
         raise RejectedMessage(
-            "bad_message", f"reset result: expected an object, got {_show(result)}"
+            "bad_message", f"reset result: expected an object, got {show_value(result)}"
         )
     return check_fields(result, {"first_seq": ("int", 0, MAX_INT, False)}, "reset result")
 
