@@ -100,6 +100,26 @@ def test_the_vector_env_gives_each_car_the_single_envs_expert_action() -> None:
     single.close()
 
 
+def test_the_vector_envs_expert_starts_afresh_for_a_car_reset_by_autoreset() -> None:
+    distance_m = 700.0  # on the profile in a corner, as in the single env's test
+    speed_mps = float(
+        ExpertDriver(SimSession("oval", "bmw_z4_gt3")).target_speed_mps([distance_m])[0]
+    )
+    start = [f"start.distance_m={distance_m}", f"start.speed_mps={speed_mps}"]
+    vector = make_race_vector_env(
+        2, "oval", "bmw_z4_gt3", overrides=[*start, "max_episode_py_time=2"]
+    )
+    vector.reset(seed=0)
+    actions, ends = [], []
+    for _ in range(2 * 51):  # the 51st step of an episode is truncated, the car reset
+        actions.append(vector.expert_action())
+        _, _, terminated, truncated, _ = vector.step(actions[-1])
+        ends.append(terminated | truncated)
+    vector.close()
+    assert [i for i, end in enumerate(ends) if end.any()] == [50, 101]
+    np.testing.assert_array_equal(actions[51:], actions[:51])
+
+
 def test_an_env_without_the_simulator_refuses_the_extension_clearly() -> None:
     car = CarMaps.from_folder(car_folder("dallara_f317"))
     env = RacingEnv(
