@@ -29,3 +29,37 @@ def test_no_private_name_is_imported_across_areas() -> None:
                 if alias.name.startswith("_") and not alias.name.startswith("__"):
                     crossings.append(f"{path.relative_to(SOURCE)}: {node.module}.{alias.name}")
     assert crossings == []
+
+
+OBJECT_AREAS = {"track": "acgym.track", "world": "acgym.sim"}
+"""Names that hold one area's object wherever the package uses them (a ``Track``, the
+simulator's ``World``): ``track``, ``self.track``, ``bench_track``, ``world``, ..."""
+
+
+def _holder_area(node: ast.expr) -> str | None:
+    """The area of the object an attribute is read from, when its name tells."""
+    if isinstance(node, ast.Name):
+        name = node.id
+    elif isinstance(node, ast.Attribute):
+        name = node.attr
+    else:
+        return None
+    for holder, area in OBJECT_AREAS.items():
+        if name == holder or name.endswith(f"_{holder}"):
+            return area
+    return None
+
+
+def test_no_private_attribute_of_another_areas_object_is_read() -> None:
+    reads = []
+    for path in sorted(SOURCE.rglob("*.py")):
+        module = ".".join(path.relative_to(SOURCE.parent).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Attribute):
+                continue
+            if not node.attr.startswith("_") or node.attr.startswith("__"):
+                continue
+            area = _holder_area(node.value)
+            if area is not None and area != _area(module):
+                reads.append(f"{path.relative_to(SOURCE)}:{node.lineno}: {ast.unparse(node)}")
+    assert reads == []

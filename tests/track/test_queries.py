@@ -10,7 +10,7 @@ import pytest
 from matplotlib.path import Path
 from numpy.typing import NDArray
 
-from acgym.track import Track, spatial
+from acgym.track import Track, queries, spatial
 from acgym.track.track import Projection
 
 FloatArray = NDArray[np.float64]
@@ -361,7 +361,7 @@ def test_border_distance_on_the_circle_centre_line_is_half_the_width(
 
 
 def test_every_segment_is_listed_in_every_cell_it_crosses(bench_track: Track) -> None:
-    grid, table = bench_track._border_index
+    grid, table = bench_track.border_index
     x0, y0, cell_m = grid.params[:3]
     nx, ny = grid.shape
     u = np.linspace(0.0, 1.0, 33)
@@ -372,6 +372,22 @@ def test_every_segment_is_listed_in_every_cell_it_crosses(bench_track: Track) ->
     for k in range(0, len(table), 7):
         for cell in set((i[k] * ny + j[k]).tolist()):
             assert k in grid.items[grid.cell_start[cell] : grid.cell_start[cell + 1]]
+
+
+def test_the_public_indexes_are_built_once_and_give_kernels_what_the_track_uses(
+    bench_track: Track,
+) -> None:
+    assert bench_track.line_index is bench_track.line_index  # cached
+    params, cell_start, items, table = bench_track.line_index.arrays
+    assert params is bench_track.line_index.grid.params and table is bench_track.line_index.table
+    assert len(cell_start) == np.prod(bench_track.line_index.grid.shape) + 1
+    x_m, y_m = bench_track.left_m[5]
+    s_m, gap_m = queries.project_point(
+        x_m, y_m, bench_track.length_m, params, cell_start, items, table
+    )
+    assert (s_m, gap_m) == bench_track.project_point(x_m, y_m)
+    inside = queries.inside_point(0.5 * x_m, 0.5 * y_m, *bench_track.quad_index.arrays)
+    assert inside == bench_track.is_inside_point(0.5 * x_m, 0.5 * y_m)
 
 
 def test_grid_cell_count_is_capped_for_huge_sparse_inputs() -> None:

@@ -28,6 +28,8 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
+from acgym.env.derived import DERIVED_CHANNELS
+from acgym.protocol import channels as ch
 from acgym.track.queries import inside_point, project_point
 from acgym.track.rays import cast_fan
 from acgym.track.track import Track
@@ -44,18 +46,12 @@ right of the racing line, as in the original (``Track`` measures positive left).
 
 # Frame columns the kernel reads and writes, in the order of ``FEATURE_COLUMNS``.
 FEATURE_COLUMNS = (
-    "world_position_x",
-    "world_position_y",
-    "yaw",
-    "NormalizedSplinePosition",
-    "numberOfTyresOut",
-    "gap",
-    "LapDist",
-    "out_of_track_ac",
-    "out_of_track_calc",
-    "out_of_track",
-    "dist_to_border",
-    "going_backwards",
+    ch.WORLD_POSITION_X,
+    ch.WORLD_POSITION_Y,
+    ch.YAW,
+    ch.NORMALIZED_SPLINE_POSITION,
+    ch.NUMBER_OF_TYRES_OUT,
+    *DERIVED_CHANNELS,
 )
 
 
@@ -78,24 +74,12 @@ class TrackArrays(NamedTuple):
 
     @classmethod
     def of(cls, track: Track) -> TrackArrays:
-        """The arrays of ``track`` (its spatial indexes, as ``SimSession`` reads them)."""
-        line_grid, line_table = track._line_index
-        border_grid, border_table = track._border_index
-        quad_grid, quad_table = track._quad_index
+        """The arrays of ``track``: its length and query indexes (``Track.line_index``, ...)."""
         return cls(
             float(track.length_m),
-            line_grid.params,
-            line_grid.cell_start,
-            line_grid.items,
-            line_table,
-            border_grid.params,
-            border_grid.cell_start,
-            border_grid.items,
-            border_table,
-            quad_grid.params,
-            quad_grid.cell_start,
-            quad_grid.items,
-            quad_table,
+            *track.line_index.arrays,
+            *track.border_index.arrays,
+            *track.quad_index.arrays,
         )
 
 

@@ -152,18 +152,7 @@ class SimSession:
         self.world = World(cars, num_cars=num_cars, track=track, config=config)
         self.num_cars = self.world.num_cars
         self.length_m = track.length_m
-        line_grid, line_table = track._line_index
-        quad_grid, quads = track._quad_index
-        self._grids = (
-            line_grid.params,
-            line_grid.cell_start,
-            line_grid.items,
-            line_table,
-            quad_grid.params,
-            quad_grid.cell_start,
-            quad_grid.items,
-            quads,
-        )
+        self._grids = (*track.line_index.arrays, *track.quad_index.arrays)
         self._timing = np.zeros((self.num_cars, NUM_TIMING))
         self._projection = np.zeros((self.num_cars, 2))
         self._rows = np.zeros((self.num_cars, NUM_COLUMNS))

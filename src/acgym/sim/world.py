@@ -178,11 +178,9 @@ class World:
         else:
             # The track's compiled queries read its spatial grids (built once, cached):
             # the surface quads (inside test) and the border segments (nearest border).
-            grid, quads = track._quad_index
-            border, segments = track._border_index
             self._use_track = True
-            self._grid = (grid.params, grid.cell_start, grid.items, quads)
-            self._border_grid = (border.params, border.cell_start, border.items, segments)
+            self._grid = track.quad_index.arrays
+            self._border_grid = track.border_index.arrays
         self.reset()
 
     # --- stepping ---------------------------------------------------------------------

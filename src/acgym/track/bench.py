@@ -194,9 +194,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "from_arrays_with_validation_ms": round(1e3 * build["best_s"], 2),
             "load_average_1min": round(os.getloadavg()[0], 2),
             "cell_m": {
-                "line": round(track._line_index[0].cell_m, 2),
-                "borders": round(track._border_index[0].cell_m, 2),
-                "quads": round(track._quad_index[0].cell_m, 2),
+                "line": round(track.line_index.grid.cell_m, 2),
+                "borders": round(track.border_index.grid.cell_m, 2),
+                "quads": round(track.quad_index.grid.cell_m, 2),
             },
         },
         "single": {},

@@ -15,7 +15,10 @@ point), ``curvature_ahead`` / ``values_ahead`` / ``line_value_at`` (channels alo
 line), ``is_inside`` / ``is_inside_point``, ``border_distance``, ``cast_rays`` /
 ``cast_rays_pose`` and ``line_point_at``. They run compiled kernels over uniform-grid
 indexes (``acgym.track.spatial``) of the line, the borders and the surface quads, each
-built on first use and kept for the life of the track.
+built on first use and kept for the life of the track. Kernels elsewhere (the simulator's
+step, the environment's features) take the same indexes from ``line_index``,
+``border_index`` and ``quad_index``: a :class:`QueryIndex` each, whose ``arrays`` are the
+four arguments the kernels of :mod:`acgym.track.queries` and :mod:`acgym.track.rays` take.
 """
 
 from __future__ import annotations
@@ -64,6 +67,25 @@ class Projection(NamedTuple):
     s_m: FloatArray
     gap_m: FloatArray
     spline_pos: FloatArray
+
+
+class QueryIndex(NamedTuple):
+    """A compiled spatial index of a track: a uniform grid over the rows of a table.
+
+    Attributes:
+        grid: The grid: which table rows lie in each cell.
+        table: The items the grid indexes, one row each: the line's segments
+            (``queries.line_table``), the borders' segments (``queries.segment_table``,
+            left then right) or the surface quads (``queries.quad_table``).
+    """
+
+    grid: spatial.UniformGrid
+    table: FloatArray
+
+    @property
+    def arrays(self) -> tuple[FloatArray, NDArray[np.int32], NDArray[np.int32], FloatArray]:
+        """``(params, cell_start, items, table)``: the index as the kernels take it."""
+        return self.grid.params, self.grid.cell_start, self.grid.items, self.table
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,22 +205,25 @@ class Track:
     # --- spatial indexes (built once, on first use) ------------------------------------
 
     @cached_property
-    def _line_index(self) -> tuple[spatial.UniformGrid, FloatArray]:
+    def line_index(self) -> QueryIndex:
+        """The reference line's segments (projection, distance along the line)."""
         table = queries.line_table(self.line_m, self.line_s_m)
         grid = spatial.segment_grid(table, _LINE_CELL_SEGMENTS * _median_length_m(table))
-        return grid, table
+        return QueryIndex(grid, table)
 
     @cached_property
-    def _border_index(self) -> tuple[spatial.UniformGrid, FloatArray]:
+    def border_index(self) -> QueryIndex:
+        """The border segments, left then right (rays, distance to the border)."""
         table = np.vstack((queries.segment_table(self.left_m), queries.segment_table(self.right_m)))
         grid = spatial.segment_grid(table, _BORDER_CELL_SEGMENTS * _median_length_m(table))
-        return grid, table
+        return QueryIndex(grid, table)
 
     @cached_property
-    def _quad_index(self) -> tuple[spatial.UniformGrid, FloatArray]:
+    def quad_index(self) -> QueryIndex:
+        """The surface quads between consecutive cross-sections (inside test)."""
         table = queries.quad_table(self.left_m, self.right_m)
         spacing_m = _median_length_m(queries.segment_table(self.centre_m))
-        return spatial.quad_grid(table, _QUAD_CELL_SEGMENTS * spacing_m), table
+        return QueryIndex(spatial.quad_grid(table, _QUAD_CELL_SEGMENTS * spacing_m), table)
 
     # --- queries --------------------------------------------------------------------
 
@@ -215,7 +240,7 @@ class Track:
             the two segments' left normals).
         """
         points = _as_xy(xy_m)
-        grid, table = self._line_index
+        grid, table = self.line_index
         s_m = np.empty(len(points))
         gap_m = np.empty(len(points))
         queries.project_points(
@@ -227,7 +252,7 @@ class Track:
 
     def project_point(self, x_m: float, y_m: float) -> tuple[float, float]:
         """``project`` for one point, without arrays: ``(s_m, gap_m)``, both m."""
-        grid, table = self._line_index
+        grid, table = self.line_index
         return queries.project_point(
             float(x_m), float(y_m), self.length_m, grid.params, grid.cell_start, grid.items, table
         )
@@ -299,14 +324,14 @@ class Track:
         left[i+1]`` between consecutive cross-sections, the closing quad included.
         """
         points = _as_xy(xy_m)
-        grid, table = self._quad_index
+        grid, table = self.quad_index
         out = np.empty(len(points), dtype=np.bool_)
         queries.inside_points(points, grid.params, grid.cell_start, grid.items, table, out)
         return out
 
     def is_inside_point(self, x_m: float, y_m: float) -> bool:
         """``is_inside`` for one point, without arrays."""
-        grid, table = self._quad_index
+        grid, table = self.quad_index
         return queries.inside_point(
             float(x_m), float(y_m), grid.params, grid.cell_start, grid.items, table
         )
@@ -314,7 +339,7 @@ class Track:
     def border_distance(self, xy_m: ArrayLike) -> FloatArray:
         """Distance from each point to the nearest border (left or right), ``(N,)`` m."""
         points = _as_xy(xy_m)
-        grid, table = self._border_index
+        grid, table = self.border_index
         out = np.empty(len(points))
         queries.nearest_distances(points, grid.params, grid.cell_start, grid.items, table, out)
         return out
@@ -347,7 +372,7 @@ class Track:
             np.broadcast_to(np.asarray(heading_rad, dtype=np.float64), (len(points),))
         )
         angles = np.ascontiguousarray(np.atleast_1d(angles_rad), dtype=np.float64)
-        grid, table = self._border_index
+        grid, table = self.border_index
         out = np.empty((len(points), len(angles)))
         rays.cast_fans(
             points,
@@ -396,7 +421,7 @@ class Track:
             angles_rad = np.ascontiguousarray(angles_rad, dtype=np.float64).reshape(-1)
         if out is None:
             out = np.empty(len(angles_rad))
-        grid, table = self._border_index
+        grid, table = self.border_index
         rays.cast_fan(
             float(x_m),
             float(y_m),
@@ -424,7 +449,7 @@ class Track:
         s = np.asarray(s_m, dtype=np.float64) % self.length_m
         knots_m = self.line_s_m
         index = np.clip(np.searchsorted(knots_m, s, side="right") - 1, 0, len(knots_m) - 1)
-        _, table = self._line_index
+        table = self.line_index.table
         row = table[index]
         w = (s - row[..., 4]) / np.maximum(row[..., 5], 1e-300)
         xy = row[..., 0:2] + w[..., None] * row[..., 2:4]

@@ -115,7 +115,7 @@ def _check_segments(name: str, what: str, points_m: FloatArray) -> None:
 
 
 def _check_crossings(track: Track) -> None:
-    grid, table = track._border_index
+    grid, table = track.border_index
     num_left = len(track.left_m)
     i, j, x_m, y_m = _first_crossing(table, grid.params, grid.cell_start, grid.items, num_left)
     if i < 0:
