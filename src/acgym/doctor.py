@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from acgym.errors import BackendError, ProtocolError
+from acgym.protocol import channels as ch
 from acgym.protocol import codec
-from acgym.protocol.channels import REQUIRED_CHANNELS
 from acgym.protocol.client import Client
 from acgym.protocol.framing import encode_frame
 from acgym.protocol.messages import (
@@ -400,9 +400,9 @@ def _check_states(client: Client, target: Target) -> tuple[Check, dict[str, Any]
         return Check("states", "fail", f"the stream stopped after {count} states: {exc}"), state
     elapsed_s = time.monotonic() - start_s
     assert state is not None
-    missing = [name for name in REQUIRED_CHANNELS if name not in state]
+    missing = [name for name in ch.REQUIRED_CHANNELS if name not in state]
     if target.legacy:
-        missing = [name for name in missing if name != "done"]
+        missing = [name for name in missing if name != ch.DONE]
     rate_hz = count / max(elapsed_s, 1e-9)
     detail = f"{count} states in {elapsed_s:.1f} s ({rate_hz:.0f}/s), {len(state)} channels"
     if missing:
@@ -411,7 +411,7 @@ def _check_states(client: Client, target: Target) -> tuple[Check, dict[str, Any]
         ), state
     no_value = [
         name
-        for name in REQUIRED_CHANNELS
+        for name in ch.REQUIRED_CHANNELS
         if isinstance(state.get(name), float) and math.isnan(state[name])
     ]
     if no_value:
@@ -427,7 +427,7 @@ def _check_states(client: Client, target: Target) -> tuple[Check, dict[str, Any]
 def _check_controls(
     client: Client, target: Target, baseline: dict[str, Any], config: dict[str, Any]
 ) -> Check:
-    before = float(baseline.get("steerAngle", math.nan))
+    before = float(baseline.get(ch.STEER_ANGLE, math.nan))
     if math.isnan(before):
         return Check("controls", "fail", "the states have no steerAngle value")
     deadline_s = time.monotonic() + CONTROL_WAIT_S
@@ -435,7 +435,7 @@ def _check_controls(
     try:
         while time.monotonic() < deadline_s:
             client.send_controls(STEER_PROBE, -1.0, -1.0)
-            after = float(client.receive_state()["steerAngle"])
+            after = float(client.receive_state()[ch.STEER_ANGLE])
             if abs(after - before) >= STEER_MIN_CHANGE_DEG:
                 break
     except (BackendError, ProtocolError) as exc:

@@ -124,6 +124,7 @@ def drive_laps(env: Any, laps: int) -> DriveResult:
 
     The episode stays in the env's recorder: closing the env writes its log.
     """
+    from acgym.protocol import channels as ch
     from acgym.rl.expert import drive_expert
 
     estimate_s = env.unwrapped.expert_lap_estimate_s()
@@ -132,7 +133,7 @@ def drive_laps(env: Any, laps: int) -> DriveResult:
         states=run.states,
         laps=run.laps.laps,
         estimate_s=estimate_s,
-        max_tyres_out=int(run.states["numberOfTyresOut"].max()),
+        max_tyres_out=int(run.states[ch.NUMBER_OF_TYRES_OUT].max()),
         ended_by_env=run.ended_by_env,
     )
 

@@ -15,67 +15,74 @@ from typing import TYPE_CHECKING, Any
 
 from acgym.emulated_game import acsys
 from acgym.emulated_game.game import MPH_PER_MPS
+from acgym.protocol import channels as ch
 from acgym.units import KMH_PER_MPS
 
 if TYPE_CHECKING:
     from acgym.emulated_game.game import EmulatedGame
 
 
-def _xyz(state: dict[str, Any], fmt: str, order: str) -> tuple[float, float, float]:
-    """Three channels ``fmt.format(a)`` for ``a`` in ``order`` (AC's axis order)."""
-    return tuple(float(state[fmt.format(a)]) for a in order)  # type: ignore[return-value]
+def _xyz(state: dict[str, Any], names: tuple[str, str, str]) -> tuple[float, float, float]:
+    """Three channels of ``state``, named in AC's axis order."""
+    return tuple(float(state[name]) for name in names)  # type: ignore[return-value]
 
 
 def _car_state(game: EmulatedGame, info: int, optional: Any = None) -> Any:
     name = acsys.INFO_NAMES.get(info)
     st = game.state
-    speed = float(st["speed"])
+    speed = float(st[ch.SPEED])
     scalar: dict[str, Callable[[], Any]] = {
         "SpeedMS": lambda: speed,
         "SpeedKMH": lambda: speed * KMH_PER_MPS,
         "SpeedMPH": lambda: speed * MPH_PER_MPS,
-        "Gas": lambda: st["accStatus"],
-        "Brake": lambda: st["brakeStatus"],
+        "Gas": lambda: st[ch.ACC_STATUS],
+        "Brake": lambda: st[ch.BRAKE_STATUS],
         "Clutch": lambda: 1.0,
-        "Gear": lambda: st["actualGear"],
-        "BestLap": lambda: st["BestLap"],
-        "CGHeight": lambda: st["cgHeight"],
+        "Gear": lambda: st[ch.ACTUAL_GEAR],
+        "BestLap": lambda: st[ch.BEST_LAP],
+        "CGHeight": lambda: st[ch.CG_HEIGHT],
         "DriveTrainSpeed": lambda: speed * KMH_PER_MPS,
-        "RPM": lambda: st["RPM"],
+        "RPM": lambda: st[ch.RPM],
         "IsEngineLimiterOn": lambda: 0,
-        "LapCount": lambda: st["LapCount"],
-        "LapInvalidated": lambda: st["LapInvalidated"],
-        "LapTime": lambda: st["currentTime"],
-        "LastFF": lambda: st["LastFF"],
-        "LastLap": lambda: st["iLastTime"],
-        "NormalizedSplinePosition": lambda: st["NormalizedSplinePosition"],
+        "LapCount": lambda: st[ch.LAP_COUNT],
+        "LapInvalidated": lambda: st[ch.LAP_INVALIDATED],
+        "LapTime": lambda: st[ch.CURRENT_TIME],
+        "LastFF": lambda: st[ch.LAST_FF],
+        "LastLap": lambda: st[ch.I_LAST_TIME],
+        "NormalizedSplinePosition": lambda: st[ch.NORMALIZED_SPLINE_POSITION],
         "PerformanceMeter": lambda: 0.0,
-        "Steer": lambda: st["steerAngle"],
+        "Steer": lambda: st[ch.STEER_ANGLE],
         "TurboBoost": lambda: 0.0,
         "Caster": lambda: 0.0,
         # AC's axes: x = the plane's y, y = up, z = the plane's x (DESIGN.md).
-        "AccG": lambda: (float(st["accelX"]), 0.0, float(st["accelY"])),
-        "LocalAngularVelocity": lambda: _xyz(st, "angular_velocity_{0}", "xyz"),
-        "LocalVelocity": lambda: _xyz(st, "local_velocity_{0}", "yzx"),
+        "AccG": lambda: (float(st[ch.ACCEL_X]), 0.0, float(st[ch.ACCEL_Y])),
+        "LocalAngularVelocity": lambda: _xyz(
+            st, (ch.ANGULAR_VELOCITY_X, ch.ANGULAR_VELOCITY_Y, ch.ANGULAR_VELOCITY_Z)
+        ),
+        "LocalVelocity": lambda: _xyz(
+            st, (ch.LOCAL_VELOCITY_Y, ch.LOCAL_VELOCITY_Z, ch.LOCAL_VELOCITY_X)
+        ),
         "SpeedTotal": lambda: (speed * KMH_PER_MPS, speed * MPH_PER_MPS, speed),
-        "Velocity": lambda: _xyz(st, "velocity_{0}", "xyz"),
-        "WorldPosition": lambda: _xyz(st, "world_position_{0}", "yzx"),
-        "WheelAngularSpeed": lambda: game.per_tyre("wheel_speed_{t}"),
-        "CamberRad": lambda: game.per_tyre("CamberRad"),
-        "CamberDeg": lambda: tuple(math.degrees(v) for v in game.per_tyre("CamberRad")),
-        "SlipAngle": lambda: game.per_tyre("SlipAngle_{t}"),
-        "SlipRatio": lambda: game.per_tyre("tyre_slip_ratio_{t}"),
-        "Mz": lambda: game.per_tyre("Mz"),
-        "Load": lambda: game.per_tyre("tyres_load"),
+        "Velocity": lambda: _xyz(st, (ch.VELOCITY_X, ch.VELOCITY_Y, ch.VELOCITY_Z)),
+        "WorldPosition": lambda: _xyz(
+            st, (ch.WORLD_POSITION_Y, ch.WORLD_POSITION_Z, ch.WORLD_POSITION_X)
+        ),
+        "WheelAngularSpeed": lambda: game.per_tyre(ch.WHEEL_SPEED),
+        "CamberRad": lambda: game.per_tyre(ch.CAMBER_RAD),
+        "CamberDeg": lambda: tuple(math.degrees(v) for v in game.per_tyre(ch.CAMBER_RAD)),
+        "SlipAngle": lambda: game.per_tyre(ch.SLIP_ANGLE),
+        "SlipRatio": lambda: game.per_tyre(ch.TYRE_SLIP_RATIO),
+        "Mz": lambda: game.per_tyre(ch.MZ),
+        "Load": lambda: game.per_tyre(ch.TYRES_LOAD),
         "TyreRadius": lambda: game.tyre_radius_m,
-        "NdSlip": lambda: game.per_tyre("NdSlip"),
-        "TyreSlip": lambda: game.per_tyre("NdSlip"),
-        "DY": lambda: game.per_tyre("Dy_{t}"),
-        "CurrentTyresCoreTemp": lambda: game.per_tyre("{t}_tire_temperature_core"),
-        "ThermalState": lambda: game.per_tyre("{t}_tire_temperature_core"),
-        "DynamicPressure": lambda: game.per_tyre("dynamic_pressure"),
-        "TyreLoadedRadius": lambda: game.per_tyre("tyre_loaded_radius"),
-        "SuspensionTravel": lambda: game.per_tyre("SuspensionTravel"),
+        "NdSlip": lambda: game.per_tyre(ch.ND_SLIP),
+        "TyreSlip": lambda: game.per_tyre(ch.ND_SLIP),
+        "DY": lambda: game.per_tyre(ch.DY),
+        "CurrentTyresCoreTemp": lambda: game.per_tyre(ch.TIRE_TEMPERATURE_CORE),
+        "ThermalState": lambda: game.per_tyre(ch.TIRE_TEMPERATURE_CORE),
+        "DynamicPressure": lambda: game.per_tyre(ch.DYNAMIC_PRESSURE),
+        "TyreLoadedRadius": lambda: game.per_tyre(ch.TYRE_LOADED_RADIUS),
+        "SuspensionTravel": lambda: game.per_tyre(ch.SUSPENSION_TRAVEL),
         "TyreDirtyLevel": lambda: (0.0,) * 4,
     }
     if name in scalar:
@@ -88,8 +95,14 @@ def _car_state(game: EmulatedGame, info: int, optional: Any = None) -> Any:
             return game.contact_points_ac[wheel]
         if name == "TyreContactNormal":
             return (0.0, 1.0, 0.0)
-        tyre = ("FL", "FR", "RL", "RR")[wheel]
-        heading = _xyz(st, "tyreContactHeading_" + tyre + "_{0}", "xyz")
+        heading = _xyz(
+            st,
+            (
+                ch.TYRE_CONTACT_HEADING_X[wheel],
+                ch.TYRE_CONTACT_HEADING_Y[wheel],
+                ch.TYRE_CONTACT_HEADING_Z[wheel],
+            ),
+        )
         if name == "TyreHeadingVector":
             return heading
         return (heading[2], 0.0, -heading[0])  # TyreRightVector

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from acgym.errors import ConfigError
+from acgym.protocol import channels as ch
 from acgym.sim import WorldConfig
 from acgym.sim import layout as L
 from acgym.sim.session import SimSession
@@ -45,7 +46,6 @@ BUTTON_SHIFT_DOWN = 2
 
 AC_LIVE = 2
 MPH_PER_MPS = 2.2369362920544
-TYRES = ("fl", "fr", "rl", "rr")
 
 
 class VirtualVJoy:
@@ -250,16 +250,17 @@ class EmulatedGame:
 
     # -- what the game knows --------------------------------------------------------------
 
-    def per_tyre(self, channel: str) -> tuple[float, ...]:
-        """Four values of a per-tyre channel (``SlipAngle_{t}`` style or a list channel)."""
-        if "{t}" in channel:
-            return tuple(float(self.state[channel.format(t=t)]) for t in TYRES)
+    def per_tyre(self, channel: str | ch.PerTyre) -> tuple[float, ...]:
+        """Four values of a per-tyre channel: its four names (``ch.SLIP_ANGLE``) or a list
+        channel (``ch.MZ``)."""
+        if isinstance(channel, ch.PerTyre):
+            return tuple(float(self.state[name]) for name in channel)
         return tuple(float(v) for v in self.state[channel])
 
     @property
     def heading_rad(self) -> float:
         """The game's heading (shared memory): ``-yaw``."""
-        return -float(self.state["yaw"])
+        return -float(self.state[ch.YAW])
 
     @property
     def tyre_radius_m(self) -> tuple[float, float, float, float]:

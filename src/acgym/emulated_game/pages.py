@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from acgym.emulated_game.game import AC_LIVE
+from acgym.protocol import channels as ch
 from acgym.units import KMH_PER_MPS
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def _set_text(chars: Any, value: str) -> None:
-    codes = [ord(ch) for ch in value[: len(chars) - 1]]
+    codes = [ord(c) for c in value[: len(chars) - 1]]
     for index in range(len(chars)):
         chars[index] = codes[index] if index < len(codes) else 0
 
@@ -41,67 +42,64 @@ def write_pages(
     st = game.state
     if "acpmf_physics" in pages:
         p = structures["acpmf_physics"].from_buffer(pages["acpmf_physics"])
-        p.packetId = st["packetId"]
-        p.gas = st["accStatus"]
-        p.brake = st["brakeStatus"]
+        p.packetId = st[ch.PACKET_ID]
+        p.gas = st[ch.ACC_STATUS]
+        p.brake = st[ch.BRAKE_STATUS]
         p.fuel = 50.0
-        p.gear = st["actualGear"]
-        p.rpms = int(st["RPM"])
-        p.steerAngle = st["steerAngle"]
-        p.speedKmh = st["speed"] * KMH_PER_MPS
-        _fill(p.velocity, (st["velocity_x"], st["velocity_y"], st["velocity_z"]))
-        _fill(p.accG, (st["accelX"], 0.0, st["accelY"]))
-        _fill(p.wheelSlip, [abs(v) for v in game.per_tyre("tyre_slip_ratio_{t}")])
-        _fill(p.wheelLoad, game.per_tyre("tyres_load"))
-        _fill(p.wheelsPressure, game.per_tyre("dynamic_pressure"))
-        _fill(p.wheelAngularSpeed, game.per_tyre("wheel_speed_{t}"))
-        _fill(p.tyreCoreTemperature, game.per_tyre("{t}_tire_temperature_core"))
-        _fill(p.camberRAD, game.per_tyre("CamberRad"))
-        _fill(p.suspensionTravel, game.per_tyre("SuspensionTravel"))
+        p.gear = st[ch.ACTUAL_GEAR]
+        p.rpms = int(st[ch.RPM])
+        p.steerAngle = st[ch.STEER_ANGLE]
+        p.speedKmh = st[ch.SPEED] * KMH_PER_MPS
+        _fill(p.velocity, (st[ch.VELOCITY_X], st[ch.VELOCITY_Y], st[ch.VELOCITY_Z]))
+        _fill(p.accG, (st[ch.ACCEL_X], 0.0, st[ch.ACCEL_Y]))
+        _fill(p.wheelSlip, [abs(v) for v in game.per_tyre(ch.TYRE_SLIP_RATIO)])
+        _fill(p.wheelLoad, game.per_tyre(ch.TYRES_LOAD))
+        _fill(p.wheelsPressure, game.per_tyre(ch.DYNAMIC_PRESSURE))
+        _fill(p.wheelAngularSpeed, game.per_tyre(ch.WHEEL_SPEED))
+        _fill(p.tyreCoreTemperature, game.per_tyre(ch.TIRE_TEMPERATURE_CORE))
+        _fill(p.camberRAD, game.per_tyre(ch.CAMBER_RAD))
+        _fill(p.suspensionTravel, game.per_tyre(ch.SUSPENSION_TRAVEL))
         p.heading = game.heading_rad
-        p.pitch = st["pitch"]
-        p.roll = st["roll"]
-        p.cgHeight = st["cgHeight"]
-        p.numberOfTyresOut = st["numberOfTyresOut"]
+        p.pitch = st[ch.PITCH]
+        p.roll = st[ch.ROLL]
+        p.cgHeight = st[ch.CG_HEIGHT]
+        p.numberOfTyresOut = st[ch.NUMBER_OF_TYRES_OUT]
         p.autoShifterOn = 1 if game.world.config.auto_shift else 0
         _fill(
             p.localAngularVel,
-            (st["angular_velocity_x"], st["angular_velocity_y"], st["angular_velocity_z"]),
+            (st[ch.ANGULAR_VELOCITY_X], st[ch.ANGULAR_VELOCITY_Y], st[ch.ANGULAR_VELOCITY_Z]),
         )
-        p.finalFF = st["LastFF"]
+        p.finalFF = st[ch.LAST_FF]
         p.clutch = 1.0
         _fill(p.tyreContactPoint, [c for point in game.contact_points_ac for c in point])
         _fill(p.tyreContactNormal, [0.0, 1.0, 0.0] * 4)
-        heading = [
-            st[f"tyreContactHeading_{w}_{a}"] for w in ("FL", "FR", "RL", "RR") for a in "xyz"
-        ]
-        _fill(p.tyreContactHeading, heading)
+        _fill(p.tyreContactHeading, [st[name] for name in ch.TYRE_CONTACT_HEADING])
         p.brakeBias = 0.6
         _fill(
             p.localVelocity,
-            (st["local_velocity_y"], st["local_velocity_z"], st["local_velocity_x"]),
+            (st[ch.LOCAL_VELOCITY_Y], st[ch.LOCAL_VELOCITY_Z], st[ch.LOCAL_VELOCITY_X]),
         )
     if "acpmf_graphics" in pages:
         g = structures["acpmf_graphics"].from_buffer(pages["acpmf_graphics"])
-        g.packetId = st["packetId"]
+        g.packetId = st[ch.PACKET_ID]
         g.status = AC_LIVE
         g.session = 0
-        _set_text(g.currentTime, _lap_text(st["currentTime"]))
-        _set_text(g.lastTime, _lap_text(st["iLastTime"]))
-        _set_text(g.bestTime, _lap_text(st["BestLap"]))
-        g.completedLaps = st["completedLaps"]
+        _set_text(g.currentTime, _lap_text(st[ch.CURRENT_TIME]))
+        _set_text(g.lastTime, _lap_text(st[ch.I_LAST_TIME]))
+        _set_text(g.bestTime, _lap_text(st[ch.BEST_LAP]))
+        g.completedLaps = st[ch.COMPLETED_LAPS]
         g.position = 1
-        g.iCurrentTime = st["currentTime"]
-        g.iLastTime = st["iLastTime"]
-        g.iBestTime = st["BestLap"]
-        g.isInPit = st["isInPit"]
+        g.iCurrentTime = st[ch.CURRENT_TIME]
+        g.iLastTime = st[ch.I_LAST_TIME]
+        g.iBestTime = st[ch.BEST_LAP]
+        g.isInPit = st[ch.IS_IN_PIT]
         _set_text(g.tyreCompound, "emulated")
-        g.normalizedCarPosition = st["NormalizedSplinePosition"]
+        g.normalizedCarPosition = st[ch.NORMALIZED_SPLINE_POSITION]
         _fill(
             g.carCoordinates,
-            (st["world_position_y"], st["world_position_z"], st["world_position_x"]),
+            (st[ch.WORLD_POSITION_Y], st[ch.WORLD_POSITION_Z], st[ch.WORLD_POSITION_X]),
         )
-        g.penaltyTime = st["penaltyTime"]
+        g.penaltyTime = st[ch.PENALTY_TIME]
         g.surfaceGrip = 1.0
         g.windSpeed = 0.0
         g.windDirection = 0.0

@@ -24,39 +24,38 @@ from pathlib import Path
 from typing import Any
 
 from acgym.config_loader import load_section, to_plain, to_yaml
+from acgym.env.derived import GAP
 from acgym.errors import ConfigError
+from acgym.protocol import channels as ch
 
 SECTION = "env"
 """The environment's section in a run's configuration (the original's ``AssettoCorsa``)."""
 
 DEFAULT_OBS_CHANNELS = (
-    "speed",
-    "gap",
-    "LastFF",
-    "RPM",
-    "accelX",
-    "accelY",
-    "actualGear",
-    "angular_velocity_y",
-    "local_velocity_x",
-    "local_velocity_y",
-    "SlipAngle_fl",
-    "SlipAngle_fr",
-    "SlipAngle_rl",
-    "SlipAngle_rr",
+    ch.SPEED,
+    GAP,
+    ch.LAST_FF,
+    ch.RPM,
+    ch.ACCEL_X,
+    ch.ACCEL_Y,
+    ch.ACTUAL_GEAR,
+    ch.ANGULAR_VELOCITY_Y,
+    ch.LOCAL_VELOCITY_X,
+    ch.LOCAL_VELOCITY_Y,
+    *ch.SLIP_ANGLE,
 )
 """The original's ``obs_enabled_channels``: the basic observation, in this order."""
 
 DEFAULT_EXTRA_CHANNELS = (
-    "local_velocity_x",
-    "local_velocity_y",
-    "angular_velocity_y",
-    "steerAngle",
-    "accStatus",
-    "brakeStatus",
-    "world_position_x",
-    "world_position_y",
-    "yaw",
+    ch.LOCAL_VELOCITY_X,
+    ch.LOCAL_VELOCITY_Y,
+    ch.ANGULAR_VELOCITY_Y,
+    ch.STEER_ANGLE,
+    ch.ACC_STATUS,
+    ch.BRAKE_STATUS,
+    ch.WORLD_POSITION_X,
+    ch.WORLD_POSITION_Y,
+    ch.YAW,
 )
 """The original's ``obs_extra_enabled_channels`` (``info["obs_extra"]``)."""
 

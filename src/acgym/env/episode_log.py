@@ -37,9 +37,11 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from acgym.env.backend import RowLayout
-from acgym.env.observations import DERIVED_CHANNELS, Frame
+from acgym.env.derived import DERIVED_CHANNELS
+from acgym.env.observations import Frame
 from acgym.errors import DataFileError
 from acgym.fileio import write_text_atomic, write_with_atomic
+from acgym.protocol import channels as ch
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +81,8 @@ def fill_step_extras(
     ``current_action_abs_i`` (applied controls), ``actions_i`` (raw actions), reward,
     terminated, ``TimeLimit.truncated``, done, and ``currentTime`` in seconds.
     """
-    if "currentTime" in state:
-        extras["currentTime"] = state["currentTime"] / 1000.0  # the original logged seconds
+    if ch.CURRENT_TIME in state:
+        extras[ch.CURRENT_TIME] = state[ch.CURRENT_TIME] / 1000.0  # the original logged seconds
     extras["timestamp_env"] = time.perf_counter()
     values, index = frame.values[0], frame.index
     for name in DERIVED_CHANNELS:
@@ -98,7 +100,7 @@ def fill_step_extras(
     extras["reward"] = reward
     extras["terminated"] = terminated
     extras["TimeLimit.truncated"] = truncated
-    extras["done"] = int(terminated or truncated)
+    extras[ch.DONE] = int(terminated or truncated)
     return extras
 
 
@@ -403,7 +405,7 @@ class RowRecorder:
         for name, col in layout.columns.items():
             if name in layout.list_channels:
                 out[name] = data[:, col : col + 4].copy()
-            elif name == "currentTime":
+            elif name == ch.CURRENT_TIME:
                 out[name] = data[:, col] / 1000.0  # the original logged seconds
             elif name in layout.int_channels:
                 out[name] = data[:, col].astype(np.int64)
@@ -415,7 +417,7 @@ class RowRecorder:
             if name == DERIVED_CHANNELS[-1] and self.num_rays:
                 out["sensors"] = data[:, rays].copy()
         terminated, truncated = out["terminated"], out["TimeLimit.truncated"]
-        out["done"] = (terminated | truncated).astype(np.int64)
+        out[ch.DONE] = (terminated | truncated).astype(np.int64)
         if self.num_extra:
             out["obs_extra"] = data[:, self._extra_slice].astype(np.float32)
         return _in_dict_order(out, layout)
@@ -565,19 +567,19 @@ def episode_stats(table: pa.Table, *, ep_count: int, total_steps: int) -> dict[s
             raise DataFileError(f"episode log: the states lack the channel {name!r}")
         return table.column(name).to_numpy(zero_copy_only=False)
 
-    steps = column("steps").astype(np.float64)
+    steps = column(ch.STEPS).astype(np.float64)
     jumps = np.diff(steps)
-    laps = column("LapCount")
-    last_time_ms = column("iLastTime").astype(np.float64)
+    laps = column(ch.LAP_COUNT)
+    last_time_ms = column(ch.I_LAST_TIME).astype(np.float64)
     stats: dict[str, Any] = {
         "ep_count": ep_count,
         "ep_steps": table.num_rows,
         "total_steps": total_steps,
         "packages_lost": float(jumps[jumps > 1].sum()),
         "ep_reward": float(column("reward").astype(np.float64).sum()),
-        "speed_mean": float(column("speed").astype(np.float64).mean()),
-        "speed_max": float(column("speed").astype(np.float64).max()),
-        "BestLap": float(column("BestLap")[-1]) / 1000.0,
+        "speed_mean": float(column(ch.SPEED).astype(np.float64).mean()),
+        "speed_max": float(column(ch.SPEED).astype(np.float64).max()),
+        ch.BEST_LAP: float(column(ch.BEST_LAP)[-1]) / 1000.0,
         "terminated": bool(column("terminated")[-1]),
     }
     lap_times_s = []

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from acgym.env.actions import ActionMapper, CarMaps, controls_from_telemetry
 from acgym.env.config import EnvConfig
+from acgym.env.derived import OUT_OF_TRACK
 from acgym.env.episode_log import STATIC_INFO_FILE, STATS_FILE
 from acgym.env.observations import (
     ObservationHistory,
@@ -32,6 +33,7 @@ from acgym.env.observations import (
 )
 from acgym.env.rewards import actions_diff, make_reward
 from acgym.errors import DataFileError
+from acgym.protocol import channels as ch
 
 ALLOWED_PICKLE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
     {
@@ -239,13 +241,13 @@ def rebuild_episode(
     )
     rewards, _ = make_reward(config)(frame, actions_diff(frame, history))
     controls = controls_from_telemetry(
-        states["steerAngle"].to_numpy(),
-        states["accStatus"].to_numpy(),
-        states["brakeStatus"].to_numpy(),
+        states[ch.STEER_ANGLE].to_numpy(),
+        states[ch.ACC_STATUS].to_numpy(),
+        states[ch.BRAKE_STATUS].to_numpy(),
         car,
     )
     actions = ActionMapper.from_config(car.steer, config).actions_from_controls(controls)
-    terminated = frame.column("out_of_track") != 0.0
+    terminated = frame.column(OUT_OF_TRACK) != 0.0
     return RebuiltEpisode(
         observations=observations.astype(np.float32),
         actions=actions.astype(np.float32),

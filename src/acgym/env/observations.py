@@ -44,6 +44,7 @@ from numpy.typing import NDArray
 
 from acgym.env.backend import RowLayout
 from acgym.env.config import EnvConfig
+from acgym.env.derived import DERIVED_CHANNELS, GAP, LAP_DIST, OUT_OF_TRACK
 from acgym.env.features import (
     FEATURE_COLUMNS,
     STEER_ANGLE_SCALE_DEG,
@@ -66,6 +67,7 @@ from acgym.env.obs_kernels import (
     push_history,
 )
 from acgym.errors import BackendError, ConfigError
+from acgym.protocol import channels as ch
 from acgym.track.queries import interp_ahead
 from acgym.track.track import Track
 
@@ -79,99 +81,87 @@ TOP_SPEED_MPS = 80.0
 
 
 CHANNEL_SCALES: dict[str, float] = {
-    "speed": TOP_SPEED_MPS,
-    "gap": 10.0,
-    "LastFF": 1.0,
-    "RPM": 10000.0,
-    "accelX": 5.0,
-    "accelY": 5.0,
-    "angular_velocity_x": math.pi,
-    "angular_velocity_y": math.pi,
-    "angular_velocity_z": math.pi,
-    "local_velocity_x": TOP_SPEED_MPS,
-    "local_velocity_y": 20.0,
-    "local_velocity_z": 5.0,
-    "SlipAngle_fl": 25.0,
-    "SlipAngle_fr": 25.0,
-    "SlipAngle_rl": 25.0,
-    "SlipAngle_rr": 25.0,
-    "wheel_speed_rr": TOP_SPEED_MPS / 3.6,
-    "wheel_speed_rl": TOP_SPEED_MPS / 3.6,
-    "wheel_speed_fr": TOP_SPEED_MPS / 3.6,
-    "wheel_speed_fl": TOP_SPEED_MPS / 3.6,
-    "tyre_slip_ratio_fl": 1.0,
-    "tyre_slip_ratio_fr": 1.0,
-    "tyre_slip_ratio_rl": 1.0,
-    "tyre_slip_ratio_rr": 1.0,
-    "Dy_rr": 2.0,
-    "Dy_rl": 2.0,
-    "Dy_fr": 2.0,
-    "Dy_fl": 2.0,
-    "LapCount": 1.0,
-    "LapDist": 1.0,
-    "steerAngle": STEER_ANGLE_SCALE_DEG,
-    "accStatus": 1.0,
-    "brakeStatus": 1.0,
-    "actualGear": 8.0,
+    ch.SPEED: TOP_SPEED_MPS,
+    GAP: 10.0,
+    ch.LAST_FF: 1.0,
+    ch.RPM: 10000.0,
+    ch.ACCEL_X: 5.0,
+    ch.ACCEL_Y: 5.0,
+    ch.ANGULAR_VELOCITY_X: math.pi,
+    ch.ANGULAR_VELOCITY_Y: math.pi,
+    ch.ANGULAR_VELOCITY_Z: math.pi,
+    ch.LOCAL_VELOCITY_X: TOP_SPEED_MPS,
+    ch.LOCAL_VELOCITY_Y: 20.0,
+    ch.LOCAL_VELOCITY_Z: 5.0,
+    ch.SLIP_ANGLE.fl: 25.0,
+    ch.SLIP_ANGLE.fr: 25.0,
+    ch.SLIP_ANGLE.rl: 25.0,
+    ch.SLIP_ANGLE.rr: 25.0,
+    ch.WHEEL_SPEED.rr: TOP_SPEED_MPS / 3.6,
+    ch.WHEEL_SPEED.rl: TOP_SPEED_MPS / 3.6,
+    ch.WHEEL_SPEED.fr: TOP_SPEED_MPS / 3.6,
+    ch.WHEEL_SPEED.fl: TOP_SPEED_MPS / 3.6,
+    ch.TYRE_SLIP_RATIO.fl: 1.0,
+    ch.TYRE_SLIP_RATIO.fr: 1.0,
+    ch.TYRE_SLIP_RATIO.rl: 1.0,
+    ch.TYRE_SLIP_RATIO.rr: 1.0,
+    ch.DY.rr: 2.0,
+    ch.DY.rl: 2.0,
+    ch.DY.fr: 2.0,
+    ch.DY.fl: 2.0,
+    ch.LAP_COUNT: 1.0,
+    LAP_DIST: 1.0,
+    ch.STEER_ANGLE: STEER_ANGLE_SCALE_DEG,
+    ch.ACC_STATUS: 1.0,
+    ch.BRAKE_STATUS: 1.0,
+    ch.ACTUAL_GEAR: 8.0,
 }
 """The original's ``obs_channels_info``: the divisor of every channel a basic observation
 may use (units of the channel: m/s, m, rpm, g, rad/s, degrees, ...)."""
 
 CHANNEL_UNITS: dict[str, str] = {
-    "speed": "m/s",
-    "gap": "m",
-    "RPM": "rpm",
-    "accelX": "g",
-    "accelY": "g",
-    "angular_velocity_x": "rad/s",
-    "angular_velocity_y": "rad/s",
-    "angular_velocity_z": "rad/s",
-    "local_velocity_x": "m/s",
-    "local_velocity_y": "m/s",
-    "local_velocity_z": "m/s",
-    "SlipAngle_fl": "deg",
-    "SlipAngle_fr": "deg",
-    "SlipAngle_rl": "deg",
-    "SlipAngle_rr": "deg",
-    "wheel_speed_rr": "rad/s",
-    "wheel_speed_rl": "rad/s",
-    "wheel_speed_fr": "rad/s",
-    "wheel_speed_fl": "rad/s",
-    "LapDist": "m",
-    "steerAngle": "deg",
-    "actualGear": "AC gear code",
+    ch.SPEED: "m/s",
+    GAP: "m",
+    ch.RPM: "rpm",
+    ch.ACCEL_X: "g",
+    ch.ACCEL_Y: "g",
+    ch.ANGULAR_VELOCITY_X: "rad/s",
+    ch.ANGULAR_VELOCITY_Y: "rad/s",
+    ch.ANGULAR_VELOCITY_Z: "rad/s",
+    ch.LOCAL_VELOCITY_X: "m/s",
+    ch.LOCAL_VELOCITY_Y: "m/s",
+    ch.LOCAL_VELOCITY_Z: "m/s",
+    ch.SLIP_ANGLE.fl: "deg",
+    ch.SLIP_ANGLE.fr: "deg",
+    ch.SLIP_ANGLE.rl: "deg",
+    ch.SLIP_ANGLE.rr: "deg",
+    ch.WHEEL_SPEED.rr: "rad/s",
+    ch.WHEEL_SPEED.rl: "rad/s",
+    ch.WHEEL_SPEED.fr: "rad/s",
+    ch.WHEEL_SPEED.fl: "rad/s",
+    LAP_DIST: "m",
+    ch.STEER_ANGLE: "deg",
+    ch.ACTUAL_GEAR: "AC gear code",
 }
 """Unit of each channel with one (the others are ratios, counts or 0..1 statuses)."""
 
-CONTROL_CHANNELS = ("steerAngle", "accStatus", "brakeStatus")
+CONTROL_CHANNELS = (ch.STEER_ANGLE, ch.ACC_STATUS, ch.BRAKE_STATUS)
 """Telemetry of the applied controls, in the order of the control pieces."""
 
 CONTROL_SCALES = np.array([STEER_ANGLE_SCALE_DEG, 1.0, 1.0])
 """Divisors of ``CONTROL_CHANNELS``."""
 
-DERIVED_CHANNELS = (
-    "gap",
-    "LapDist",
-    "out_of_track_ac",
-    "out_of_track_calc",
-    "out_of_track",
-    "dist_to_border",
-    "going_backwards",
-)
-"""Channels the environment adds to each state (the original's ``expand_state``)."""
+POSE_CHANNELS = (ch.WORLD_POSITION_X, ch.WORLD_POSITION_Y, ch.YAW)
+"""Telemetry of the car's pose: x, y (m) and yaw (rad)."""
 
 REQUIRED_CHANNELS = (
-    "speed",
-    "steerAngle",
-    "accStatus",
-    "brakeStatus",
-    "world_position_x",
-    "world_position_y",
-    "yaw",
-    "NormalizedSplinePosition",
-    "numberOfTyresOut",
-    "LapCount",
-    "done",
+    ch.SPEED,
+    *CONTROL_CHANNELS,
+    *POSE_CHANNELS,
+    ch.NORMALIZED_SPLINE_POSITION,
+    ch.NUMBER_OF_TYRES_OUT,
+    ch.LAP_COUNT,
+    ch.DONE,
 )
 """Wire channels the environment reads every step, whatever the observation."""
 
@@ -280,8 +270,8 @@ class Frame:
 
 
 CHANNEL_NOTES: dict[str, str] = {
-    "gap": ", positive right of the racing line (the original's sign)",
-    "angular_velocity_y": ", positive turning left",
+    GAP: ", positive right of the racing line (the original's sign)",
+    ch.ANGULAR_VELOCITY_Y: ", positive turning left",
 }
 """Sign notes of the docs table, after a channel's scale."""
 
@@ -366,7 +356,7 @@ class StateExpander:
         self._feature_cols = np.array([self._i[c] for c in FEATURE_COLUMNS], dtype=np.int64)
         self._control_cols = np.array([self._i[c] for c in CONTROL_CHANNELS], dtype=np.int64)
         self._all_cars = np.arange(num_cars, dtype=np.int64)
-        self._lap_col = self._i["LapDist"]
+        self._lap_col = self._i[LAP_DIST]
         self._row_layout: RowLayout | None = None
         self._row_cols = np.zeros(0, dtype=np.intp)
         self.tyres_out_missing_steps = 0
@@ -618,10 +608,10 @@ class OutOfTrackFlag:
     descriptions: tuple[str, ...] = ("1 when out of track, else 0",)
 
     def write(self, frame: Frame, history: ObservationHistory, out: FloatArray) -> None:
-        out[:, 0] = frame.values[:, frame.index["out_of_track"]] != 0.0
+        out[:, 0] = frame.values[:, frame.index[OUT_OF_TRACK]] != 0.0
 
     def sources(self, frame: Frame, window: int) -> list[Source]:
-        return [(SRC_FLAG, frame.index["out_of_track"], 1.0, False)]
+        return [(SRC_FLAG, frame.index[OUT_OF_TRACK], 1.0, False)]
 
 
 @dataclass(frozen=True)
@@ -1027,13 +1017,13 @@ def frame_from_columns(
         ValueError: A channel the observation needs is missing.
     """
     obs = config.observation
-    needed = [*obs.channels, *CONTROL_CHANNELS, "out_of_track", "LapDist"]
+    needed = [*obs.channels, *CONTROL_CHANNELS, OUT_OF_TRACK, LAP_DIST]
     if config.enable_sensors:
         needed.append("sensors")
     missing = [c for c in dict.fromkeys(needed) if c not in columns]
     if missing:
         raise ValueError(f"logged episode: expected the channels {missing} for this observation")
-    steps = len(np.asarray(columns["LapDist"]))
+    steps = len(np.asarray(columns[LAP_DIST]))
     num_rays = obs.num_rays if config.enable_sensors else 0
     num_curvature = obs.curvature_num_samples if obs.include_curvature else 0
     num_target = obs.curvature_num_samples if config.use_target_speed else 0
@@ -1053,7 +1043,7 @@ def frame_from_columns(
                 f"logged episode: expected sensors of shape {frame.rays_m.shape}, got {rays.shape}"
             )
         frame.rays_m[:] = rays
-    lap_dist_m = frame.column("LapDist")
+    lap_dist_m = frame.column(LAP_DIST)
     if num_curvature:
         frame.curvature_1pm[:] = track.curvature_ahead(
             lap_dist_m, num_curvature, obs.curvature_distance_m

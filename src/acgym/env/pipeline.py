@@ -21,7 +21,12 @@ from numpy.typing import NDArray
 
 from acgym.env.config import EnvConfig
 from acgym.env.image import EgoImage
-from acgym.env.observations import Frame, StateExpander, make_observation_builder
+from acgym.env.observations import (
+    POSE_CHANNELS,
+    Frame,
+    StateExpander,
+    make_observation_builder,
+)
 from acgym.env.rewards import actions_diff, make_reward
 from acgym.env.terminations import EpisodeEnd, make_terminations
 from acgym.track.track import Track
@@ -65,7 +70,7 @@ class StepPipeline:
         self.ep_steps = np.zeros(num_cars, dtype=np.int64)
         self.image = EgoImage(track, config.image, num_cars) if config.image.enabled else None
         frame = self.expander.frame
-        self._pose = [frame.index[c] for c in ("world_position_x", "world_position_y", "yaw")]
+        self._pose = [frame.index[c] for c in POSE_CHANNELS]
 
     @property
     def single_space(self) -> spaces.Space[Any]:

@@ -23,7 +23,7 @@ from acgym.env.backend import (
 )
 from acgym.env.config import EnvConfig
 from acgym.env.episode_log import EpisodeLog, StepLog
-from acgym.env.observations import Frame
+from acgym.env.observations import POSE_CHANNELS, Frame
 from acgym.env.pipeline import StepPipeline
 from acgym.env.rendering import EnvRenderer, available_render_modes
 from acgym.env.sim_extension import SimulatorExtension
@@ -84,7 +84,7 @@ class RacingEnv(SimulatorExtension, gym.Env[Any, NDArray[np.float32]]):
         self.reward_fn = self.pipeline.reward_fn
         self.observation_space = self.pipeline.single_space
         frame = self.expander.frame
-        self._pose_cols = [frame.index[c] for c in ("world_position_x", "world_position_y", "yaw")]
+        self._pose_cols = [frame.index[c] for c in POSE_CHANNELS]
         self._rows = isinstance(backend, RowBackend)
         extra = config.observation.extra_channels if config.use_obs_extra else None
         layout = backend.row_layout if self._rows else None  # type: ignore[attr-defined]

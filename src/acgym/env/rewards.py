@@ -23,7 +23,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from acgym.env.config import EnvConfig
+from acgym.env.derived import GAP
 from acgym.env.observations import Frame, ObservationHistory
+from acgym.protocol import channels as ch
 from acgym.units import KMH_PER_MPS
 
 FloatArray = NDArray[np.float64]
@@ -71,10 +73,10 @@ class SpeedReward:
             )
 
     def __call__(self, frame: Frame, diff: FloatArray) -> FloatArray:
-        speed_kmh = KMH_PER_MPS * frame.values[:, frame.index["speed"]]
+        speed_kmh = KMH_PER_MPS * frame.values[:, frame.index[ch.SPEED]]
         if self.gap_const_m is not None:
             speed_kmh = speed_kmh * (
-                1.0 - np.abs(frame.values[:, frame.index["gap"]]) / self.gap_const_m
+                1.0 - np.abs(frame.values[:, frame.index[GAP]]) / self.gap_const_m
             )
         return speed_kmh / SPEED_REWARD_SCALE_KMH
 

@@ -34,7 +34,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from acgym.env.config import EnvConfig
+from acgym.env.derived import GAP, OUT_OF_TRACK
 from acgym.env.observations import Frame
+from acgym.protocol import channels as ch
 
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
@@ -77,7 +79,7 @@ class OutOfTrack:
         pass
 
     def __call__(self, frame: Frame, ep_steps: IntArray) -> BoolArray:
-        return _column(frame, "out_of_track") != 0.0
+        return _column(frame, OUT_OF_TRACK) != 0.0
 
 
 @dataclass
@@ -106,7 +108,7 @@ class LowSpeed:
             self.counter[mask] = self.timeout_steps
 
     def __call__(self, frame: Frame, ep_steps: IntArray) -> BoolArray:
-        slow = _column(frame, "speed") < self.speed_mps
+        slow = _column(frame, ch.SPEED) < self.speed_mps
         self.counter = np.where(slow, self.counter - 1, self.timeout_steps)
         return self.counter <= 0
 
@@ -124,7 +126,7 @@ class MaxGap:
         pass
 
     def __call__(self, frame: Frame, ep_steps: IntArray) -> BoolArray:
-        return np.abs(_column(frame, "gap")) > self.max_gap_m
+        return np.abs(_column(frame, GAP)) > self.max_gap_m
 
 
 @dataclass
@@ -169,7 +171,7 @@ class MaxLaps:
                 self.seen[car] = set()
 
     def __call__(self, frame: Frame, ep_steps: IntArray) -> BoolArray:
-        laps = _column(frame, "LapCount")
+        laps = _column(frame, ch.LAP_COUNT)
         ended = np.array([len(seen) > self.max_laps for seen in self.seen])
         for seen, lap in zip(self.seen, laps.tolist(), strict=True):
             seen.add(lap)
@@ -188,7 +190,7 @@ class GameDone:
         pass
 
     def __call__(self, frame: Frame, ep_steps: IntArray) -> BoolArray:
-        return _column(frame, "done") != 0.0
+        return _column(frame, ch.DONE) != 0.0
 
 
 class EpisodeEnd(NamedTuple):

@@ -43,8 +43,9 @@ from acgym.env.actions import NEUTRAL_CONTROLS, ActionMapper, CarMaps
 from acgym.env.backend import track_full_name
 from acgym.env.backends.local import SIM_ROW_LAYOUT
 from acgym.env.config import EnvConfig
+from acgym.env.derived import DERIVED_CHANNELS
 from acgym.env.episode_log import EpisodeLog, RowRecorder
-from acgym.env.observations import DERIVED_CHANNELS
+from acgym.env.observations import POSE_CHANNELS
 from acgym.env.pipeline import IMAGE_KEY, VECTOR_KEY, StepPipeline
 from acgym.env.rendering import TopDownRenderer
 from acgym.env.sim_extension import SimulatorExtension
@@ -225,7 +226,7 @@ class RaceVectorEnv(SimulatorExtension, VectorEnv):
         if self._renderer is None:
             self._renderer = TopDownRenderer(self.track)
         frame = self.pipeline.expander.frame
-        x, y, yaw = (frame.column(c) for c in ("world_position_x", "world_position_y", "yaw"))
+        x, y, yaw = (frame.column(c) for c in POSE_CHANNELS)
         return self._renderer.draw(x, y, yaw)
 
     def close_extras(self, **kwargs: Any) -> None:

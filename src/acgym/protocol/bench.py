@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from acgym.protocol import channels as ch
 from acgym.protocol import codec
 from acgym.protocol.channels import BY_WIRE, LEGACY_STATE_CHANNELS, default_value
 from acgym.protocol.client import Client
@@ -68,7 +69,7 @@ class TrivialSource:
                     state[wire] = rng.randrange(0, 100_000)
                 else:
                     state[wire] = rng.uniform(-1000.0, 1000.0)
-            state["done"] = 0
+            state[ch.DONE] = 0
             self._variants.append(state)
         self.steps = 0
         self.controls = Controls()
@@ -111,8 +112,8 @@ class TrivialSource:
     def state(self) -> dict[str, Any]:
         """The next precomputed state, with this step's counters."""
         state = dict(self._variants[self.steps % len(self._variants)])
-        state["packetId"] = self.steps
-        state["timestamp_ac"] = time.perf_counter()
+        state[ch.PACKET_ID] = self.steps
+        state[ch.TIMESTAMP_AC] = time.perf_counter()
         return state
 
 
@@ -349,7 +350,7 @@ def bench_realtime(
             end_s = time.perf_counter() + duration_s
             while time.perf_counter() < end_s:
                 state = client.receive_state()
-                arrivals.append((client.last_seq, time.perf_counter(), state["timestamp_ac"]))
+                arrivals.append((client.last_seq, time.perf_counter(), state[ch.TIMESTAMP_AC]))
                 client.send_controls(0.0, 0.3, -1.0)
             counters = client.counters
         stats = server.stop()

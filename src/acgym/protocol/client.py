@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from acgym.errors import BackendError, ConfigError, ProtocolError
+from acgym.protocol import channels as ch
 from acgym.protocol import codec
 from acgym.protocol import legacy as legacy_wire
 from acgym.protocol.framing import recv_frame, send_frame
@@ -317,7 +318,7 @@ class Client:
             state = self._ingest(data)
             if state is _END:  # the session is over: the newest state, marked done
                 chosen = dict(chosen if chosen is not None else self._last_state or {})
-                chosen["done"] = 1
+                chosen[ch.DONE] = 1
                 break
             if state is None:
                 continue
@@ -552,11 +553,11 @@ class Client:
             )
             return _END
         state = legacy_wire.parse_state(data)
-        steps = state.get("steps")
+        steps = state.get(ch.STEPS)
         if type(steps) is int and not self._count_seq(steps):
             return None
-        state.setdefault("done", 0)
-        out_of_sync = state.get("total_errors_out_of_sync")
+        state.setdefault(ch.DONE, 0)
+        out_of_sync = state.get(ch.TOTAL_ERRORS_OUT_OF_SYNC)
         if type(out_of_sync) is int:
             self._counters["server_out_of_sync"] = out_of_sync
         if type(steps) is int:

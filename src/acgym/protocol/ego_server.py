@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from acgym.errors import BackendError, ConfigError
+from acgym.protocol import channels as ch
 from acgym.protocol import codec
 from acgym.protocol import legacy as legacy_wire
 from acgym.protocol.messages import (
@@ -547,15 +548,15 @@ class EgoServer:
         channels = self.source.state()
         if session.legacy:
             channels = dict(channels)
-            channels["steps"] = session.seq
-            channels["timestamp_ac"] = time.perf_counter()
-            channels["total_errors_out_of_sync"] = self.counters["controls_out_of_sync"]
+            channels[ch.STEPS] = session.seq
+            channels[ch.TIMESTAMP_AC] = time.perf_counter()
+            channels[ch.TOTAL_ERRORS_OUT_OF_SYNC] = self.counters["controls_out_of_sync"]
             data, replaced = legacy_wire.encode_state(channels)
             if replaced:
                 self.counters["legacy_values_replaced"] += replaced
         else:
             channels = codec.normalize_channels(channels)
-            channels["steps"] = session.seq
+            channels[ch.STEPS] = session.seq
             data = codec.encode_state(session.seq, session.controls_seq, channels)
         session.last_state = data
         self._sendto(data, session.addr)

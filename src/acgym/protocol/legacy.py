@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from acgym.errors import BackendError, ProtocolError
+from acgym.protocol import channels as ch
 from acgym.protocol.channels import LEGACY_STATE_CHANNELS, default_value
 from acgym.protocol.codec import normalize_channels, normalize_plain
 from acgym.protocol.messages import Controls, RejectedMessage, check_track_info
@@ -349,7 +350,7 @@ def encode_state(channels: Mapping[str, Any]) -> tuple[bytes, int]:
     for wire in LEGACY_STATE_CHANNELS:
         state[wire] = normalized.pop(wire) if wire in normalized else default_value(wire)
     state.update(normalized)  # done, and any extra channels of the source
-    state.setdefault("done", 0)
+    state.setdefault(ch.DONE, 0)
     safe, replaced = eval_safe(state)
     data = json.dumps(safe, allow_nan=False).encode("ascii")
     return data, replaced

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from acgym.fileio import write_text_atomic, write_with_atomic
+from acgym.protocol import channels as ch
 from acgym.rl.laps import EpisodeLaps, Lap, laps_from_states
 
 if TYPE_CHECKING:
@@ -128,9 +129,9 @@ class LapTrace:
 def lap_trace(states: Any, lap: Lap, control_period_s: float) -> LapTrace:
     """The states of ``lap`` (from its first state to the crossing) as a trace."""
     rows = slice(lap.start_step, lap.end_step + 1)
-    x = np.asarray(states["world_position_x"], dtype=np.float64)[rows]
-    y = np.asarray(states["world_position_y"], dtype=np.float64)[rows]
-    speed = np.asarray(states["speed"], dtype=np.float64)[rows] * KMH_PER_MPS
+    x = np.asarray(states[ch.WORLD_POSITION_X], dtype=np.float64)[rows]
+    y = np.asarray(states[ch.WORLD_POSITION_Y], dtype=np.float64)[rows]
+    speed = np.asarray(states[ch.SPEED], dtype=np.float64)[rows] * KMH_PER_MPS
     xy = np.stack([x, y], axis=1)
     step_m = np.hypot(*np.diff(xy, axis=0).T)
     distance = np.concatenate([[0.0], np.cumsum(step_m)])

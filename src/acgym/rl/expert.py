@@ -22,6 +22,7 @@ import numpy as np
 
 from acgym.env.config import EnvConfig
 from acgym.errors import ConfigError
+from acgym.protocol import channels as ch
 from acgym.rl.laps import EpisodeLaps, laps_from_states
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def drive_expert(
         raise ConfigError(f"noise_std: expected a finite number >= 0, got {noise_std}")
     noise = np.random.default_rng(seed)
     env.reset(seed=seed)
-    completed = base.telemetry_columns["completedLaps"]
+    completed = base.telemetry_columns[ch.COMPLETED_LAPS]
     steps, ended = 0, False
     limit = max_steps if max_steps is not None else base.max_episode_steps + 1
     while steps < limit:

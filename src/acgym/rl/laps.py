@@ -19,7 +19,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-LAP_CHANNELS = ("completedLaps", "iLastTime", "LapInvalidated")
+from acgym.protocol import channels as ch
+
+LAP_CHANNELS = (ch.COMPLETED_LAPS, ch.I_LAST_TIME, ch.LAP_INVALIDATED)
 """Telemetry channels the lap statistics need."""
 
 

@@ -52,7 +52,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from acgym.protocol.channels import BY_WIRE
+from acgym.protocol import channels as ch
 from acgym.sim.lap_timing import (
     LT_BEST_MS,
     LT_CURRENT_MS,
@@ -95,7 +95,6 @@ from acgym.sim.layout import (
     T_INV_KAPPA_PEAK,
     T_MU_Y,
     T_RADIUS_M,
-    WHEEL_NAMES,
 )
 from acgym.units import GRAVITY_MPS2
 
@@ -120,77 +119,84 @@ _ALIGNING_PEAK_SHARE = 0.5
 """Peak of trail(alpha) * Fy(alpha) as a share of PNEUMATIC_TRAIL_M * mu * Fz (about 0.5
 for these curves): the normalisation of LastFF."""
 
-SERVER_CHANNELS = ("timestamp_ac", "total_errors_out_of_sync")
+SERVER_CHANNELS = (ch.TIMESTAMP_AC, ch.TOTAL_ERRORS_OUT_OF_SYNC)
 """Channels of the protocol table that a server adds, not the simulator."""
 
-
-def _per_tyre(fmt: str, upper: bool = False) -> tuple[str, ...]:
-    return tuple(fmt.format(t=t.upper() if upper else t) for t in WHEEL_NAMES)
-
-
 INT_CHANNELS: tuple[str, ...] = (
-    "steps",
-    "packetId",
-    "currentTime",
-    "actualGear",
-    "LapInvalidated",
-    "LapCount",
-    "BestLap",
-    "iLastTime",
-    "completedLaps",
-    "numberOfTyresOut",
-    "isInPit",
-    "done",
+    ch.STEPS,
+    ch.PACKET_ID,
+    ch.CURRENT_TIME,
+    ch.ACTUAL_GEAR,
+    ch.LAP_INVALIDATED,
+    ch.LAP_COUNT,
+    ch.BEST_LAP,
+    ch.I_LAST_TIME,
+    ch.COMPLETED_LAPS,
+    ch.NUMBER_OF_TYRES_OUT,
+    ch.IS_IN_PIT,
+    ch.DONE,
 )
 """Integer channels, in the protocol table's order (the first columns)."""
 
+_PER_TYRE_SCALARS: tuple[ch.PerTyre, ...] = (
+    ch.SLIP_ANGLE,
+    ch.TYRE_SLIP_RATIO,
+    ch.DY,
+    ch.WHEEL_SPEED,
+    ch.TIRE_TEMPERATURE_CORE,
+    ch.DAMPER_LINEAR_POTENTIOMETER,
+    ch.WHEEL_LOAD,
+    ch.TIRE_PRESSURE,
+)
+"""The per-tyre scalar channels the kernel writes as 4 consecutive columns."""
+
 FLOAT_CHANNELS: tuple[str, ...] = (
-    "world_position_x",
-    "world_position_y",
-    "world_position_z",
-    "speed",
-    "local_velocity_x",
-    "local_velocity_y",
-    "local_velocity_z",
-    "accelX",
-    "accelY",
-    "accStatus",
-    "brakeStatus",
-    "RPM",
-    "steerAngle",
-    "yaw",
-    "pitch",
-    "roll",
-    "LastFF",
-    "NormalizedSplinePosition",
-    "penaltyTime",
-    "angular_velocity_x",
-    "angular_velocity_y",
-    "angular_velocity_z",
-    "velocity_x",
-    "velocity_y",
-    "velocity_z",
-    "cgHeight",
-    *_per_tyre("SlipAngle_{t}"),
-    *(f"tyreContactHeading_{t.upper()}_{a}" for t in WHEEL_NAMES for a in "xyz"),
-    *_per_tyre("tyre_slip_ratio_{t}"),
-    *_per_tyre("Dy_{t}"),
-    *_per_tyre("wheel_speed_{t}"),
-    *_per_tyre("{t}_tire_temperature_core"),
-    *_per_tyre("{t}_damper_linear_potentiometer"),
-    *_per_tyre("{t}_wheel_load"),
-    *_per_tyre("{t}_tire_pressure"),
+    ch.WORLD_POSITION_X,
+    ch.WORLD_POSITION_Y,
+    ch.WORLD_POSITION_Z,
+    ch.SPEED,
+    ch.LOCAL_VELOCITY_X,
+    ch.LOCAL_VELOCITY_Y,
+    ch.LOCAL_VELOCITY_Z,
+    ch.ACCEL_X,
+    ch.ACCEL_Y,
+    ch.ACC_STATUS,
+    ch.BRAKE_STATUS,
+    ch.RPM,
+    ch.STEER_ANGLE,
+    ch.YAW,
+    ch.PITCH,
+    ch.ROLL,
+    ch.LAST_FF,
+    ch.NORMALIZED_SPLINE_POSITION,
+    ch.PENALTY_TIME,
+    ch.ANGULAR_VELOCITY_X,
+    ch.ANGULAR_VELOCITY_Y,
+    ch.ANGULAR_VELOCITY_Z,
+    ch.VELOCITY_X,
+    ch.VELOCITY_Y,
+    ch.VELOCITY_Z,
+    ch.CG_HEIGHT,
+    *ch.SLIP_ANGLE,
+    *ch.TYRE_CONTACT_HEADING,
+    *ch.TYRE_SLIP_RATIO,
+    *ch.DY,
+    *ch.WHEEL_SPEED,
+    *ch.TIRE_TEMPERATURE_CORE,
+    *ch.DAMPER_LINEAR_POTENTIOMETER,
+    *ch.WHEEL_LOAD,
+    *ch.TIRE_PRESSURE,
 )
 """Float scalar channels, in the protocol table's order."""
 
 LIST_CHANNELS: tuple[str, ...] = (
-    "Mz",
-    "dynamic_pressure",
-    "tyre_loaded_radius",
-    "tyres_load",
-    "NdSlip",
-    "SuspensionTravel",
-    "CamberRad",
+    ch.MZ,
+    ch.DYNAMIC_PRESSURE,
+    ch.TYRE_LOADED_RADIUS,
+    ch.TYRES_LOAD,
+    ch.ND_SLIP,
+    ch.SUSPENSION_TRAVEL,
+    ch.CAMBER_RAD,
 )
 """Per-tyre 4-element list channels (fl, fr, rl, rr), in the protocol table's order."""
 
@@ -202,7 +208,7 @@ def _layout() -> tuple[dict[str, int], tuple[str, ...]]:
     columns: dict[str, int] = {}
     names: list[str] = []
     for wire in TELEMETRY_CHANNELS:
-        channel = BY_WIRE.get(wire)
+        channel = ch.BY_WIRE.get(wire)
         size = 4 if wire in LIST_CHANNELS else 1
         if channel is None or channel.size != size:
             raise RuntimeError(  # a programming error: the protocol table changed
@@ -227,77 +233,68 @@ _FLOAT_END = NUM_INT + len(FLOAT_CHANNELS)
 _LIST_SLICES = tuple((wire, COLUMNS[wire]) for wire in LIST_CHANNELS)
 
 # Column constants for the compiled kernel (module globals are compile-time constants).
-_C_STEPS = COLUMNS["steps"]
-_C_PACKET = COLUMNS["packetId"]
-_C_CURRENT_TIME = COLUMNS["currentTime"]
-_C_GEAR = COLUMNS["actualGear"]
-_C_INVALID = COLUMNS["LapInvalidated"]
-_C_LAP_COUNT = COLUMNS["LapCount"]
-_C_BEST = COLUMNS["BestLap"]
-_C_LAST = COLUMNS["iLastTime"]
-_C_COMPLETED = COLUMNS["completedLaps"]
-_C_TYRES_OUT = COLUMNS["numberOfTyresOut"]
-_C_IN_PIT = COLUMNS["isInPit"]
-_C_DONE = COLUMNS["done"]
-_C_POS_X = COLUMNS["world_position_x"]
-_C_POS_Y = COLUMNS["world_position_y"]
-_C_POS_Z = COLUMNS["world_position_z"]
-_C_SPEED = COLUMNS["speed"]
-_C_LOCAL_VX = COLUMNS["local_velocity_x"]
-_C_LOCAL_VY = COLUMNS["local_velocity_y"]
-_C_LOCAL_VZ = COLUMNS["local_velocity_z"]
-_C_ACCEL_X = COLUMNS["accelX"]
-_C_ACCEL_Y = COLUMNS["accelY"]
-_C_GAS = COLUMNS["accStatus"]
-_C_BRAKE = COLUMNS["brakeStatus"]
-_C_RPM = COLUMNS["RPM"]
-_C_STEER = COLUMNS["steerAngle"]
-_C_YAW = COLUMNS["yaw"]
-_C_PITCH = COLUMNS["pitch"]
-_C_ROLL = COLUMNS["roll"]
-_C_FF = COLUMNS["LastFF"]
-_C_SPLINE = COLUMNS["NormalizedSplinePosition"]
-_C_PENALTY = COLUMNS["penaltyTime"]
-_C_ANG_X = COLUMNS["angular_velocity_x"]
-_C_ANG_Y = COLUMNS["angular_velocity_y"]
-_C_ANG_Z = COLUMNS["angular_velocity_z"]
-_C_VEL_X = COLUMNS["velocity_x"]
-_C_VEL_Y = COLUMNS["velocity_y"]
-_C_VEL_Z = COLUMNS["velocity_z"]
-_C_CG_HEIGHT = COLUMNS["cgHeight"]
-_C_SLIP_ANGLE = COLUMNS["SlipAngle_fl"]
-_C_CONTACT_HEADING = COLUMNS["tyreContactHeading_FL_x"]
-_C_SLIP_RATIO = COLUMNS["tyre_slip_ratio_fl"]
-_C_DY = COLUMNS["Dy_fl"]
-_C_WHEEL_SPEED = COLUMNS["wheel_speed_fl"]
-_C_CORE_TEMP = COLUMNS["fl_tire_temperature_core"]
-_C_DAMPER = COLUMNS["fl_damper_linear_potentiometer"]
-_C_WHEEL_LOAD = COLUMNS["fl_wheel_load"]
-_C_TYRE_PRESSURE = COLUMNS["fl_tire_pressure"]
-_C_MZ = COLUMNS["Mz"]
-_C_DYN_PRESSURE = COLUMNS["dynamic_pressure"]
-_C_LOADED_RADIUS = COLUMNS["tyre_loaded_radius"]
-_C_LOAD = COLUMNS["tyres_load"]
-_C_ND_SLIP = COLUMNS["NdSlip"]
-_C_SUSPENSION = COLUMNS["SuspensionTravel"]
-_C_CAMBER = COLUMNS["CamberRad"]
+_C_STEPS = COLUMNS[ch.STEPS]
+_C_PACKET = COLUMNS[ch.PACKET_ID]
+_C_CURRENT_TIME = COLUMNS[ch.CURRENT_TIME]
+_C_GEAR = COLUMNS[ch.ACTUAL_GEAR]
+_C_INVALID = COLUMNS[ch.LAP_INVALIDATED]
+_C_LAP_COUNT = COLUMNS[ch.LAP_COUNT]
+_C_BEST = COLUMNS[ch.BEST_LAP]
+_C_LAST = COLUMNS[ch.I_LAST_TIME]
+_C_COMPLETED = COLUMNS[ch.COMPLETED_LAPS]
+_C_TYRES_OUT = COLUMNS[ch.NUMBER_OF_TYRES_OUT]
+_C_IN_PIT = COLUMNS[ch.IS_IN_PIT]
+_C_DONE = COLUMNS[ch.DONE]
+_C_POS_X = COLUMNS[ch.WORLD_POSITION_X]
+_C_POS_Y = COLUMNS[ch.WORLD_POSITION_Y]
+_C_POS_Z = COLUMNS[ch.WORLD_POSITION_Z]
+_C_SPEED = COLUMNS[ch.SPEED]
+_C_LOCAL_VX = COLUMNS[ch.LOCAL_VELOCITY_X]
+_C_LOCAL_VY = COLUMNS[ch.LOCAL_VELOCITY_Y]
+_C_LOCAL_VZ = COLUMNS[ch.LOCAL_VELOCITY_Z]
+_C_ACCEL_X = COLUMNS[ch.ACCEL_X]
+_C_ACCEL_Y = COLUMNS[ch.ACCEL_Y]
+_C_GAS = COLUMNS[ch.ACC_STATUS]
+_C_BRAKE = COLUMNS[ch.BRAKE_STATUS]
+_C_RPM = COLUMNS[ch.RPM]
+_C_STEER = COLUMNS[ch.STEER_ANGLE]
+_C_YAW = COLUMNS[ch.YAW]
+_C_PITCH = COLUMNS[ch.PITCH]
+_C_ROLL = COLUMNS[ch.ROLL]
+_C_FF = COLUMNS[ch.LAST_FF]
+_C_SPLINE = COLUMNS[ch.NORMALIZED_SPLINE_POSITION]
+_C_PENALTY = COLUMNS[ch.PENALTY_TIME]
+_C_ANG_X = COLUMNS[ch.ANGULAR_VELOCITY_X]
+_C_ANG_Y = COLUMNS[ch.ANGULAR_VELOCITY_Y]
+_C_ANG_Z = COLUMNS[ch.ANGULAR_VELOCITY_Z]
+_C_VEL_X = COLUMNS[ch.VELOCITY_X]
+_C_VEL_Y = COLUMNS[ch.VELOCITY_Y]
+_C_VEL_Z = COLUMNS[ch.VELOCITY_Z]
+_C_CG_HEIGHT = COLUMNS[ch.CG_HEIGHT]
+_C_SLIP_ANGLE = COLUMNS[ch.SLIP_ANGLE.fl]
+_C_CONTACT_HEADING = COLUMNS[ch.TYRE_CONTACT_HEADING[0]]
+_C_SLIP_RATIO = COLUMNS[ch.TYRE_SLIP_RATIO.fl]
+_C_DY = COLUMNS[ch.DY.fl]
+_C_WHEEL_SPEED = COLUMNS[ch.WHEEL_SPEED.fl]
+_C_CORE_TEMP = COLUMNS[ch.TIRE_TEMPERATURE_CORE.fl]
+_C_DAMPER = COLUMNS[ch.DAMPER_LINEAR_POTENTIOMETER.fl]
+_C_WHEEL_LOAD = COLUMNS[ch.WHEEL_LOAD.fl]
+_C_TYRE_PRESSURE = COLUMNS[ch.TIRE_PRESSURE.fl]
+_C_MZ = COLUMNS[ch.MZ]
+_C_DYN_PRESSURE = COLUMNS[ch.DYNAMIC_PRESSURE]
+_C_LOADED_RADIUS = COLUMNS[ch.TYRE_LOADED_RADIUS]
+_C_LOAD = COLUMNS[ch.TYRES_LOAD]
+_C_ND_SLIP = COLUMNS[ch.ND_SLIP]
+_C_SUSPENSION = COLUMNS[ch.SUSPENSION_TRAVEL]
+_C_CAMBER = COLUMNS[ch.CAMBER_RAD]
 
 
 def _check_contiguous_blocks() -> None:
     """The kernel writes per-tyre scalars as 4 consecutive columns: check they are."""
-    for fmt in (
-        "SlipAngle_{t}",
-        "tyre_slip_ratio_{t}",
-        "Dy_{t}",
-        "wheel_speed_{t}",
-        "{t}_tire_temperature_core",
-        "{t}_damper_linear_potentiometer",
-        "{t}_wheel_load",
-        "{t}_tire_pressure",
-    ):
-        cols = [COLUMNS[name] for name in _per_tyre(fmt)]
+    for names in _PER_TYRE_SCALARS:
+        cols = [COLUMNS[name] for name in names]
         if cols != list(range(cols[0], cols[0] + NUM_WHEELS)):
-            raise RuntimeError(f"telemetry columns of {fmt} are not consecutive")
+            raise RuntimeError(f"telemetry columns of {names} are not consecutive")
 
 
 _check_contiguous_blocks()
