@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 import acgym.timing
-from acgym import bench
+from acgym import bench, cli
+from acgym.errors import ConfigError
 from acgym.timing import time_per_call_s
 
 
@@ -35,12 +36,18 @@ def test_the_warm_up_runs_first_and_its_time_is_reported_apart(
     monkeypatch.setitem(sys.modules, "fake_bench", fake)
     monkeypatch.setitem(bench.BENCH_TARGETS, "fake", "fake_bench")
     out = tmp_path / "fake.json"
-    assert bench._run(argparse.Namespace(target="fake", json=str(out), quick=True)) == 0
+    assert cli.main(["bench", "fake", "--json", str(out), "--quick"]) == 0
     assert calls == ["warm_up", "run"]
     results = json.loads(out.read_text())
     assert list(results) == ["target", "machine", "compile_time_s", "figure"]
     assert results["compile_time_s"] >= 0.0 and results["figure"] == 1.0
     assert json.loads(capsys.readouterr().out) == results
+    assert bench.run_bench("fake")["figure"] == 1.0  # the same, without a file
+
+
+def test_an_unknown_target_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match=r"expected a target of .*'sim'.*got 'nope'"):
+        bench.run_bench("nope")
 
 
 @pytest.mark.parametrize("target", sorted(bench.BENCH_TARGETS))

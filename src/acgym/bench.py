@@ -4,8 +4,8 @@ Each area provides ``acgym.<area>.bench`` with ``warm_up(args)`` (one call of ea
 hot paths: the first call compiles the Numba kernels, or loads them from the cache) and
 ``run(args) -> dict`` (the timed figures; :mod:`acgym.timing` times the calls). This
 module times the warm-up (``compile_time_s``, apart from the figures), adds the machine
-description and writes the file atomically. The figures quoted in ``docs/benchmarks.md``
-come from these files.
+description and writes the file atomically (:func:`run_bench`, which the command line and
+the tests call). The figures quoted in ``docs/benchmarks.md`` come from these files.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from acgym import __version__
+from acgym.errors import ConfigError
 from acgym.fileio import write_text_atomic
 from acgym.timing import first_call_s
 
@@ -44,19 +45,42 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def _run(args: argparse.Namespace) -> int:
+def run_bench(
+    target: str, json_path: Path | str | None = None, *, quick: bool = False
+) -> dict[str, Any]:
+    """Time one target's hot paths: its warm-up apart, then its figures.
+
+    Args:
+        target: A key of ``BENCH_TARGETS``.
+        json_path: File to write the results to (atomically); None writes nothing.
+        quick: Shorter runs (a smoke check, not figures for the docs).
+
+    Returns:
+        ``target``, ``machine`` (:func:`machine_info`), ``compile_time_s`` (the warm-up,
+        s), then the target's figures.
+
+    Raises:
+        ConfigError: ``target`` is not a benchmark target.
+    """
     import importlib
 
-    module = importlib.import_module(BENCH_TARGETS[args.target])
-    results: dict[str, Any] = {"target": args.target, "machine": machine_info()}
+    if target not in BENCH_TARGETS:
+        raise ConfigError(f"bench: expected a target of {sorted(BENCH_TARGETS)}, got {target!r}")
+    module = importlib.import_module(BENCH_TARGETS[target])
+    args = argparse.Namespace(target=target, json=json_path, quick=quick)
+    results: dict[str, Any] = {"target": target, "machine": machine_info()}
     # The first calls compile the kernels (about a minute after an install or an update,
     # seconds from the cache): reported apart, so that no timed figure includes them.
     results["compile_time_s"] = first_call_s(lambda: module.warm_up(args))
     results.update(module.run(args))
-    text = json.dumps(results, indent=2, sort_keys=False)
-    if args.json:
-        write_text_atomic(Path(args.json), text + "\n")
-    print(text)
+    if json_path:
+        write_text_atomic(Path(json_path), json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def _run(args: argparse.Namespace) -> int:
+    results = run_bench(args.target, args.json, quick=args.quick)
+    print(json.dumps(results, indent=2))
     return 0
 
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from acgym.bench import _run
+from acgym.bench import run_bench
 from acgym.rl.bench import _ladder
 
 
 def test_quick_bench_reports_updates_per_second_for_every_variant(tmp_path: Path) -> None:
     out = tmp_path / "sac.json"
-    assert _run(argparse.Namespace(target="sac", json=str(out), quick=True)) == 0
-    results = json.loads(out.read_text())
+    results = run_bench("sac", out, quick=True)
+    assert json.loads(out.read_text()) == results
     assert results["compile_time_s"] > 0  # the first calls, apart from the figures
     variants = {f"sac: {label}" for label, _ in _ladder()}
     variants |= {"discor: plain loop (original structure)", "discor: default"}

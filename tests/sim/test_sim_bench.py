@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from acgym.bench import _run
+from acgym.bench import run_bench
 
 
 def test_quick_sim_bench_reports_both_batches_the_profile_and_the_targets(tmp_path: Path) -> None:
     out = tmp_path / "sim.json"
-    assert _run(argparse.Namespace(target="sim", json=out, quick=True)) == 0
-    result = json.loads(out.read_text())
+    result = run_bench("sim", out, quick=True)
+    assert json.loads(out.read_text()) == result
     assert result["compile_time_s"] > 0  # the first calls, apart from the figures
     for n in ("1", "256"):
         batch = result["batches"][n]

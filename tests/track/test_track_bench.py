@@ -3,17 +3,16 @@ for one point and a batch, with its target (the figures themselves are not check
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from acgym.bench import _run
+from acgym.bench import run_bench
 
 
 def test_quick_track_bench_times_every_query_and_names_the_targets(tmp_path: Path) -> None:
     out = tmp_path / "track.json"
-    assert _run(argparse.Namespace(target="track", json=out, quick=True)) == 0
-    result = json.loads(out.read_text())
+    result = run_bench("track", out, quick=True)
+    assert json.loads(out.read_text()) == result
     assert result["compile_time_s"] > 0  # the first calls, apart from the figures
     assert set(result["targets"]) == {"project_point", "cast_rays_pose_12", "is_inside_point"}
     for name, target in result["targets"].items():
