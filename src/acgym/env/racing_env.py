@@ -236,8 +236,7 @@ class RacingEnv(SimulatorExtension, gym.Env[Any, NDArray[np.float32]]):
         self.terminations.reset(1)
 
     def render(self) -> NDArray[np.uint8] | None:
-        """``rgb_array``: a top-down ``(H, W, 3)`` image of the track, racing line and car;
-        ``human``: the same in a window (drawn at every step), returns None."""
+        """``rgb_array``: a top-down ``(H, W, 3)`` image of track, line and car; ``human``: a window."""
         return self._view.render(self._pose)
 
     def close(self) -> None:
