@@ -63,3 +63,38 @@ def test_no_private_attribute_of_another_areas_object_is_read() -> None:
             if area is not None and area != _area(module):
                 reads.append(f"{path.relative_to(SOURCE)}:{node.lineno}: {ast.unparse(node)}")
     assert reads == []
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """The acgym modules a file imports (top level and inside functions)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {m for m in found if m == "acgym" or m.startswith("acgym.")}
+
+
+def test_the_learner_reaches_the_simulator_only_through_the_env() -> None:
+    """DESIGN.md: rl uses env through the Gymnasium API and its documented extensions;
+    it imports nothing of acgym.sim (nor an env backend)."""
+    reaches = [
+        f"{path.relative_to(SOURCE)}: {module}"
+        for path in sorted((SOURCE / "rl").rglob("*.py"))
+        for module in sorted(_imported_modules(path))
+        if module.startswith(("acgym.sim", "acgym.env.backends"))
+    ]
+    assert reaches == []
+
+
+def test_track_and_protocol_import_only_low_modules() -> None:
+    low = {"acgym.errors", "acgym.units", "acgym.fileio", "acgym.timing", "acgym.kernel_cache"}
+    for area in ("track", "protocol"):
+        for path in sorted((SOURCE / area).rglob("*.py")):
+            outside = {
+                m
+                for m in _imported_modules(path)
+                if not m.startswith(f"acgym.{area}") and m not in low and m != "acgym"
+            }
+            assert outside == set(), f"{path.relative_to(SOURCE)} imports {sorted(outside)}"

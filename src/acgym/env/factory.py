@@ -24,6 +24,7 @@ from acgym.env.actions import CarMaps
 from acgym.env.backend import track_full_name
 from acgym.env.config import EnvConfig, load_env_config
 from acgym.env.racing_env import RacingEnv
+from acgym.errors import ConfigError
 from acgym.sim.car_params import car_folder
 from acgym.sim.session import DEFAULT_CAR
 from acgym.sim.world import WorldConfig
@@ -51,8 +52,20 @@ def _track(track: Track | str | Path) -> Track:
     return track if isinstance(track, Track) else load_track(track)
 
 
-def _car_maps(car: str | Path) -> CarMaps:
+def car_maps(car: str | Path) -> CarMaps:
+    """The steer and brake maps of a car preset name or car folder."""
     return CarMaps.from_folder(car_folder(car))
+
+
+def _world_config(value: WorldConfig | Mapping[str, Any] | None) -> WorldConfig | None:
+    """The simulator's settings from a ``WorldConfig`` or a mapping of its fields."""
+    if value is None or isinstance(value, WorldConfig):
+        return value
+    try:
+        return WorldConfig(**value)
+    except TypeError as exc:
+        names = [f.name for f in dataclasses.fields(WorldConfig)]
+        raise ConfigError(f"world_config: {exc}; its fields are {names}") from None
 
 
 def make_race_env(
@@ -62,7 +75,7 @@ def make_race_env(
     config: ConfigLike = None,
     overrides: Sequence[str] = (),
     image: bool | None = None,
-    world_config: WorldConfig | None = None,
+    world_config: WorldConfig | Mapping[str, Any] | None = None,
     output_dir: Path | str | None = None,
     render_mode: str | None = None,
 ) -> RacingEnv:
@@ -74,7 +87,8 @@ def make_race_env(
         config: Options (``EnvConfig``, mapping or YAML path).
         overrides: ``key=value`` overrides applied to ``config``.
         image: Add the egocentric image (``image.enabled``); None keeps the config's.
-        world_config: The simulator's rates and surface settings.
+        world_config: The simulator's rates and surface settings (a ``WorldConfig`` or a
+            mapping of its fields, e.g. ``{"physics_hz": 400.0, "auto_shift": True}``).
         output_dir: Episode log folder (default None: no files, statistics in memory).
         render_mode: None, ``"rgb_array"`` or ``"human"``.
     """
@@ -82,11 +96,13 @@ def make_race_env(
 
     the_track = _track(track)
     resolved = _sim_config(config, overrides, the_track, str(car), image)
-    backend = LocalSim(the_track, car, world_config=world_config, start=resolved.start)
+    backend = LocalSim(
+        the_track, car, world_config=_world_config(world_config), start=resolved.start
+    )
     return RacingEnv(
         backend,
         the_track,
-        _car_maps(car),
+        car_maps(car),
         resolved,
         output_dir=output_dir,
         render_mode=render_mode,
@@ -120,7 +136,7 @@ def make_race_vector_env(
     config: ConfigLike = None,
     overrides: Sequence[str] = (),
     image: bool | None = None,
-    world_config: WorldConfig | None = None,
+    world_config: WorldConfig | Mapping[str, Any] | None = None,
     output_dir: Path | str | None = None,
     render_mode: str | None = None,
 ) -> Any:
@@ -137,7 +153,7 @@ def make_race_vector_env(
         the_track,
         car,
         resolved,
-        world_config=world_config,
+        world_config=_world_config(world_config),
         output_dir=output_dir,
         render_mode=render_mode,
     )
@@ -194,7 +210,7 @@ def make_remote_env(
     return RacingEnv(
         backend,
         the_track,
-        _car_maps(car),
+        car_maps(car),
         resolved,
         output_dir=output_dir,
         render_mode=render_mode,

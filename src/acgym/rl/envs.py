@@ -38,13 +38,11 @@ def env_kwargs(config: Config, *, output_dir: Path | str | None = None) -> dict[
         "output_dir": None if output_dir is None else str(output_dir),
     }
     if config.backend == "sim":
-        from acgym.sim.world import WorldConfig
-
-        kwargs["world_config"] = WorldConfig(
-            control_hz=float(env.ego_sampling_freq),
-            physics_hz=config.sim.physics_hz,
-            auto_shift=config.sim.auto_shift,
-        )
+        kwargs["world_config"] = {
+            "control_hz": float(env.ego_sampling_freq),
+            "physics_hz": config.sim.physics_hz,
+            "auto_shift": config.sim.auto_shift,
+        }
     else:
         remote = config.remote
         kwargs.update(

@@ -180,14 +180,13 @@ def iter_transitions(
 ) -> Iterator[tuple[DatasetRun, Path, Transitions]]:
     """Rebuild every episode of ``runs`` with ``config`` (its track and car replaced by each
     run's); yields ``(run, file, transitions)``."""
-    from acgym.env.actions import CarMaps
+    from acgym.env.factory import car_maps as load_car_maps
     from acgym.env.history import load_history
-    from acgym.sim.car_params import car_folder
     from acgym.track.loaders import load_track
 
     for run in runs:
         track = load_track(run.track)
-        car_maps = CarMaps.from_folder(car_folder(run.car))
+        car_maps = load_car_maps(run.car)
         run_config = dataclasses.replace(config, track=run.track, car=run.car)
         for path in run.files:
             history = load_history(path)
