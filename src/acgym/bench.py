@@ -30,6 +30,7 @@ BENCH_TARGETS = {
     "protocol": "acgym.protocol.bench",
     "env": "acgym.env.bench",
     "sac": "acgym.rl.bench",
+    "camera": "acgym.env.camera_bench",
 }
 
 

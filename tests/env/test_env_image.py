@@ -1,4 +1,4 @@
-"""The egocentric image: forward up, the car's left on the image's left, the track surface
+"""The egocentric occupancy map (``image.view=map``): forward up, the car's left on the image's left, the track surface
 where the geometry says (a ring of radius 95 m to 105 m)."""
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ def test_forward_is_up_and_the_left_is_on_the_left(track):
 
 
 def test_the_env_gives_the_image_of_its_car(track):
-    env = make_race_env(track, image=True)
+    env = make_race_env(track, image=True, overrides=["image.view=map"])
+    assert isinstance(env.pipeline.image, EgoImage)
     obs, _ = env.reset(options={"lateral_offset_m": 2.0})
     state = env.episode_states().iloc[0]
     expected = env.pipeline.image.draw(

@@ -164,14 +164,57 @@ class StartConfig:
 
 
 @dataclass(frozen=True)
+class CameraConfig:
+    """The simulated camera (``image.view = camera``, ``acgym.env.camera``): a pinhole
+    camera fixed on the car. The defaults are a chase view; a driver's eye is about
+    ``mount_forward_m=0.5 mount_height_m=1.0 pitch_deg=4 draw_car=false``."""
+
+    width_px: int = 64
+    """Image width, pixels."""
+    height_px: int = 64
+    """Image height, pixels."""
+    fov_deg: float = 90.0
+    """Horizontal field of view, degrees (the vertical one follows from the aspect)."""
+    color: str = "gray"
+    """``gray`` (one channel) or ``rgb`` (three)."""
+    mount_forward_m: float = -6.0
+    """Camera position ahead of the car's centre of gravity, m (negative: behind it)."""
+    mount_height_m: float = 3.0
+    """Camera height above the ground, m."""
+    pitch_deg: float = 15.0
+    """Downward tilt of the camera, degrees."""
+    max_distance_m: float = 150.0
+    """Ground farther than this is drawn as sky; haze grows towards it, m."""
+    raster_cell_m: float = 0.25
+    """Cell of the track's colour raster (drawn once per track), m."""
+    draw_car: bool = True
+    """Draw the car's own body (a chase view sees it)."""
+    car_length_m: float = 4.6
+    """Length of the drawn body, m."""
+    car_width_m: float = 1.9
+    """Width of the drawn body, m."""
+
+
+IMAGE_VIEWS = ("camera", "map")
+"""``image.view``: the simulated camera, or the top-down occupancy map."""
+
+
+@dataclass(frozen=True)
 class ImageConfig:
-    """The optional egocentric image (``observation`` becomes a Dict of "vector" and
-    "image"): occupancy of the track surface around the car, forward up."""
+    """The optional image (``observation`` becomes a Dict of "vector" and "image"): the
+    simulated camera's view (``view = camera``), or the occupancy of the track surface
+    around the car, forward up (``view = map``; ``size_px``, ``m_per_px``, ``behind_px``,
+    ``raster_oversample``)."""
 
     enabled: bool = False
     """Add the image to the observation."""
+    view: str = "camera"
+    """``camera`` (a perspective view from the car, ``camera.*``) or ``map`` (top-down
+    occupancy of the track surface)."""
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    """The simulated camera (``view = camera``)."""
     size_px: int = 64
-    """Side of the square image, pixels."""
+    """Map: side of the square image, pixels."""
     m_per_px: float = 1.5
     """Ground size of one pixel, m (64 px x 1.5 m: 84 m ahead, 12 m behind, 48 m each side)."""
     behind_px: int = 8
@@ -395,7 +438,29 @@ def _check_values(config: EnvConfig) -> None:
         )
     if image.raster_oversample < 1:
         raise ConfigError(f"image.raster_oversample: expected >= 1, got {image.raster_oversample}")
+    if image.view not in IMAGE_VIEWS:
+        raise ConfigError(f"image.view: expected one of {IMAGE_VIEWS}, got {image.view!r}")
+    _check_camera(image.camera)
     if config.termination.low_speed_mps < 0:
         raise ConfigError(
             f"termination.low_speed_mps: expected >= 0, got {config.termination.low_speed_mps}"
         )
+
+def _check_camera(camera: CameraConfig) -> None:
+    """Range checks of the simulated camera's settings."""
+    for name in ("width_px", "height_px"):
+        value = getattr(camera, name)
+        if not 8 <= value <= 2048:
+            raise ConfigError(f"image.camera.{name}: expected 8 to 2048 pixels, got {value}")
+    if not 10.0 <= camera.fov_deg <= 170.0:
+        raise ConfigError(f"image.camera.fov_deg: expected 10 to 170 degrees, got {camera.fov_deg}")
+    if camera.color not in ("gray", "rgb"):
+        raise ConfigError(f"image.camera.color: expected 'gray' or 'rgb', got {camera.color!r}")
+    if not -45.0 <= camera.pitch_deg <= 89.0:
+        raise ConfigError(f"image.camera.pitch_deg: expected -45 to 89, got {camera.pitch_deg}")
+    if not math.isfinite(camera.mount_forward_m):
+        raise ConfigError(f"image.camera.mount_forward_m: expected a finite number, got {camera.mount_forward_m}")
+    for name in ("mount_height_m", "max_distance_m", "raster_cell_m", "car_length_m", "car_width_m"):
+        value = getattr(camera, name)
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"image.camera.{name}: expected a positive number, got {value}")

@@ -102,24 +102,19 @@ def render_images(
                 gy += dy
 
 
-class EgoImage:
-    """Draws the egocentric images of N cars into one ``(N, S, S, 1)`` buffer.
+class PoseImages:
+    """The images of N cars in one ``(N, H, W, C)`` uint8 buffer, drawn from their poses:
+    what the step pipeline asks of an image term (the map here, the camera in
+    :mod:`acgym.env.camera`). Subclasses implement :meth:`render`.
 
     Args:
-        track: The track.
-        config: Size, scale and raster settings.
+        shape: One image's ``(H, W, C)``.
         num_cars: N.
     """
 
-    def __init__(self, track: Track, config: ImageConfig, num_cars: int = 1) -> None:
-        size, m = config.size_px, config.m_per_px
-        self.config = config
-        self.shape = (size, size, 1)
-        car_row = size - 1 - config.behind_px
-        self.forward_m = (car_row - np.arange(size, dtype=np.float64)) * m
-        self.left_m = (0.5 * (size - 1) - np.arange(size, dtype=np.float64)) * m
-        self.raster, self.raster_frame = track_raster(track, m / config.raster_oversample)
-        self.images = np.zeros((num_cars, *self.shape), dtype=np.uint8)
+    def __init__(self, shape: tuple[int, int, int], num_cars: int) -> None:
+        self.shape = shape
+        self.images = np.zeros((num_cars, *shape), dtype=np.uint8)
         self._all = np.arange(num_cars, dtype=np.int64)
 
     def draw(
@@ -129,16 +124,53 @@ class EgoImage:
         heading_rad: FloatArray,
         cars: NDArray[np.int64] | None = None,
     ) -> NDArray[np.uint8]:
-        """Draw the images of ``cars`` (default all) from ``(N,)`` poses; returns the buffer."""
+        """Draw the images of ``cars`` (default all) from ``(N,)`` poses (heading
+        anticlockwise from +x); returns the buffer."""
+        self.render(
+            np.ascontiguousarray(x_m, dtype=np.float64),
+            np.ascontiguousarray(y_m, dtype=np.float64),
+            np.ascontiguousarray(heading_rad, dtype=np.float64),
+            self._all if cars is None else np.asarray(cars, dtype=np.int64),
+        )
+        return self.images
+
+    def render(
+        self, x_m: FloatArray, y_m: FloatArray, heading_rad: FloatArray, cars: NDArray[np.int64]
+    ) -> None:
+        """Write the images of rows ``cars`` of ``images`` (contiguous float64 poses)."""
+        raise NotImplementedError
+
+
+class EgoImage(PoseImages):
+    """Draws the egocentric occupancy images of N cars into one ``(N, S, S, 1)`` buffer.
+
+    Args:
+        track: The track.
+        config: Size, scale and raster settings.
+        num_cars: N.
+    """
+
+    def __init__(self, track: Track, config: ImageConfig, num_cars: int = 1) -> None:
+        size, m = config.size_px, config.m_per_px
+        super().__init__((size, size, 1), num_cars)
+        self.config = config
+        car_row = size - 1 - config.behind_px
+        self.forward_m = (car_row - np.arange(size, dtype=np.float64)) * m
+        self.left_m = (0.5 * (size - 1) - np.arange(size, dtype=np.float64)) * m
+        self.raster, self.raster_frame = track_raster(track, m / config.raster_oversample)
+
+    def render(
+        self, x_m: FloatArray, y_m: FloatArray, heading_rad: FloatArray, cars: NDArray[np.int64]
+    ) -> None:
+        """Sample the raster under every pixel (:func:`render_images`)."""
         render_images(
-            np.ascontiguousarray(x_m),
-            np.ascontiguousarray(y_m),
-            np.ascontiguousarray(heading_rad),
-            self._all if cars is None else cars,
+            x_m,
+            y_m,
+            heading_rad,
+            cars,
             self.forward_m,
             self.left_m,
             self.raster,
             self.raster_frame,
             self.images,
         )
-        return self.images

@@ -19,7 +19,8 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import NDArray
 
-from acgym.env.config import EnvConfig
+from acgym.env.camera import Camera
+from acgym.env.config import EnvConfig, ImageConfig
 from acgym.env.image import EgoImage
 from acgym.env.observations import (
     POSE_CHANNELS,
@@ -39,6 +40,13 @@ VECTOR_KEY = "vector"
 
 IMAGE_KEY = "image"
 """Key of the egocentric image in a Dict observation."""
+
+
+def make_image(track: Track, config: ImageConfig, num_cars: int) -> Camera | EgoImage:
+    """The image term ``config.view`` names: the simulated camera or the occupancy map."""
+    if config.view == "camera":
+        return Camera(track, config.camera, num_cars)
+    return EgoImage(track, config, num_cars)
 
 
 class StepPipeline:
@@ -68,7 +76,7 @@ class StepPipeline:
         self.terminations = make_terminations(config)
         self.terminations.reset(num_cars)
         self.ep_steps = np.zeros(num_cars, dtype=np.int64)
-        self.image = EgoImage(track, config.image, num_cars) if config.image.enabled else None
+        self.image = make_image(track, config.image, num_cars) if config.image.enabled else None
         frame = self.expander.frame
         self._pose = [frame.index[c] for c in POSE_CHANNELS]
 
