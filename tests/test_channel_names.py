@@ -22,7 +22,7 @@ from acgym.protocol import channels
 SOURCE = Path(acgym.__file__).parent
 
 WIRE_NAMES = frozenset(c.wire for c in channels.CHANNELS)
-DERIVED_NAMES = frozenset(derived.DERIVED_CHANNELS)
+DERIVED_NAMES = frozenset((*derived.DERIVED_CHANNELS, *derived.CLIENT_INPUT_CHANNELS))
 
 HOMES = {
     "protocol/channels.py": WIRE_NAMES,

@@ -21,6 +21,7 @@ from acgym.errors import AcgymError
 _COMMAND_MODULES = (
     "acgym.commands.train",  # train, eval, record, dataset
     "acgym.commands.sim",  # sim drive, sim serve
+    "acgym.commands.human",  # drive
     "acgym.commands.track",  # track list/show/import/raceline
     "acgym.commands.plugin",  # plugin install, doctor
     "acgym.bench",  # bench <target>

@@ -38,3 +38,14 @@ DERIVED_CHANNELS = (
     GOING_BACKWARDS,
 )
 """Channels the environment adds to each state, in the frame's and the log's order."""
+
+STEER_ANGLE_MANUAL = "steerAngleManual"
+"""The game client's own device: steering, -1 (full left) to 1 (the original's name)."""
+ACC_STATUS_MANUAL = "accStatusManual"
+"""The game client's own device: throttle pedal, 0 (released) to 1."""
+BRAKE_STATUS_MANUAL = "brakeStatusManual"
+"""The game client's own device: brake pedal, 0 (released) to 1."""
+
+CLIENT_INPUT_CHANNELS = (STEER_ANGLE_MANUAL, ACC_STATUS_MANUAL, BRAKE_STATUS_MANUAL)
+"""What ``record_controls_from_client`` adds to each of the game's states: the client
+machine's own input device, read at the state's arrival (acgym.env.client_inputs)."""
