@@ -213,6 +213,7 @@ class App(object):
             self.counters,
             client_timeout_s=config["client_timeout_s"],
             client_drop_s=config["client_drop_s"],
+            capture_port=config["screen_capture_port"] if config["screen_capture_enable"] else None,
         )
         self.mgmt = acgym_servers.ManagementServer(
             self,

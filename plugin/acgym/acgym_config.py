@@ -37,6 +37,13 @@ KEYS = (
     ("client_drop_s", 30.0, "float+", "forget a client silent for this long"),
     ("extra_channels", True, "bool", "send the original's extra per-tyre channels"),
     ("shared_memory", "auto", ("auto", "off"), "read the game's shared memory pages"),
+    (
+        "screen_capture_enable",
+        False,
+        "bool",
+        "trigger the capture helper (acgym capture) after each state sent",
+    ),
+    ("screen_capture_port", 2348, "port", "UDP port of the capture helper on this machine"),
     ("log_path", "logs/acgym.log", "str", "log file, relative to the app folder"),
     ("log_level", "INFO", LOG_LEVELS, "log level"),
     ("log_max_bytes", 2000000, "int+", "rotate the log at this size"),

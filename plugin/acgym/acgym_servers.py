@@ -137,6 +137,9 @@ class EgoServer(object):
         counters: the shared ``Counters``.
         client_timeout_s: release to the safe controls after this long without controls.
         client_drop_s: forget a client silent for this long.
+        capture_port: after each state sent, trigger the capture helper on this UDP port
+            of 127.0.0.1 with the state's tag (the session's nonce, 0 in legacy mode, and
+            its seq); None: no capture.
     """
 
     def __init__(
@@ -152,8 +155,10 @@ class EgoServer(object):
         client_timeout_s=1.0,
         client_drop_s=30.0,
         spin_s=0.002,
+        capture_port=None,
     ):
         self.source = source
+        self.capture_address = None if capture_port is None else ("127.0.0.1", capture_port)
         self.token = token
         self.rate_hz = float(rate_hz)
         self.period_s = 1.0 / self.rate_hz
@@ -323,6 +328,9 @@ class EgoServer(object):
             )
         self._sendto(data, session.addr)
         self.counters.add("states_sent")
+        if self.capture_address is not None:
+            self._sendto(wire.encode_capture(session.nonce or 0, session.seq), self.capture_address)
+            self.counters.add("capture_triggers")
 
     def _sendto(self, data, addr):
         try:

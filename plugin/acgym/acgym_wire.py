@@ -442,6 +442,12 @@ def encode_controls(seq, state_seq, controls):
     )
 
 
+def encode_capture(nonce, seq):
+    """The capture helper's trigger after state ``seq`` of session ``nonce`` (mirrors
+    ``acgym.protocol.frames.encode_capture``)."""
+    return dumps({"type": "capture", "nonce": nonce, "seq": seq})
+
+
 def encode_disconnect():
     """``disconnect`` (client to server)."""
     return b'{"type":"disconnect"}'

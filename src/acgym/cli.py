@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "acgym.commands.human",  # drive
     "acgym.commands.track",  # track list/show/import/raceline
     "acgym.commands.plugin",  # plugin install, doctor
+    "acgym.commands.capture",  # capture (the game's pixels)
     "acgym.bench",  # bench <target>
 )
 

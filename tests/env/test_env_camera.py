@@ -148,7 +148,7 @@ def test_the_env_observes_its_cars_camera_image(track):
     ("change", "message"),
     [
         ({"view": "front"}, "image.view"),
-        ({"camera": CameraConfig(color="bgr")}, "image.camera.color"),
+        ({"camera": CameraConfig(color="cmyk")}, "image.camera.color"),
         ({"camera": CameraConfig(fov_deg=179.0)}, "image.camera.fov_deg"),
         ({"camera": CameraConfig(width_px=4)}, "image.camera.width_px"),
         ({"camera": CameraConfig(mount_height_m=0.0)}, "image.camera.mount_height_m"),

@@ -176,8 +176,10 @@ def serve(
     first_request_timeout_s: float = 10.0,
     send_timeout_s: float = 10.0,
     max_request_bytes: int = MGMT_REQUEST_MAX_BYTES,
+    capture_port: int | None = None,
 ) -> Iterator[Served]:
-    """Run ``impl``'s servers (real time at ``RATE_HZ``, no reset options) over ``car``."""
+    """Run ``impl``'s servers (real time at ``RATE_HZ``, no reset options) over ``car``
+    (``capture_port``: trigger a capture helper there after each state)."""
     car = car if car is not None else FakeCar(reset_options=())
     mgmt_options = {
         "max_connections": max_connections,
@@ -196,6 +198,7 @@ def serve(
                 legacy=legacy,
                 client_timeout_s=client_timeout_s,
                 client_drop_s=client_drop_s,
+                capture_port=capture_port,
             )
             mgmt = ManagementServer(
                 car, port=0, token=token, ego=ego, legacy=legacy, reset_options=(), **mgmt_options
@@ -221,6 +224,7 @@ def serve(
             counters,
             client_timeout_s=client_timeout_s,
             client_drop_s=client_drop_s,
+            capture_port=capture_port,
         )
         game.ego = ego
         mgmt = servers.ManagementServer(

@@ -34,6 +34,7 @@ from proto_original_client import OriginalClientDouble
 
 from acgym.errors import BackendError, ProtocolError
 from acgym.protocol import codec
+from acgym.protocol.frames import decode_control
 from acgym.protocol.framing import encode_frame
 from acgym.protocol.legacy import LEGACY_STATE_CHANNELS
 from acgym.protocol.messages import SAFE_CONTROLS, Connect, Controls, ErrorMessage
@@ -76,6 +77,27 @@ def test_connect_is_answered_and_states_stream_in_order(served: Served) -> None:
         assert client.last_ack == 0  # no controls yet
         assert served.car.controls == []
     assert served.count("connects") == 1
+
+
+def test_each_state_is_followed_by_the_capture_trigger_of_its_tag(impl: str) -> None:
+    helper = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # stands in for acgym capture
+    helper.bind(("127.0.0.1", 0))
+    helper.settimeout(3.0)
+    try:
+        with serve(impl, capture_port=helper.getsockname()[1]) as served:
+            with client_of(served, drain="every") as client:
+                seqs = []
+                for _ in range(5):
+                    client.receive_state()
+                    seqs.append(client.last_seq)
+                nonce = client.session_nonce
+            triggers = [decode_control(helper.recv(2048)) for _ in range(seqs[-1])]
+        assert nonce > 0
+        tagged = [(t["nonce"], t["seq"]) for t in triggers if t["type"] == "capture"]
+        assert tagged == [(nonce, seq) for seq in range(1, seqs[-1] + 1)]  # each, in order
+        assert served.count("capture_triggers") >= seqs[-1]
+    finally:
+        helper.close()
 
 
 def test_controls_apply_on_arrival_and_states_acknowledge_them(served: Served) -> None:

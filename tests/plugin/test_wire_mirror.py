@@ -604,3 +604,15 @@ def test_config_check_agrees(wire: ModuleType, config: object) -> None:
         assert plugin_error.value.code == error.code
     else:
         assert wire.check_config(config) == expected
+
+
+def test_the_capture_trigger_is_the_same_bytes_on_both_sides(wire: ModuleType) -> None:
+    from acgym.protocol.frames import decode_control, encode_capture
+
+    for nonce, seq in ((0, 1), (12345, 2**40), (2**31 - 1, 7)):
+        assert wire.encode_capture(nonce, seq) == encode_capture(nonce, seq)
+        assert decode_control(wire.encode_capture(nonce, seq)) == {
+            "type": "capture",
+            "nonce": nonce,
+            "seq": seq,
+        }

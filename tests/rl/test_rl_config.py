@@ -246,8 +246,11 @@ CHOICES = {  # keys whose value is one of a few names: another valid one
     "train.wandb": "offline",
     "remote.mode": "lockstep",
     "env.color_mode": "bgr",
+    "env.screen_capture_transport": "udp",
+    "env.image.view": "map",
+    "env.image.camera.color": "rgb",
 }
-ONLY_DEFAULT = {"env.record_controls_from_client", "env.screen_capture_enable"}  # true: refused
+ONLY_DEFAULT = {"env.record_controls_from_client"}  # true: refused
 
 
 def _get(config: Any, key: str) -> Any:

@@ -49,6 +49,8 @@ class PluginRunner:
         time_scale: real time runs this many times faster than the wall clock (tests use
             it to drive a whole lap quickly; give the plugin a ``sampling_freq_hz`` as many
             times higher to keep its rate in game time).
+        screen: a window drawn every frame before the app's ``acUpdate``, as the game
+            renders a frame (:class:`acgym.emulated_game.screen.EmulatedScreen`), or None.
 
     Use as a context manager, or ``start()`` ... ``stop()``.
     """
@@ -60,11 +62,13 @@ class PluginRunner:
         *,
         ac_version: str = AC_VERSION,
         time_scale: float = 1.0,
+        screen: Any = None,
     ) -> None:
         if not 0.1 <= time_scale <= 100.0:
             raise ConfigError(f"time_scale {time_scale}: expected 0.1 to 100")
         self.time_scale = float(time_scale)
         self.game = game
+        self.screen = screen
         self.plugin_dir = Path(plugin_dir) if plugin_dir is not None else default_plugin_dir()
         if not (self.plugin_dir / PLUGIN_MAIN).is_file():
             raise ConfigError(f"{self.plugin_dir} holds no {PLUGIN_MAIN}: not the acgym plugin")
@@ -133,6 +137,8 @@ class PluginRunner:
     def _frame(self) -> None:
         with self._frame_lock:
             self.game.frame()
+            if self.screen is not None:
+                self.screen.draw()
             assert self.module is not None
             self.module.acUpdate(self.game.frame_dt_s)
 

@@ -4,7 +4,7 @@ A pinhole camera rides on the car (``CameraConfig``: ahead of or behind the cent
 gravity, above the ground, pitched down, a horizontal field of view) and sees the
 flat world: the track surface, its white border lines, red and white kerbs along the
 borders of the corners, the start/finish line, grass, the sky above the horizon, and a
-haze that grows with distance. Images are ``(H, W, 1)`` grey or ``(H, W, 3)`` RGB uint8,
+haze that grows with distance. Images are ``(H, W, 1)`` grey or ``(H, W, 3)`` RGB (or BGR) uint8,
 row 0 at the top, the car's left on the image's left, drawn for every car of a batch in
 one compiled call.
 
@@ -235,10 +235,18 @@ class Pyramid:
     channels: int
 
 
-def colour_pyramid(materials: UInt8Array, frame: FloatArray, channels: int) -> Pyramid:
-    """The colour raster of ``materials`` (grey or RGB) and its mip levels."""
-    palette = MATERIAL_RGB if channels == 3 else (MATERIAL_RGB @ LUMA)[:, None]
-    level = palette[materials]  # (ny, nx, C) float
+def palette(rgb: FloatArray, color: str) -> FloatArray:
+    """``(K, 3)`` RGB colours in ``color``: ``(K, 1)`` grey, ``(K, 3)`` RGB or BGR."""
+    if color == "gray":
+        return rgb @ LUMA[:, None]
+    return rgb[:, ::-1] if color == "bgr" else rgb
+
+
+def colour_pyramid(materials: UInt8Array, frame: FloatArray, color: str) -> Pyramid:
+    """The colour raster of ``materials`` in ``color`` (gray, rgb, bgr) and its mip levels."""
+    colours = palette(MATERIAL_RGB, color)
+    channels = colours.shape[1]
+    level = colours[materials]  # (ny, nx, C) float
     parts, rows = [], []
     offset = 0
     for _ in range(MAX_MIP_LEVELS):
@@ -254,17 +262,17 @@ def colour_pyramid(materials: UInt8Array, frame: FloatArray, channels: int) -> P
     return Pyramid(np.concatenate(parts), np.array(rows, dtype=np.int64), frame, channels)
 
 
-_PYRAMIDS: weakref.WeakKeyDictionary[Track, dict[tuple[float, int], Pyramid]] = (
+_PYRAMIDS: weakref.WeakKeyDictionary[Track, dict[tuple[float, str], Pyramid]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def track_pyramid(track: Track, cell_m: float, channels: int) -> Pyramid:
-    """The colour pyramid of ``track`` (cached per track, cell size and channels)."""
+def track_pyramid(track: Track, cell_m: float, color: str) -> Pyramid:
+    """The colour pyramid of ``track`` (cached per track, cell size and colour)."""
     cache = _PYRAMIDS.setdefault(track, {})
-    key = (float(cell_m), int(channels))
+    key = (float(cell_m), color)
     if key not in cache:
-        cache[key] = colour_pyramid(*material_raster(track, cell_m), channels)
+        cache[key] = colour_pyramid(*material_raster(track, cell_m), color)
     return cache[key]
 
 
@@ -413,15 +421,13 @@ class Camera(PoseImages):
     """
 
     def __init__(self, track: Track, config: CameraConfig, num_cars: int = 1) -> None:
-        channels = 3 if config.color == "rgb" else 1
+        channels = 1 if config.color == "gray" else 3
         super().__init__((config.height_px, config.width_px, channels), num_cars)
         self.config = config
-        self.pyramid = track_pyramid(track, config.raster_cell_m, channels)
+        self.pyramid = track_pyramid(track, config.raster_cell_m, config.color)
         self.rays = pixel_rays(config, len(self.pyramid.levels))
         colours = np.array([SKY_RGB, CAR_RGB, MATERIAL_RGB[GRASS]], dtype=np.float64)
-        if channels == 1:
-            colours = colours @ LUMA[:, None]
-        self._sky, self._car, self._grass = np.rint(colours).astype(np.uint8)
+        self._sky, self._car, self._grass = np.rint(palette(colours, config.color)).astype(np.uint8)
 
     def render(
         self, x_m: FloatArray, y_m: FloatArray, heading_rad: FloatArray, cars: NDArray[np.int64]

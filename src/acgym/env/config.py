@@ -176,7 +176,7 @@ class CameraConfig:
     fov_deg: float = 90.0
     """Horizontal field of view, degrees (the vertical one follows from the aspect)."""
     color: str = "gray"
-    """``gray`` (one channel) or ``rgb`` (three)."""
+    """``gray`` (one channel), ``rgb`` or ``bgr`` (three)."""
     mount_forward_m: float = -6.0
     """Camera position ahead of the car's centre of gravity, m (negative: behind it)."""
     mount_height_m: float = 3.0
@@ -294,15 +294,26 @@ class EnvConfig:
     use_target_speed: bool = False
     """Append a target-speed look-ahead (needs a track with a target speed)."""
     screen_capture_enable: bool = False
-    """The original's capture of game frames. Not supported: true is refused (the
-    simulator's image observation is ``image.enabled``)."""
+    """The original's capture of game frames: the observation becomes a Dict with the
+    ``image`` of each state, ``final_image_height`` x ``final_image_width`` in
+    ``color_mode``: the game's window grabbed by the capture helper (``acgym capture``;
+    the plugin's ``screen_capture_enable``) on a remote car, the simulated camera
+    (``image.camera``'s mount and field of view) on the simulator."""
     final_image_width: int = 320
-    """Width of the original's captured frames, pixels: accepted for compatibility."""
+    """Width of the captured frames, pixels."""
     final_image_height: int = 240
-    """Height of the original's captured frames, pixels: accepted for compatibility."""
+    """Height of the captured frames, pixels."""
     color_mode: str = "gray"
-    """The original's captured frame colours, ``gray`` or ``bgr``: accepted for
-    compatibility."""
+    """Colours of the captured frames: ``gray`` (one channel), ``bgr`` (the original's
+    OpenCV order) or ``rgb``."""
+    screen_capture_port: int = 2348
+    """UDP port of the capture helper on the game's machine (``acgym capture --port``)."""
+    screen_capture_transport: str = "auto"
+    """How frames reach a remote env: ``shm`` (the helper's shared memory, same machine),
+    ``udp`` (its compressed stream), ``auto`` (shm when the game's host is loopback)."""
+    screen_capture_timeout_s: float = 0.1
+    """How long a state waits for its frame, s; a state whose frame does not come is
+    skipped (counted) and the next one read: a state is never given another's frame."""
     use_obs_extra: bool = False
     """Return ``observation.extra_channels`` in ``info["obs_extra"]``."""
     max_gap: float | None = None
@@ -416,13 +427,21 @@ def _check_values(config: EnvConfig) -> None:
             "record_controls_from_client: reading a local joystick into the state is not "
             "supported; set it to false (the game's telemetry logs a human's controls)"
         )
-    if config.screen_capture_enable:
+    if config.color_mode not in ("gray", "bgr", "rgb"):
+        raise ConfigError(f"color_mode: expected 'gray', 'bgr' or 'rgb', got {config.color_mode!r}")
+    for name in ("final_image_width", "final_image_height"):
+        if not 8 <= getattr(config, name) <= 2048:
+            raise ConfigError(f"{name}: expected 8 to 2048 pixels, got {getattr(config, name)}")
+    if config.screen_capture_transport not in ("auto", "shm", "udp"):
         raise ConfigError(
-            "screen_capture_enable: game frame capture is not supported; set it to false "
-            "(on the simulator, image.enabled=true adds a top-down image)"
+            "screen_capture_transport: expected 'auto', 'shm' or 'udp', got "
+            f"{config.screen_capture_transport!r}"
         )
-    if config.color_mode not in ("gray", "bgr"):
-        raise ConfigError(f"color_mode: expected 'gray' or 'bgr', got {config.color_mode!r}")
+    if not 0 <= config.screen_capture_port <= 65535:
+        raise ConfigError(
+            f"screen_capture_port: expected 0 to 65535, got {config.screen_capture_port}"
+        )
+    positive("screen_capture_timeout_s", config.screen_capture_timeout_s)
     start = config.start
     for name in ("max_lateral_offset_m", "max_heading_offset_rad", "max_speed_mps", "speed_mps"):
         value = getattr(start, name)
@@ -446,6 +465,7 @@ def _check_values(config: EnvConfig) -> None:
             f"termination.low_speed_mps: expected >= 0, got {config.termination.low_speed_mps}"
         )
 
+
 def _check_camera(camera: CameraConfig) -> None:
     """Range checks of the simulated camera's settings."""
     for name in ("width_px", "height_px"):
@@ -454,13 +474,23 @@ def _check_camera(camera: CameraConfig) -> None:
             raise ConfigError(f"image.camera.{name}: expected 8 to 2048 pixels, got {value}")
     if not 10.0 <= camera.fov_deg <= 170.0:
         raise ConfigError(f"image.camera.fov_deg: expected 10 to 170 degrees, got {camera.fov_deg}")
-    if camera.color not in ("gray", "rgb"):
-        raise ConfigError(f"image.camera.color: expected 'gray' or 'rgb', got {camera.color!r}")
+    if camera.color not in ("gray", "rgb", "bgr"):
+        raise ConfigError(
+            f"image.camera.color: expected 'gray', 'rgb' or 'bgr', got {camera.color!r}"
+        )
     if not -45.0 <= camera.pitch_deg <= 89.0:
         raise ConfigError(f"image.camera.pitch_deg: expected -45 to 89, got {camera.pitch_deg}")
     if not math.isfinite(camera.mount_forward_m):
-        raise ConfigError(f"image.camera.mount_forward_m: expected a finite number, got {camera.mount_forward_m}")
-    for name in ("mount_height_m", "max_distance_m", "raster_cell_m", "car_length_m", "car_width_m"):
+        raise ConfigError(
+            f"image.camera.mount_forward_m: expected a finite number, got {camera.mount_forward_m}"
+        )
+    for name in (
+        "mount_height_m",
+        "max_distance_m",
+        "raster_cell_m",
+        "car_length_m",
+        "car_width_m",
+    ):
         value = getattr(camera, name)
         if not (math.isfinite(value) and value > 0):
             raise ConfigError(f"image.camera.{name}: expected a positive number, got {value}")

@@ -190,6 +190,7 @@ def make_remote_env(
         config, overrides, output_dir, render_mode: As :func:`make_race_env`.
     """
     from acgym.env.backends.remote import Remote
+    from acgym.protocol.frame_client import FrameReceiver
 
     resolved = dataclasses.replace(resolve_config(config, overrides), car=Path(str(car)).name)
     if track is None:
@@ -198,6 +199,11 @@ def make_remote_env(
         the_track = _track(track)
         name = {"TrackName": the_track.name, "TrackConfiguration": the_track.configuration}
         resolved = dataclasses.replace(resolved, track=track_full_name(name))
+    frames = None
+    if resolved.screen_capture_enable:  # the game's frames, from its capture helper
+        frames = FrameReceiver(
+            host, resolved.screen_capture_port, token, resolved.screen_capture_transport
+        )
     backend = Remote(
         host,
         resolved.ego_server_port if ego_port is None else ego_port,
@@ -206,6 +212,8 @@ def make_remote_env(
         legacy=legacy,
         mode=mode,
         timeout_s=timeout_s,
+        frames=frames,
+        frame_wait_s=resolved.screen_capture_timeout_s,
     )
     return RacingEnv(
         backend,

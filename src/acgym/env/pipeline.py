@@ -13,6 +13,7 @@ history.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -20,8 +21,9 @@ from gymnasium import spaces
 from numpy.typing import NDArray
 
 from acgym.env.camera import Camera
-from acgym.env.config import EnvConfig, ImageConfig
-from acgym.env.image import EgoImage
+from acgym.env.captured import CapturedImages, FrameSource
+from acgym.env.config import EnvConfig
+from acgym.env.image import EgoImage, PoseImages
 from acgym.env.observations import (
     POSE_CHANNELS,
     Frame,
@@ -42,11 +44,32 @@ IMAGE_KEY = "image"
 """Key of the egocentric image in a Dict observation."""
 
 
-def make_image(track: Track, config: ImageConfig, num_cars: int) -> Camera | EgoImage:
-    """The image term ``config.view`` names: the simulated camera or the occupancy map."""
-    if config.view == "camera":
-        return Camera(track, config.camera, num_cars)
-    return EgoImage(track, config, num_cars)
+def make_image(
+    track: Track, config: EnvConfig, num_cars: int, frames: FrameSource | None = None
+) -> PoseImages | None:
+    """The image term of the observation, or None without one.
+
+    ``screen_capture_enable``: the game's frames (``frames``, from a remote backend with
+    a capture helper), or on the simulator the camera at ``final_image_*`` in
+    ``color_mode``; else with ``image.enabled`` the camera or the map (``image.view``).
+    """
+    if config.screen_capture_enable:
+        channels = 1 if config.color_mode == "gray" else 3
+        shape = (config.final_image_height, config.final_image_width, channels)
+        if frames is not None:
+            return CapturedImages(shape, frames)
+        camera = dataclasses.replace(
+            config.image.camera,
+            width_px=config.final_image_width,
+            height_px=config.final_image_height,
+            color=config.color_mode,
+        )
+        return Camera(track, camera, num_cars)
+    if not config.image.enabled:
+        return None
+    if config.image.view == "camera":
+        return Camera(track, config.image.camera, num_cars)
+    return EgoImage(track, config.image, num_cars)
 
 
 class StepPipeline:
@@ -57,6 +80,8 @@ class StepPipeline:
         track: Track geometry.
         num_cars: N.
         target_speed_mps: Target speed per reference-line point (``use_target_speed``).
+        frames: The current game frame, from a remote backend with a capture helper
+            (``screen_capture_enable``); None: images are drawn from the poses.
     """
 
     def __init__(
@@ -64,6 +89,7 @@ class StepPipeline:
         config: EnvConfig,
         track: Track,
         num_cars: int = 1,
+        frames: FrameSource | None = None,
         *,
         target_speed_mps: FloatArray | None = None,
     ) -> None:
@@ -76,7 +102,7 @@ class StepPipeline:
         self.terminations = make_terminations(config)
         self.terminations.reset(num_cars)
         self.ep_steps = np.zeros(num_cars, dtype=np.int64)
-        self.image = make_image(track, config.image, num_cars) if config.image.enabled else None
+        self.image = make_image(track, config, num_cars, frames)
         frame = self.expander.frame
         self._pose = [frame.index[c] for c in POSE_CHANNELS]
 

@@ -78,7 +78,8 @@ class RacingEnv(SimulatorExtension, gym.Env[Any, NDArray[np.float32]]):
         self.render_mode, self.backend, self.track, self.car = render_mode, backend, track, car
         self.action_mapper = ActionMapper.from_config(car.steer, config)
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32)
-        self.pipeline = StepPipeline(config, track, 1, target_speed_mps=target_speed_mps)
+        frames = getattr(backend, "frame_source", None)  # the game's frames (Remote + capture)
+        self.pipeline = StepPipeline(config, track, 1, frames, target_speed_mps=target_speed_mps)
         self.expander, self.observation_builder = self.pipeline.expander, self.pipeline.builder
         self.history = self.pipeline.history
         self.reward_fn = self.pipeline.reward_fn

@@ -162,6 +162,12 @@ class Client:
         return self._connected
 
     @property
+    def session_nonce(self) -> int:
+        """The ego session's nonce (0 in legacy mode): with ``last_seq``, the tag of the
+        last state's frame on the frame stream (``acgym.protocol.frames``)."""
+        return 0 if self.legacy else self._nonce
+
+    @property
     def counters(self) -> dict[str, int]:
         """Client-side counts: states received / lost / late / skipped / stale, controls
         sent / retransmitted / out of sync (docs/protocol.md)."""

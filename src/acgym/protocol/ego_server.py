@@ -32,6 +32,7 @@ from acgym.errors import BackendError, ConfigError
 from acgym.protocol import channels as ch
 from acgym.protocol import codec
 from acgym.protocol import legacy as legacy_wire
+from acgym.protocol.frames import encode_capture
 from acgym.protocol.messages import (
     CLIENT_DATAGRAM_MAX_BYTES,
     DEFAULT_CONTROL_RATE_HZ,
@@ -221,6 +222,9 @@ class EgoServer:
             (Linux ``SCHED_FIFO``) at this priority, 1 to 99, so that ticks stay on time on
             a busy machine; needs ``CAP_SYS_NICE`` or an ``rtprio`` limit, else a warning
             and normal priority. ``None``: normal priority.
+        capture_port: after each state sent, trigger the capture helper on this UDP port
+            of 127.0.0.1 with the state's tag (``acgym.protocol.frames.encode_capture``:
+            the session's nonce, 0 in legacy mode, and the state's seq); None: no capture.
     """
 
     def __init__(
@@ -237,6 +241,7 @@ class EgoServer:
         client_drop_s: float = 30.0,
         spin_s: float = 0.002,
         realtime_priority: int | None = None,
+        capture_port: int | None = None,
     ) -> None:
         check_bind_address(host, token, legacy, "ego server")
         modes = tuple(modes)
@@ -262,6 +267,8 @@ class EgoServer:
                 f"ego server: realtime_priority {realtime_priority}; expected 1 to 99"
             )
         self.realtime_priority = realtime_priority
+        self.capture_address = None if capture_port is None else ("127.0.0.1", capture_port)
+        """Where each state's capture trigger goes (the capture helper), or None."""
         self.priority_raised = False
         """Whether the thread got ``realtime_priority``."""
         self.counters = EventCounters()
@@ -561,6 +568,9 @@ class EgoServer:
         session.last_state = data
         self._sendto(data, session.addr)
         self.counters["states_sent"] += 1
+        if self.capture_address is not None:
+            self._sendto(encode_capture(session.nonce or 0, session.seq), self.capture_address)
+            self.counters["capture_triggers"] += 1
 
     def _sendto(self, data: bytes, addr: Any) -> None:
         try:

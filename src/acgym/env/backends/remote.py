@@ -9,12 +9,17 @@ controls are in force from their arrival until the next ones, as in the game.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from acgym.env.backend import RESET_OPTION_SEED, RESET_OPTION_SEND_RESET, BackendKind, Controls
-from acgym.errors import ConfigError
+from acgym.errors import BackendError, ConfigError
 from acgym.protocol.client import Client
+from acgym.protocol.frame_client import FrameReceiver
 from acgym.protocol.messages import RESET_OPTION_RANGES, ResetOptions
 
 SIMULATOR_BACKEND = "simulator"
@@ -36,6 +41,10 @@ class Remote:
         drain: The client's drain policy in real time (``"newest"`` or ``"every"``).
         timeout_s: How long a call waits before ``BackendError``.
         retry_s: Lock-step retransmission interval.
+        frames: The capture helper's frames (``screen_capture_enable``): every state is
+            returned with its own frame (``current_frame``); a state whose frame does not
+            come within ``frame_wait_s`` is skipped (``frames_missing``) for the next one.
+        frame_wait_s: How long a state waits for its frame, s.
 
     Reset options: ``send_reset`` (False: go on from where the car is), ``seed`` and the
     protocol's ``distance_m``, ``lateral_offset_m``, ``heading_offset_rad``, ``speed_mps``
@@ -56,6 +65,8 @@ class Remote:
         drain: str = "newest",
         timeout_s: float = 5.0,
         retry_s: float = 0.1,
+        frames: FrameReceiver | None = None,
+        frame_wait_s: float = 0.1,
     ) -> None:
         self.client = Client(
             host,
@@ -74,6 +85,12 @@ class Remote:
         self.control_rate_hz = 25.0
         self._static: dict[str, Any] | None = None
         self._state: dict[str, Any] | None = None
+        self.frames = frames
+        self.frame_wait_s = frame_wait_s
+        self.timeout_s = timeout_s
+        self._frame: NDArray[np.uint8] | None = None
+        self.frames_missing = 0
+        """States read but skipped because their frame did not come."""
 
     @property
     def exact_reset(self) -> bool:
@@ -83,13 +100,25 @@ class Remote:
     @property
     def states_lost(self) -> int:
         counters = self.client.counters
-        return sum(int(counters.get(name, 0)) for name in LOST_COUNTERS)
+        return sum(int(counters.get(name, 0)) for name in LOST_COUNTERS) + self.frames_missing
+
+    def current_frame(self) -> NDArray[np.uint8] | None:
+        """The frame of the last state returned (with ``frames``), else None."""
+        return self._frame
+
+    @property
+    def frame_source(self) -> Callable[[], NDArray[np.uint8] | None] | None:
+        """``current_frame`` when the backend has a capture helper's frames, else None
+        (the environment's image term reads it)."""
+        return self.current_frame if self.frames is not None else None
 
     def connect(self) -> None:
         """Connect (idempotent); learns the server's kind and rate."""
         if self.client.connected:
             return
         self.client.connect()
+        if self.frames is not None:
+            self.frames.open(self.timeout_s)
         info = self.client.server_info
         backend = info.get("backend") or self.static_info().get("backend")
         self.kind = "sim" if backend == SIMULATOR_BACKEND else "ac"
@@ -99,6 +128,30 @@ class Remote:
 
     def close(self) -> None:
         self.client.close()
+        if self.frames is not None:
+            self.frames.close()
+
+    def _receive(self) -> dict[str, Any]:
+        """The next state; with ``frames``, the next one whose frame comes."""
+        state = self.client.receive_state()
+        if self.frames is None:
+            return state
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            nonce, seq = self.client.session_nonce, self.client.last_seq
+            frame = self.frames.get(nonce, seq, self.frame_wait_s)
+            if frame is not None:
+                self._frame = frame
+                return state
+            self.frames_missing += 1
+            if time.monotonic() > deadline:
+                raise BackendError(
+                    f"no game frame came for {self.frames_missing} states within "
+                    f"{self.timeout_s:g} s: is `acgym capture` running on the game's machine, "
+                    "with screen_capture_enable = true in the plugin's config.ini and the same "
+                    "port?"
+                )
+            state = self.client.receive_state()
 
     def reset(self, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Reset the car (unless ``send_reset`` is False) and return the first state."""
@@ -113,13 +166,13 @@ class Remote:
         if not send_reset:
             if self._state is not None and self.supports_lock_step:
                 return self._state  # lock-step: nothing moves until the next controls
-            self._state = self.client.receive_state()
+            self._state = self._receive()
             return self._state
         # Only a server that lists "seed" takes it (the game lists no reset option).
         if seed is not None and "seed" in self.client.server_info.get("reset_options", ()):
             options["seed"] = int(seed)
         self.client.reset(ResetOptions.from_mapping(options))
-        self._state = self.client.receive_state()
+        self._state = self._receive()
         return self._state
 
     def apply(self, controls: Controls) -> None:
@@ -135,7 +188,7 @@ class Remote:
 
     def observe(self) -> dict[str, Any]:
         """The next state (lock-step: the one answering the last controls)."""
-        self._state = self.client.receive_state()
+        self._state = self._receive()
         return self._state
 
     def static_info(self) -> dict[str, Any]:
