@@ -189,7 +189,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_config_args(record)
     record.set_defaults(handler=_record)
 
-    dataset = subparsers.add_parser("dataset", help="dataset tools (Minari export)")
+    dataset = subparsers.add_parser("dataset", help="dataset tools (Minari export, MoTeC import)")
     actions = dataset.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
     export = actions.add_parser(
         "export-minari",
@@ -204,6 +204,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_config_args(export)
     export.set_defaults(handler=_export_minari)
+
+    from acgym.commands.human import register_dataset_actions
+
+    register_dataset_actions(actions)  # import-motec
 
 
 if __name__ == "__main__":  # pragma: no cover
