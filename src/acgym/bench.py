@@ -31,6 +31,7 @@ BENCH_TARGETS = {
     "env": "acgym.env.bench",
     "sac": "acgym.rl.bench",
     "camera": "acgym.env.camera_bench",
+    "capture": "acgym.capture.bench",
 }
 
 

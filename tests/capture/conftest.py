@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import select
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-XVFB_START_S = 10.0
+from acgym.capture.xvfb import private_display
 
 
 @pytest.fixture(scope="module")
@@ -26,28 +23,8 @@ def x_display() -> Iterator[str]:
             "Xvfb is not installed: the capture tests draw and grab a real window on it "
             "(apt-get install xvfb; the README's test command does)"
         )
-    read_fd, write_fd = os.pipe()
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "640x480x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    try:
-        ready, _, _ = select.select([read_fd], [], [], XVFB_START_S)
-        number = os.read(read_fd, 16).decode().strip() if ready else ""
-        if not number:
-            pytest.fail(f"Xvfb did not start within {XVFB_START_S:g} s")
-        yield f":{number}"
-    finally:
-        os.close(read_fd)
-        server.terminate()
-        try:
-            server.wait(timeout=5.0)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    with private_display(640, 480) as display:
+        yield display
 
 
 @pytest.fixture

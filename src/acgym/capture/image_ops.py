@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numpy.typing import NDArray
 
@@ -47,25 +48,47 @@ def _box_edges(source: int, target: int) -> NDArray[np.int64]:
     return np.minimum(edges, source - 1)
 
 
+@numba.njit(cache=True)
+def _box_means(
+    image: UInt8Image, row_of: NDArray[np.int64], col_of: NDArray[np.int64], out: UInt8Image
+) -> None:
+    """Mean of each output pixel's source box (``row_of`` / ``col_of``: the output row /
+    column of every source row / column), one pass over the source."""
+    height, width, channels = out.shape
+    sums = np.zeros((height, width, channels))
+    counts = np.zeros((height, width))
+    for r in range(image.shape[0]):
+        target_row = row_of[r]
+        for c in range(image.shape[1]):
+            target_col = col_of[c]
+            counts[target_row, target_col] += 1.0
+            for k in range(channels):
+                sums[target_row, target_col, k] += image[r, c, k]
+    for r in range(height):
+        for c in range(width):
+            for k in range(channels):
+                out[r, c, k] = np.uint8(sums[r, c, k] / counts[r, c] + 0.5)
+
+
 def resize_area(image: UInt8Image, width: int, height: int) -> UInt8Image:
     """Resize ``(H, W, C)`` to ``(height, width, C)``: each output pixel is the mean of the
-    source box it covers when shrinking (no aliasing), the nearest pixel when growing."""
-    source_h, source_w = image.shape[:2]
+    source box it covers when shrinking (no aliasing; one compiled pass), the nearest
+    pixel when growing."""
+    source_h, source_w, channels = image.shape
     if (source_h, source_w) == (height, width):
         return image
     rows, cols = _box_edges(source_h, height), _box_edges(source_w, width)
-    work = image.astype(np.float32)
-    if height <= source_h:
-        counts = np.diff(np.append(rows, source_h))
-        work = np.add.reduceat(work, rows, axis=0) / counts[:, None, None]
-    else:
-        work = work[rows]
-    if width <= source_w:
-        counts = np.diff(np.append(cols, source_w))
-        work = np.add.reduceat(work, cols, axis=1) / counts[None, :, None]
-    else:
-        work = work[:, cols]
-    return np.clip(np.rint(work), 0, 255).astype(np.uint8)
+    if height <= source_h and width <= source_w:
+        row_of = np.searchsorted(rows, np.arange(source_h), side="right") - 1
+        col_of = np.searchsorted(cols, np.arange(source_w), side="right") - 1
+        out = np.empty((height, width, channels), dtype=np.uint8)
+        _box_means(image, row_of, col_of, out)
+        return out
+    if height > source_h:
+        image = image[rows]
+    if width > source_w:
+        image = image[:, cols]
+    return resize_area(np.ascontiguousarray(image), width, height)
 
 
 def convert(image: UInt8Image, source_order: str, color_mode: str) -> UInt8Image:
@@ -90,5 +113,9 @@ def process(
     height: int,
     color_mode: str,
 ) -> UInt8Image:
-    """Crop, convert, resize: a grabbed frame as the environment receives it."""
-    return resize_area(convert(crop(image, margins_px), source_order, color_mode), width, height)
+    """Crop, resize, convert: a grabbed frame as the environment receives it (resized
+    first: the colours are then converted on the small frame)."""
+    cropped = crop(image, margins_px)
+    if source_order == "bgra":
+        cropped = cropped[..., :3]  # the padding byte is never used: not resized
+    return convert(resize_area(cropped, width, height), source_order, color_mode)

@@ -119,8 +119,25 @@ def libx11() -> ctypes.CDLL:
     for function, (restype, argtypes) in signatures.items():
         getattr(lib, function).restype = restype
         getattr(lib, function).argtypes = argtypes
+    # Xlib's default error handler ends the process (a window partly off the screen makes
+    # XGetImage fail with BadMatch): count the error instead; the failed call returns
+    # nothing and the grab raises BackendError.
+    lib.XSetErrorHandler.restype = ctypes.c_void_p
+    lib.XSetErrorHandler.argtypes = [_ERROR_HANDLER]
+    lib.XSetErrorHandler(_on_x_error)
     _LIB = lib
     return lib
+
+
+_ERROR_HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+X_ERRORS = [0]
+"""X protocol errors seen (and survived) in this process."""
+
+
+@_ERROR_HANDLER
+def _on_x_error(display: int, event: int) -> int:
+    X_ERRORS[0] += 1
+    return 0
 
 
 def open_display(display: str | None = None) -> ctypes.c_void_p:
@@ -205,7 +222,10 @@ class X11Grabber:
         image = lib.XGetImage(self._display, window, 0, 0, width, height, ALL_PLANES, ZPIXMAP)
         if not image:
             self._window = None
-            raise BackendError(f"XGetImage failed on {self.window_name!r} (is it mapped?)")
+            raise BackendError(
+                f"XGetImage failed on {self.window_name!r}: is the window mapped and wholly "
+                "on the screen?"
+            )
         try:
             ximage = image.contents
             if ximage.bits_per_pixel != 32:
@@ -214,8 +234,8 @@ class X11Grabber:
                     "per pixel"
                 )
             stride = ximage.bytes_per_line
-            raw = ctypes.string_at(ximage.data, stride * ximage.height)
-            rows = np.frombuffer(raw, np.uint8).reshape(ximage.height, stride)
+            pixels = ctypes.cast(ximage.data, ctypes.POINTER(ctypes.c_uint8))
+            rows = np.ctypeslib.as_array(pixels, shape=(ximage.height, stride))
             return rows[:, : 4 * ximage.width].reshape(ximage.height, ximage.width, 4).copy()
         finally:
             lib.XDestroyImage(image)
