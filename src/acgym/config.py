@@ -136,6 +136,26 @@ class TrainingConfig(TrainerConfig):
     """Run ``acgym eval`` on the final policy when training ends (report, PNG)."""
     final_eval_episodes: int = 1
     """Episodes of the final evaluation."""
+    workers: int = 1
+    """Rollout workers. 1: this process collects and learns (the single-process loop).
+    N >= 2: N workers as Ray actors (``pip install 'acgym[ray]'``; docs/distributed.md),
+    each driving ``train.num_envs`` simulated cars or one remote car of ``remote.hosts``,
+    while this process learns; on a local Ray unless ``train.ray_address`` is set."""
+    ray_address: str | None = None
+    """The Ray cluster of the workers (what ``ray start --head`` prints, e.g.
+    ``192.168.0.10:6379``, or ``auto``); None: a Ray of this machine alone when
+    ``train.workers`` >= 2. Set, the run uses Ray even with one worker."""
+    weight_sync_updates: int = 100
+    """Distributed: gradient updates between two broadcasts of the policy's weights to
+    the workers (a worker acts with the newest it has; the staleness is logged)."""
+    send_steps: int = 128
+    """Distributed: a worker sends each car's steps in segments of at most this many
+    transitions (an episode's end closes one sooner); a segment closed inside an episode
+    ends as a truncation, its last transitions bootstrapping, and the next goes on from
+    the same state. Smaller: fresher data and more messages."""
+    worker_restarts: int = 5
+    """Distributed: times one worker is replaced after its process died or it failed,
+    before the run goes on without it."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -151,6 +171,13 @@ class TrainingConfig(TrainerConfig):
             raise ConfigError(
                 f"train.final_eval_episodes must be >= 1, got {self.final_eval_episodes}"
             )
+        if self.workers < 1:
+            raise ConfigError(f"train.workers must be >= 1, got {self.workers}")
+        for name in ("weight_sync_updates", "send_steps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if self.worker_restarts < 0:
+            raise ConfigError(f"train.worker_restarts must be >= 0, got {self.worker_restarts}")
 
     def trainer_config(self, **changes: Any) -> TrainerConfig:
         """The loop's part, for :class:`acgym.rl.trainer.Trainer` (with ``changes``)."""
@@ -184,10 +211,24 @@ class RemoteConfig:
     """The server's shared token (protocol v1)."""
     timeout_s: float = 5.0
     """How long a call waits for the server before failing, s."""
+    hosts: tuple[str, ...] = ()
+    """Distributed runs: the game PCs (or ``acgym sim serve`` servers), one worker each
+    (``train.workers`` = their number): ``HOST``, ``HOST:EGO_PORT`` or
+    ``HOST:EGO_PORT:MGMT_PORT``; absent ports are ``env.ego_server_port`` and
+    ``env.simulation_management_server_port``. Empty: ``env.remote_machine_ip``."""
+    reconnect_interval_s: float = 5.0
+    """Distributed runs: a worker whose game or server stopped answering tries to
+    connect again this often, s, until it answers."""
 
     def __post_init__(self) -> None:
         if self.mode not in ("realtime", "lockstep"):
             raise ConfigError(f"remote.mode must be 'realtime' or 'lockstep', got {self.mode!r}")
+        for entry in self.hosts:
+            parse_host(entry, 1, 1)
+        if not self.reconnect_interval_s > 0:
+            raise ConfigError(
+                f"remote.reconnect_interval_s must be > 0, got {self.reconnect_interval_s}"
+            )
 
 
 @dataclass(frozen=True)
@@ -212,6 +253,13 @@ class Config:
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ConfigError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+
+    @property
+    def distributed(self) -> bool:
+        """Whether the run has Ray workers (``train.workers`` >= 2, or a
+        ``train.ray_address``, or ``remote.hosts``): ``acgym.dist``'s to run."""
+        train = self.train
+        return train.workers > 1 or train.ray_address is not None or bool(self.remote.hosts)
 
     @property
     def remote_mode(self) -> str | None:
@@ -240,6 +288,26 @@ class Config:
         path = Path(path)
         write_text_atomic(path, self.to_yaml())
         return path
+
+
+def parse_host(entry: str, ego_port: int, mgmt_port: int) -> tuple[str, int, int]:
+    """``HOST[:EGO_PORT[:MGMT_PORT]]`` of ``remote.hosts`` as ``(host, ego_port,
+    mgmt_port)``, the absent ports taken from the arguments.
+
+    Raises:
+        ConfigError: An empty host, or a port that is not a number in 1..65535.
+    """
+    host, *ports = str(entry).split(":")
+    if not host or len(ports) > 2:
+        raise ConfigError(
+            f"remote.hosts: {entry!r} is not HOST, HOST:EGO_PORT or HOST:EGO_PORT:MGMT_PORT"
+        )
+    values = [ego_port, mgmt_port]
+    for i, text in enumerate(ports):
+        if not text.isdigit() or not 1 <= int(text) <= 65535:
+            raise ConfigError(f"remote.hosts: {entry!r}: port {text!r} is not in 1..65535")
+        values[i] = int(text)
+    return host, values[0], values[1]
 
 
 def load_config(
@@ -338,4 +406,5 @@ __all__ = [
     "documented_keys",
     "field_docstrings",
     "load_config",
+    "parse_host",
 ]

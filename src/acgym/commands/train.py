@@ -1,8 +1,10 @@
 """``acgym train``, ``acgym eval``, ``acgym record`` and ``acgym dataset``.
 
 * ``acgym train [key=value ...]``: SAC on the built-in simulator by default
-  (``acgym.rl.run``); every option of :class:`acgym.config.Config` is a ``key=value``
-  (``acgym train --help-config`` lists them), the original's names too.
+  (``acgym.rl.run``; with ``train.workers`` >= 2, ``train.ray_address`` or
+  ``remote.hosts``, Ray workers collect: ``acgym.dist.run``); every option of
+  :class:`acgym.config.Config` is a ``key=value`` (``acgym train --help-config`` lists
+  them), the original's names too.
 * ``acgym eval --checkpoint PATH``: the deterministic policy's lap times, a PNG of the
   best lap beside the expert's and a JSON report.
 * ``acgym record --expert``: demonstration laps of the simulator's expert, in the
@@ -39,7 +41,12 @@ def _train(args: argparse.Namespace) -> int:
         return 0
     if not args.verbose:  # one line per episode file would fight the progress bar
         logging.getLogger("acgym.env.episode_log").setLevel(logging.WARNING)
-    result = run_training(config)
+    if config.distributed:  # Ray workers (docs/distributed.md); Ray is imported only here
+        from acgym.dist.run import run_distributed
+
+        result = run_distributed(config)
+    else:
+        result = run_training(config)
     print(format_summary(result))
     return 130 if result.interrupted else 0
 

@@ -34,7 +34,7 @@ import math
 import os
 import signal
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -47,7 +47,8 @@ from acgym.errors import ConfigError, DataFileError
 from acgym.fileio import free_folder, slug, write_text_atomic
 from acgym.kernel_cache import kernels_cached
 from acgym.rl.checkpoint import latest_checkpoint, resolve_checkpoint
-from acgym.rl.laps import LapTracker, laps_from_states
+from acgym.rl.laps import Lap, LapTracker, laps_from_states
+from acgym.rl.pixels import pixel_layout_of
 from acgym.rl.trainer import Callback, EpisodeStats, Trainer, make_agent
 
 logger = logging.getLogger(__name__)
@@ -97,22 +98,50 @@ def resolve_config(path: Path | str | None = None, overrides: Sequence[str] = ()
 # --------------------------------------------------------------------- callbacks
 
 
-class LapStats(Callback):
-    """Lap times, clean laps and the first clean lap of the training episodes.
+class LapSource:
+    """Where a run's laps come from: the simulator's telemetry rows each step when the
+    env has them (every car of the vector env), else the episode's logged states at its
+    end (the game).
 
-    Reads the simulator's telemetry rows each step when the env has them (every car of
-    the vector env), else the episode's logged states at its end (the game).
+    Args:
+        env: The training env (single or vector).
+        num_envs: Its cars.
     """
 
-    def __init__(self, env: Any, num_envs: int, state_path: Path | None = None) -> None:
+    def __init__(self, env: Any, num_envs: int) -> None:
         from acgym.rl.envs import sim_rows
 
         self.env = env
-        self.state_path = state_path
         self.rows = sim_rows(env)
         self.tracker: LapTracker | None = None
         if self.rows is not None:
             self.tracker = LapTracker(num_envs, env.unwrapped.telemetry_columns)
+
+    def step(self) -> list[tuple[int, Lap]]:
+        """The laps completed by the step just taken: ``(car, lap)`` pairs."""
+        if self.tracker is None or self.rows is None:
+            return []
+        return list(self.tracker.update(self.rows()))
+
+    def end_episode(self, car: int) -> list[Lap]:
+        """Car ``car``'s episode ended: the laps read from its states (the game), else
+        none (the simulator's were reported step by step)."""
+        if self.tracker is not None:
+            self.tracker.end_episode(car)
+            return []
+        return list(laps_from_states(self.env.unwrapped.episode_states()).laps)
+
+
+class LapStats(Callback):
+    """Lap times, clean laps and the first clean lap of the training episodes.
+
+    With an env, the laps come from it (:class:`LapSource`); without one (a learner
+    whose workers drive the cars) from :meth:`record_lap`.
+    """
+
+    def __init__(self, env: Any | None, num_envs: int, state_path: Path | None = None) -> None:
+        self.source = None if env is None else LapSource(env, num_envs)
+        self.state_path = state_path
         self.laps = 0
         self.clean_laps = 0
         self.best_lap_s: float | None = None
@@ -139,7 +168,8 @@ class LapStats(Callback):
             "first_clean_lap": self.first_clean_lap,
         }
 
-    def _lap(self, trainer: Trainer, time_s: float, clean: bool) -> None:
+    def record_lap(self, trainer: Trainer, time_s: float, clean: bool) -> None:
+        """Count a completed lap of ``time_s`` (clean or not) at the trainer's counters."""
         self.laps += 1
         if not clean:
             return
@@ -164,18 +194,14 @@ class LapStats(Callback):
             writer.add_scalar("laps/clean_lap_s", time_s, trainer.counters.env_steps)
 
     def on_step(self, trainer: Trainer) -> None:
-        if self.tracker is None or self.rows is None:
-            return
-        for _car, lap in self.tracker.update(self.rows()):
-            self._lap(trainer, lap.time_s, lap.clean)
+        if self.source is not None:
+            for _car, lap in self.source.step():
+                self.record_lap(trainer, lap.time_s, lap.clean)
 
     def on_episode_end(self, trainer: Trainer, episode: EpisodeStats) -> Mapping[str, float]:
-        if self.tracker is not None:
-            self.tracker.end_episode(episode.env_id)
-        else:
-            states = self.env.unwrapped.episode_states()
-            for lap in laps_from_states(states).laps:
-                self._lap(trainer, lap.time_s, lap.clean)
+        if self.source is not None:
+            for lap in self.source.end_episode(episode.env_id):
+                self.record_lap(trainer, lap.time_s, lap.clean)
         out = {"clean_laps": float(self.clean_laps)}
         if self.best_lap_s is not None:
             out["best_lap_s"] = self.best_lap_s
@@ -259,7 +285,7 @@ class RunResult:
 
 
 @contextlib.contextmanager
-def _graceful_stop(trainer: Trainer) -> Iterator[list[str]]:
+def graceful_stop(trainer: Trainer) -> Iterator[list[str]]:
     """First Ctrl-C / SIGTERM: ``trainer.stop()``; a second Ctrl-C: KeyboardInterrupt."""
     received: list[str] = []
 
@@ -283,30 +309,19 @@ def _graceful_stop(trainer: Trainer) -> Iterator[list[str]]:
             signal.signal(sig, old)
 
 
-def run_training(
-    config: Config,
-    *,
-    callbacks: Sequence[Callback] = (),
-    progress: bool | None = None,
-) -> RunResult:
-    """Train as ``config`` says (see the module docstring).
+def open_run(config: Config) -> tuple[Path, dict[str, Any]]:
+    """The run's folder, with the resolved ``config.yaml`` written in it, and the lap
+    totals a resumed run continues from (empty for a new run).
 
-    Args:
-        config: The resolved configuration (:func:`resolve_config`).
-        callbacks: Extra hooks of the trainer (tests).
-        progress: Override ``train.progress``.
-
-    Returns:
-        The run folder and its summary.
+    Raises:
+        DataFileError: A resumed run without a checkpoint, or without readable lap totals
+            (:func:`read_lap_totals`).
+        ConfigError: Settings this run cannot honour (the real-time loop with several
+            cars, periodic evaluation without a second env).
     """
-    import torch
-
-    from acgym.rl.envs import make_env
-
     train = config.train
-    resumed = train.resume is not None
     lap_totals: dict[str, Any] = {}
-    if resumed:
+    if train.resume is not None:
         run_dir = resume_run_dir(train.resume)
         resolve_checkpoint(train.resume)  # a run killed before its first one: nothing to resume
         lap_totals = read_lap_totals(run_dir / LAPS_FILE)
@@ -321,6 +336,58 @@ def run_training(
             f"train.eval_interval needs a second env; with backend={config.backend} the "
             "final evaluation runs after training (train.eval_at_end)"
         )
+    return run_dir, lap_totals
+
+
+def restore_lap_totals(
+    laps: LapStats, lap_totals: Mapping[str, Any], trainer: Trainer, run_dir: Path
+) -> None:
+    """A resumed run's lap totals into ``laps`` (a warning when they are of another step
+    than the checkpoint resumed)."""
+    laps.load(lap_totals)
+    saved_at = lap_totals.get("env_steps", trainer.counters.env_steps)
+    if saved_at != trainer.counters.env_steps:
+        logger.warning(
+            "%s holds the lap totals of step %d, not of the checkpoint resumed (step "
+            "%d): the totals are off by the laps in between",
+            run_dir / LAPS_FILE,
+            saved_at,
+            trainer.counters.env_steps,
+        )
+
+
+def run_training(
+    config: Config,
+    *,
+    callbacks: Sequence[Callback] = (),
+    progress: bool | None = None,
+) -> RunResult:
+    """Train as ``config`` says (see the module docstring), in this process.
+
+    Args:
+        config: The resolved configuration (:func:`resolve_config`).
+        callbacks: Extra hooks of the trainer (tests).
+        progress: Override ``train.progress``.
+
+    Returns:
+        The run folder and its summary.
+
+    Raises:
+        ConfigError: ``config`` asks for workers (``train.workers`` > 1 or
+            ``train.ray_address``): that run is ``acgym.dist.run.run_distributed``'s.
+    """
+    import torch
+
+    from acgym.rl.envs import make_env
+
+    train = config.train
+    if config.distributed:
+        raise ConfigError(
+            f"train.workers={train.workers} / train.ray_address={train.ray_address} ask for "
+            "a distributed run: acgym train starts it (acgym.dist.run.run_distributed)"
+        )
+    resumed = train.resume is not None
+    run_dir, lap_totals = open_run(config)
     if config.agent.num_threads is not None and config.agent.torch_device().type == "cpu":
         torch.set_num_threads(config.agent.num_threads)
 
@@ -339,11 +406,7 @@ def run_training(
         vector = hasattr(env, "num_envs") and hasattr(env, "single_observation_space")
         obs_space = env.single_observation_space if vector else env.observation_space
         action_space = env.single_action_space if vector else env.action_space
-        if obs_space.shape is None or len(obs_space.shape) != 1:
-            raise ConfigError(
-                f"training needs vector observations, got {obs_space} (image observations "
-                "are not supported by the MLP agent: env.image.enabled=false)"
-            )
+        check_vector_observation(obs_space)
         agent = make_agent(
             config.agent,
             obs_space.shape[0],
@@ -351,10 +414,11 @@ def run_training(
             num_envs=train.num_envs,
             action_low=action_space.low,
             action_high=action_space.high,
+            pixels=pixel_layout_of(env),  # image observations: the agent with an encoder
         )
         offline = None
         if train.load_offline_data and not resumed:
-            offline = _load_offline(config, agent)
+            offline = load_offline(config, agent)
         laps = LapStats(env, train.num_envs, run_dir / LAPS_FILE)
         stops = StopRules(laps, train.time_limit_s, train.stop_after_clean_laps)
         hooks: list[Callback] = [laps, stops, *callbacks]
@@ -362,13 +426,8 @@ def run_training(
             hooks.append(wandb_logger)
         evaluate = None
         if train.eval_interval:
-            from acgym.rl.evaluation import episode_metrics, evaluate_agent
-
             eval_env = make_env(config, evaluation=True)
-
-            def evaluate(agent_: Any, episodes: int) -> dict[str, float]:
-                return episode_metrics(evaluate_agent(eval_env, agent_, episodes))
-
+            evaluate = evaluation_hook(eval_env)
         trainer = Trainer(
             env,
             train.trainer_config(
@@ -382,24 +441,9 @@ def run_training(
             evaluate=evaluate,
         )
         if resumed:
-            laps.load(lap_totals)
-            saved_at = lap_totals.get("env_steps", trainer.counters.env_steps)
-            if saved_at != trainer.counters.env_steps:
-                logger.warning(
-                    "%s holds the lap totals of step %d, not of the checkpoint resumed (step "
-                    "%d): the totals are off by the laps in between",
-                    run_dir / LAPS_FILE,
-                    saved_at,
-                    trainer.counters.env_steps,
-                )
-        with trainer, _graceful_stop(trainer) as signals:
-            if train.pretrain and trainer.counters.pretrain_updates == 0:
-                if len(agent.demonstrations) == 0:
-                    raise ConfigError(
-                        "train.pretrain needs offline data: train.load_offline_data=true "
-                        "train.dataset_path=DIR"
-                    )
-                trainer.pretrain(train.pretrain_steps)
+            restore_lap_totals(laps, lap_totals, trainer, run_dir)
+        with trainer, graceful_stop(trainer) as signals:
+            pretrain_first(trainer, train.pretrain, train.pretrain_steps)
             # Stopped during the pretraining: no collection, only the checkpoint.
             summary = trainer.train(trainer.counters.env_steps if signals else None)
         interrupted = bool(signals)
@@ -411,34 +455,122 @@ def run_training(
         env.close()
         if eval_env is not None:
             eval_env.close()
-    summary = {
+    summary = run_summary(
+        config,
+        run_dir,
+        summary,
+        laps=laps,
+        stopped_by=stops.reason or ("signal" if interrupted else "step budget"),
+        compile_time_s=compile_time_s,
+        wall_time_s=time.perf_counter() - start_wall,
+        offline=offline,
+    )
+    return finish_run(config, run_dir, summary, agent, interrupted, wandb_logger)
+
+
+def check_vector_observation(obs_space: Any) -> None:
+    """Refuse an observation the MLP agent cannot take (images).
+
+    Raises:
+        ConfigError: Not a 1-D vector.
+    """
+    if obs_space.shape is None or len(obs_space.shape) != 1:
+        raise ConfigError(
+            f"training needs vector observations, got {obs_space} (image observations "
+            "are not supported by the MLP agent: env.image.enabled=false)"
+        )
+
+
+def evaluation_hook(eval_env: Any) -> Callable[[Any, int], dict[str, float]]:
+    """The trainer's periodic evaluation on ``eval_env`` (``train.eval_interval``)."""
+    from acgym.rl.evaluation import episode_metrics, evaluate_agent
+
+    def evaluate(agent: Any, episodes: int) -> dict[str, float]:
+        return episode_metrics(evaluate_agent(eval_env, agent, episodes))
+
+    return evaluate
+
+
+def pretrain_first(trainer: Trainer, pretrain: bool, pretrain_steps: int | None) -> None:
+    """Offline pretraining before collecting (``train.pretrain``), unless a resumed run
+    did it already.
+
+    Raises:
+        ConfigError: Pretraining without offline data.
+    """
+    if not pretrain or trainer.counters.pretrain_updates > 0:
+        return
+    if len(trainer.agent.demonstrations) == 0:
+        raise ConfigError(
+            "train.pretrain needs offline data: train.load_offline_data=true train.dataset_path=DIR"
+        )
+    trainer.pretrain(pretrain_steps)
+
+
+def run_summary(
+    config: Config,
+    run_dir: Path,
+    trained: Mapping[str, Any],
+    *,
+    laps: LapStats,
+    stopped_by: str,
+    compile_time_s: float | None,
+    wall_time_s: float,
+    offline: Any = None,
+) -> dict[str, Any]:
+    """The end-of-run summary (``summary.json``) from the trainer's counters.
+
+    Args:
+        config: The run's configuration.
+        run_dir: The run folder.
+        trained: What :meth:`Trainer.train` returned (counters, steps/s).
+        laps: The run's lap totals.
+        stopped_by: What ended training.
+        compile_time_s: The kernels' warm-up, s (None: none).
+        wall_time_s: The run's wall time so far, s.
+        offline: The offline data loaded (None: none).
+    """
+    train = config.train
+    return {
         "run_dir": str(run_dir),
         "track": config.env.track,
         "car": config.env.car,
         "algorithm": config.agent.algorithm,
         "num_envs": train.num_envs,
         "updates_per_step": train.updates_per_step,
-        "env_steps": summary["env_steps"],
-        "episodes": summary["episodes"],
-        "updates": summary["num_updates"],
-        "pretrain_updates": summary["pretrain_updates"],
-        "train_time_s": summary["train_time_s"],
+        "env_steps": trained["env_steps"],
+        "episodes": trained["episodes"],
+        "updates": trained["num_updates"],
+        "pretrain_updates": trained["pretrain_updates"],
+        "train_time_s": trained["train_time_s"],
         "compile_time_s": compile_time_s,
-        "wall_time_s": time.perf_counter() - start_wall,
-        "steps_per_s": summary["steps_per_s"],
-        "stopped_by": stops.reason or ("signal" if interrupted else "step budget"),
+        "wall_time_s": wall_time_s,
+        "steps_per_s": trained["steps_per_s"],
+        "stopped_by": stopped_by,
         "laps": laps.state(),
         "offline_transitions": None if offline is None else offline.transitions,
         "load_average": list(os.getloadavg()),
         "checkpoint": str(latest_checkpoint(run_dir / "checkpoints") or ""),
     }
-    if train.eval_at_end and not interrupted:
+
+
+def finish_run(
+    config: Config,
+    run_dir: Path,
+    summary: dict[str, Any],
+    agent: Any,
+    interrupted: bool,
+    wandb_logger: WandbLogger | None = None,
+) -> RunResult:
+    """Evaluate the final policy (``train.eval_at_end``, not after a signal), write
+    ``summary.json`` and close Weights & Biases."""
+    if config.train.eval_at_end and not interrupted:
         from acgym.rl.evaluation import evaluate_checkpoint
 
         report = evaluate_checkpoint(
             summary["checkpoint"],
             config,
-            num_episodes=train.final_eval_episodes,
+            num_episodes=config.train.final_eval_episodes,
             out_dir=run_dir / EVAL_DIR,
             agent=agent,
         )
@@ -452,7 +584,8 @@ def run_training(
     return RunResult(run_dir, summary, interrupted)
 
 
-def _load_offline(config: Config, agent: Any) -> Any:
+def load_offline(config: Config, agent: Any) -> Any:
+    """Fill the agent's replay with the offline data of ``train.dataset_path``."""
     from acgym.rl.offline import fill_replay
 
     if not config.train.dataset_path:
@@ -591,15 +724,25 @@ def _duration(seconds: float) -> str:
 
 
 __all__ = [
+    "LapSource",
     "LapStats",
     "RunResult",
     "StopRules",
     "WandbLogger",
+    "check_vector_observation",
+    "evaluation_hook",
+    "finish_run",
     "format_summary",
+    "graceful_stop",
+    "load_offline",
     "new_run_dir",
+    "open_run",
+    "pretrain_first",
     "read_lap_totals",
     "resolve_config",
+    "restore_lap_totals",
     "resume_run_dir",
+    "run_summary",
     "run_training",
     "warm_up_kernels",
 ]

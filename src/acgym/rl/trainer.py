@@ -43,6 +43,8 @@ from acgym.fileio import write_text_atomic
 from acgym.rl import checkpoint as ckpt
 from acgym.rl.config import AgentConfig, TrainerConfig
 from acgym.rl.discor import DisCor
+from acgym.rl.pixel_sac import agent_class
+from acgym.rl.pixels import PixelLayout
 from acgym.rl.sac import SAC
 
 logger = logging.getLogger(__name__)
@@ -116,7 +118,9 @@ class Counters:
 
 
 @dataclass
-class _Step:
+class EnvStep:
+    """What one step of :class:`EnvSteps` produced, per sub-environment."""
+
     next_obs: NDArray[np.float32]  # (N, obs_dim) s_{t+1}; final observation if it ended
     obs: NDArray[np.float32] | None  # (N, obs_dim) to act on next; None: reset first
     rewards: NDArray[np.float64]  # (N,)
@@ -145,7 +149,7 @@ def _env_info(infos: Mapping[str, Any], index: int) -> dict[str, Any]:
     return out
 
 
-class _Envs:
+class EnvSteps:
     """A single Env or a VectorEnv seen as ``num_envs`` environments with same-step
     resets: ``step`` returns the final observation of ended episodes for the replay and
     the reset observation to act on."""
@@ -204,7 +208,7 @@ class _Envs:
         """Real time: apply the actions now (the world goes on)."""
         self.realtime_env().set_actions(actions[0])
 
-    def step(self, actions: NDArray[np.float32] | None) -> _Step:
+    def step(self, actions: NDArray[np.float32] | None) -> EnvStep:
         """Step with ``actions``; ``None`` (real time): read the state the actions applied
         by :meth:`set_actions` led to."""
         if not self.vector:
@@ -213,7 +217,7 @@ class _Envs:
             else:
                 obs, reward, terminated, truncated, info = self.env.step(actions[0])
             next_obs = np.asarray(obs, dtype=np.float32).reshape(1, self.obs_dim)
-            step = _Step(
+            step = EnvStep(
                 next_obs,
                 next_obs,
                 np.array([reward], dtype=np.float64),
@@ -244,7 +248,7 @@ class _Envs:
             valid = ~self._autoreset
             self._autoreset = done & valid
             ended = {int(i): _env_info(infos, i) for i in np.flatnonzero(done & valid)}
-        return _Step(
+        return EnvStep(
             next_obs, obs, np.asarray(rewards, np.float64), terminated, truncated, valid, ended
         )
 
@@ -257,8 +261,20 @@ def make_agent(
     num_envs: int = 1,
     action_low: NDArray[np.floating] | None = None,
     action_high: NDArray[np.floating] | None = None,
+    pixels: PixelLayout | None = None,
 ) -> SAC:
-    """SAC or DisCor, as ``config.algorithm`` says."""
+    """SAC or DisCor, as ``config.algorithm`` says; with ``pixels`` (the layout of image
+    observations, :func:`acgym.rl.pixels.pixel_layout_of`) the one with an image encoder."""
+    if pixels is not None:
+        return agent_class(config.algorithm, pixels)(
+            obs_dim,
+            action_dim,
+            config,
+            num_envs=num_envs,
+            action_low=action_low,
+            action_high=action_high,
+            pixels=pixels,
+        )
     cls = DisCor if config.algorithm == "discor" else SAC
     return cls(
         obs_dim,
@@ -275,7 +291,10 @@ class Trainer:
 
     Args:
         env: a ``gymnasium.Env`` or ``gymnasium.vector.VectorEnv`` with 1-D Box spaces.
-            The trainer does not close it.
+            The trainer does not close it. A loop that collects elsewhere (the
+            distributed learner, ``acgym.dist``) never calls :meth:`train` and may pass
+            any object with ``observation_space``, ``action_space`` and
+            ``observation_layout``: nothing else of the env is read then.
         config: loop settings.
         agent: the agent to train; built from ``agent_config`` when ``None``.
         agent_config: hyperparameters of the agent to build.
@@ -303,7 +322,7 @@ class Trainer:
         info_keys: Sequence[str] = (),
     ) -> None:
         self.config = config or TrainerConfig()
-        self.envs = _Envs(env)
+        self.envs = EnvSteps(env)
         if agent is None:
             agent = make_agent(
                 agent_config or AgentConfig(),
@@ -352,6 +371,12 @@ class Trainer:
         written first when the trainer has a run folder)."""
         self._stop = True
 
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`stop` was asked since the current :meth:`train` began (a loop
+        that collects elsewhere, such as a distributed learner's, checks it too)."""
+        return self._stop
+
     def close(self) -> None:
         """Flush logs and stop the background thread (the env stays open)."""
         if self._writer is not None:
@@ -379,7 +404,7 @@ class Trainer:
         return self._writer
 
     # ----------------------------------------------------------------- training
-    def _online_update(self, num_updates: int) -> dict[str, torch.Tensor]:
+    def online_update(self, num_updates: int) -> dict[str, torch.Tensor]:
         """Gradient updates while collecting; after a pretraining with cloning, the
         cloning term fades over ``config.bc_fade_updates`` online updates."""
         config = self.config
@@ -481,7 +506,7 @@ class Trainer:
                 deadline = state_time + period_s - config.realtime_margin_s
                 done_updates = 0
                 while done_updates < num_updates and time.perf_counter() < deadline:
-                    metrics = self._online_update(1)
+                    metrics = self.online_update(1)
                     done_updates += 1
                 counters.updates_skipped += num_updates - done_updates
                 step = envs.step(None)
@@ -489,11 +514,11 @@ class Trainer:
             elif self._pool is not None:
                 future = self._pool.submit(envs.step, actions)
                 if num_updates:
-                    metrics = self._online_update(num_updates)
+                    metrics = self.online_update(num_updates)
                 step = future.result()
             else:
                 if num_updates:
-                    metrics = self._online_update(num_updates)
+                    metrics = self.online_update(num_updates)
                 step = envs.step(actions)
             valid = np.flatnonzero(step.valid)
             agent.observe(
@@ -511,7 +536,7 @@ class Trainer:
             episode_returns[valid] += step.rewards[valid]
             episode_lengths[valid] += 1
             for env_id, info in step.ended_infos.items():
-                self._episode_end(
+                self.episode_end(
                     EpisodeStats(
                         env_id,
                         counters.episodes + 1,
@@ -530,7 +555,7 @@ class Trainer:
                 callback.on_step(self)
             if bar is not None:
                 bar.update(counters.env_steps - previous_steps)
-            if _crossed(previous_steps, counters.env_steps, config.log_interval):
+            if crossed(previous_steps, counters.env_steps, config.log_interval):
                 now = time.perf_counter()
                 elapsed = max(now - window_time, 1e-9)
                 rates = {
@@ -544,15 +569,15 @@ class Trainer:
                     counters.env_steps,
                     agent.num_updates,
                 )
-                self._log(metrics, rates)
+                self.log_scalars(metrics, rates)
                 if bar is not None and now - last_postfix > 0.5:
                     last_postfix = now
                     bar.set_postfix(self._postfix(rates["time/steps_per_s"]), refresh=False)
-            if config.eval_interval and _crossed(
+            if config.eval_interval and crossed(
                 previous_steps, counters.env_steps, config.eval_interval
             ):
                 self.run_evaluation()
-            if config.checkpoint_interval and _crossed(
+            if config.checkpoint_interval and crossed(
                 previous_steps, counters.env_steps, config.checkpoint_interval
             ):
                 self.save_checkpoint()
@@ -637,7 +662,8 @@ class Trainer:
         logger.info("resumed from %s at %d steps", path, self.counters.env_steps)
 
     # ------------------------------------------------------------------ logging
-    def _episode_end(self, episode: EpisodeStats) -> None:
+    def episode_end(self, episode: EpisodeStats) -> None:
+        """Count a finished episode, call the callbacks' ``on_episode_end`` and log it."""
         self.counters.episodes += 1
         self.recent_returns.append(episode.episode_return)
         extra: dict[str, float] = {}
@@ -655,7 +681,9 @@ class Trainer:
             for key, value in extra.items():
                 writer.add_scalar(f"episode/{key}", value, step)
 
-    def _log(self, metrics: Mapping[str, torch.Tensor], rates: Mapping[str, float]) -> None:
+    def log_scalars(self, metrics: Mapping[str, torch.Tensor], rates: Mapping[str, float]) -> None:
+        """Write the losses, rates and replay size to TensorBoard at the current env
+        step and call the callbacks' ``on_log``."""
         scalars = {key: float(value) for key, value in metrics.items()}
         scalars.update(rates)
         scalars["replay/size"] = float(len(self.agent.replay))
@@ -681,7 +709,7 @@ class Trainer:
         return tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True)
 
 
-def _crossed(before: int, after: int, interval: int) -> bool:
+def crossed(before: int, after: int, interval: int) -> bool:
     """Whether a multiple of ``interval`` lies in ``(before, after]``."""
     return interval > 0 and after // interval > before // interval
 
@@ -715,9 +743,12 @@ def evaluate_policy(
 __all__ = [
     "Callback",
     "Counters",
+    "EnvStep",
+    "EnvSteps",
     "EpisodeStats",
     "EvaluateFn",
     "Trainer",
+    "crossed",
     "evaluate_policy",
     "make_agent",
 ]
