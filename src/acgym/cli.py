@@ -20,6 +20,7 @@ from acgym.errors import AcgymError
 # Modules that add subcommands, in the order they appear in ``acgym --help``.
 _COMMAND_MODULES = (
     "acgym.commands.train",  # train, eval, record, dataset
+    "acgym.commands.suite",  # suite list/run/resume/report
     "acgym.commands.sim",  # sim drive, sim serve
     "acgym.commands.human",  # drive
     "acgym.commands.track",  # track list/show/import/raceline
