@@ -9,9 +9,9 @@
     acgym suite report DIR
 
 ``run`` trains every task of the suite with seeds 0 .. K-1 (``acgym.suite.driver``); the
-same command again (or ``resume DIR``) continues a stopped suite: finished runs are
-skipped, unfinished ones resumed. ``report`` writes the table and plots of a suite folder,
-finished or not.
+same command again with the same ``--out`` (or ``resume DIR``) continues a stopped
+suite: finished runs are skipped, unfinished ones resumed. ``report`` writes the table
+and plots of a suite folder, finished or not.
 """
 
 from __future__ import annotations
@@ -50,10 +50,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     run = actions.add_parser(
         "run",
-        help="run a suite (the same command again continues it)",
+        help="run a suite (again with the same --out: continue it)",
         description="Train every task of the suite with seeds 0 .. K-1, each run an ordinary "
         "acgym train run folder under --out; then the table and the plots. Run again with "
-        "the same options (or acgym suite resume DIR), finished runs are skipped and "
+        "the same options and --out (or acgym suite resume DIR), finished runs are skipped and "
         "unfinished ones resumed.",
         epilog="key=value items apply to every run (acgym train --help-config lists them), "
         "except the keys the suite sets: env.track, env.car, seed, train.total_steps, "
@@ -142,14 +142,17 @@ def _list(args: argparse.Namespace) -> int:
                 where = f"not run: {resolved.not_run}"
             else:
                 where = f"{resolved.track_name} ({resolved.track_source})"
-            published = ""
-            if task.game_ai_lap_s or task.game_best_human_lap_s:
-                ai, human = task.game_ai_lap_s, task.game_best_human_lap_s
-                published = (
-                    f"; the game: AI {'-' if ai is None else f'{ai:.2f}'} s, best human "
-                    f"{'-' if human is None else f'{human:.2f}'} s"
+            published = [
+                f"{who} {lap_s:.2f} s"
+                for who, lap_s in (
+                    ("AI", task.game_ai_lap_s),
+                    ("best human", task.game_best_human_lap_s),
                 )
-            print(f"  {task.task_id:<24} {task.car:<16} {task.place}: {where}{published}")
+                if lap_s is not None
+            ]
+            if published:
+                where += f"; the game's published times: {', '.join(published)}"
+            print(f"  {task.task_id:<24} {task.car:<16} {task.place}: {where}")
     return 0
 
 

@@ -14,9 +14,12 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acgym.errors import ConfigError, TrackFileError
+
+if TYPE_CHECKING:
+    from acgym.track.track import Track
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +155,8 @@ class ResolvedTask:
         task: The task.
         track: ``env.track`` of its runs (``DIR/config.yaml:key`` or a built-in name);
             None when not run.
-        track_name: The track's own name (``ks_barcelona``, ``Catalunya``); "" when not run.
+        track_name: The track's own name and layout, as the game names it
+            (``ks_barcelona-layout_gp``, ``Catalunya``); "" when not run.
         track_source: :data:`GAME_FILE`, :data:`BUILT_IN`, or "" when not run.
         note: What a reader of the table must know (a fallback and why); "" when none.
         not_run: Why the task is not run (None: it runs).
@@ -231,7 +235,7 @@ def resolve_task(task: Task, tracks: Path | None) -> ResolvedTask:
                 track = load_track(spec)
             except TrackFileError as exc:
                 return ResolvedTask(task, None, "", "", not_run=f"the game's track: {exc}")
-            return ResolvedTask(task, spec, track.name, GAME_FILE)
+            return ResolvedTask(task, spec, _full_name(track), GAME_FILE)
     builtin = find_builtin(task.builtin_tracks)
     if builtin is None:
         if task.builtin_tracks:
@@ -241,11 +245,16 @@ def resolve_task(task: Task, tracks: Path | None) -> ResolvedTask:
     note = ""
     if task.game_track is not None:
         note = (
-            f"built-in {track.name} in place of the game's {task.game_track} "
+            f"built-in {_full_name(track)} in place of the game's {task.game_track} "
             f"({'; '.join(missing)}): another survey of {task.place}, so the game's "
             "published times are not shown"
         )
-    return ResolvedTask(task, builtin, track.name, BUILT_IN, note=note)
+    return ResolvedTask(task, builtin, _full_name(track), BUILT_IN, note=note)
+
+
+def _full_name(track: Track) -> str:
+    """``TrackName-TrackConfiguration`` (the name alone without a layout)."""
+    return f"{track.name}-{track.configuration}" if track.configuration else track.name
 
 
 __all__ = [
