@@ -128,6 +128,7 @@ class RolloutWorker:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: str | None = None
+        self._waiting = False
         self._closed: list[Segment] = []
         self._episodes: list[EpisodeEnd] = []
         self._laps: list[LapRecord] = []
@@ -193,13 +194,17 @@ class RolloutWorker:
             raise
 
     def describe(self) -> dict[str, Any]:
-        """Make the env (connect to the remote car) and start collecting; returns the
-        spaces, observation layout and where the worker runs.
+        """Make the env (the simulator's kernels compiled or loaded first; or connect to
+        the remote car) and start collecting; returns the spaces, observation layout and
+        where the worker runs.
 
         Raises:
             BackendError: The remote car does not answer.
         """
         if self.env is None:
+            from acgym.rl.run import warm_up_kernels
+
+            warm_up_kernels(self.config)  # compiled (or loaded) before the first step
             self._open_env()
         if self._thread is None:
             self._thread = threading.Thread(
@@ -277,7 +282,9 @@ class RolloutWorker:
         while not self._stopping.is_set():
             with self._lock:
                 while self._backpressure() and not self._stopping.is_set():
+                    self._waiting = True
                     self._lock.wait(0.5)
+                self._waiting = False
                 if self.version == RANDOM_POLICY:
                     actions = agent.random_action(envs.num_envs)
                 else:
@@ -366,7 +373,8 @@ class RolloutWorker:
             }
 
     def status(self) -> dict[str, int]:
-        """The worker's counters (``pending``: recorded steps in no batch yet)."""
+        """The worker's counters (``pending``: recorded steps in no batch yet;
+        ``waiting``: 1 while a lock-step worker waits for acknowledgements)."""
         pending = sum(r.length for r in self._recorders) + sum(s.length for s in self._closed)
         return {
             "version": self.version,
@@ -377,6 +385,7 @@ class RolloutWorker:
             "pending": pending,
             "discarded": self.discarded,
             "disconnects": self.disconnects,
+            "waiting": int(self._waiting),
         }
 
     def pid(self) -> int:
