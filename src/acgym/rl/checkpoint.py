@@ -35,7 +35,8 @@ from acgym.config_loader import load_section, to_plain
 from acgym.errors import ConfigError, DataFileError
 from acgym.fileio import atomic_path, write_text_atomic
 from acgym.rl.config import AgentConfig
-from acgym.rl.discor import DisCor
+from acgym.rl.pixel_sac import agent_class
+from acgym.rl.pixels import PixelLayout
 from acgym.rl.sac import SAC
 
 FORMAT = "acgym.rl.checkpoint"
@@ -186,8 +187,10 @@ def load_agent(
     if not load_replay and "replay" not in agent_kwargs:
         values.update(replay_size=1, offline_replay_size=1)  # evaluation needs no replay
     config = load_section(AgentConfig, values, section="agent")
-    cls = DisCor if config.algorithm == "discor" else SAC
-    agent = cls(
+    pixels = PixelLayout.from_names(meta.get("observation_layout"))
+    if pixels is not None:  # learned on images: the agent with the encoder
+        agent_kwargs["pixels"] = pixels
+    agent = agent_class(config.algorithm, pixels)(
         meta["obs_dim"],
         meta["action_dim"],
         config,
@@ -204,7 +207,9 @@ def env_observation_layout(env: Any) -> tuple[str, ...] | None:
     """The name of every observation value of ``env`` (a single or vector env, wrapped
     or not), or ``None`` for an env that does not name them (only acgym's do:
     ``observation_layout``)."""
-    layout = getattr(getattr(env, "unwrapped", env), "observation_layout", None)
+    layout = getattr(env, "observation_layout", None)  # a wrapper that names its own
+    if layout is None:  # (acgym.rl.pixels: the image first), else the env's
+        layout = getattr(getattr(env, "unwrapped", env), "observation_layout", None)
     return None if layout is None else tuple(str(name) for name in layout)
 
 

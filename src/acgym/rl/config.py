@@ -73,6 +73,14 @@ class AgentConfig:
     """``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``..."""
     num_threads: int | None = None
     """``torch.set_num_threads`` on CPU; ``None`` leaves PyTorch's choice."""
+    frame_stack: int = 3
+    """Image observations: the last this many images are stacked (``acgym.rl.pixels``)."""
+    encoder_channels: tuple[int, ...] = (16, 32, 32)
+    """Image observations: output channels of the encoder's 3x3, stride-2 convolutions."""
+    encoder_feature_dim: int = 50
+    """Image observations: features the encoder makes of the stacked images."""
+    image_shift_px: int = 4
+    """Image observations: DrQ's random shift of the images in each update, pixels."""
 
     def __post_init__(self) -> None:
         if self.algorithm not in ("sac", "discor"):
@@ -90,7 +98,12 @@ class AgentConfig:
             raise ConfigError(f"tau must be in (0, 1], got {self.tau}")
         if self.init_alpha <= 0.0 or self.error_tau_init <= 0.0:
             raise ConfigError("init_alpha and error_tau_init must be positive")
-        for name in ("actor_hidden", "critic_hidden", "error_hidden"):
+        if self.frame_stack < 1 or self.encoder_feature_dim < 1 or self.image_shift_px < 0:
+            raise ConfigError(
+                "frame_stack and encoder_feature_dim must be >= 1 and image_shift_px >= 0, got "
+                f"{self.frame_stack}, {self.encoder_feature_dim}, {self.image_shift_px}"
+            )
+        for name in ("actor_hidden", "critic_hidden", "error_hidden", "encoder_channels"):
             if not all(width >= 1 for width in getattr(self, name)):
                 raise ConfigError(f"{name}: layer widths must be >= 1, got {getattr(self, name)}")
 

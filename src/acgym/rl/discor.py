@@ -40,7 +40,7 @@ class DisCor(SAC):
     def _build_networks(self) -> None:
         super()._build_networks()
         config = self.config
-        in_dim = self.obs_dim + self.action_dim
+        in_dim = self.input_dim + self.action_dim
         self.error = EnsembleMLP(2, in_dim, config.error_hidden, 1).to(self.device)
         self.error_target = copy.deepcopy(self.error).requires_grad_(False)
         self.error_tau = torch.full((2,), config.error_tau_init, device=self.device)

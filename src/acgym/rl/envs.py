@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 
 from acgym.errors import ConfigError
+from acgym.rl.pixels import wrap_pixels
 
 if TYPE_CHECKING:
     from acgym.config import Config
@@ -62,7 +63,9 @@ def make_env(
     output_dir: Path | str | None = None,
     evaluation: bool = False,
 ) -> gym.Env | gym.vector.VectorEnv:
-    """The run's environment: a single env (``num_envs == 1``) or a vector env.
+    """The run's environment: a single env (``num_envs == 1``) or a vector env; with
+    image observations, seen flat with ``agent.frame_stack`` images
+    (:func:`acgym.rl.pixels.wrap_pixels`).
 
     Args:
         config: The run's configuration.
@@ -87,7 +90,7 @@ def make_env(
         )
     if evaluation:
         env.unwrapped.set_eval_mode()
-    return env
+    return wrap_pixels(env, config.agent.frame_stack)  # image observations: flat, stacked
 
 
 def sim_rows(env: Any) -> Callable[[], Any] | None:

@@ -308,10 +308,9 @@ class NStepReplay:
     ) -> None:
         count = len(rewards)
         rows = (self._ptr + np.arange(count)) % self.capacity
-        self._obs[rows] = obs
+        self._store_observations(rows, obs, next_obs)
         self._actions[rows] = actions
         self._rewards[rows] = rewards
-        self._next_obs[rows] = next_obs
         self._terminations[rows] = terminations
         self._discounts[rows] = discounts
         self._ptr = int((self._ptr + count) % self.capacity)
@@ -326,14 +325,24 @@ class NStepReplay:
         if self._size == 0:
             raise ConfigError("cannot sample from an empty replay buffer: add transitions first")
         rows = self._rng.integers(0, self._size, size=batch_size)
+        obs, next_obs = self._load_observations(rows)
         return (
-            self._obs[rows],
+            obs,
             self._actions[rows],
             self._rewards[rows],
-            self._next_obs[rows],
+            next_obs,
             self._terminations[rows],
             self._discounts[rows],
         )
+
+    def _store_observations(self, rows: np.ndarray, obs: np.ndarray, next_obs: np.ndarray) -> None:
+        """Write the observations of ring ``rows`` (a subclass may store them otherwise)."""
+        self._obs[rows] = obs
+        self._next_obs[rows] = next_obs
+
+    def _load_observations(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(obs, next_obs)`` of ring ``rows``, float32."""
+        return self._obs[rows], self._next_obs[rows]
 
     def sample(self, batch_size: int) -> ReplayBatch:
         """Sample a batch of transitions as tensors on ``self.device``."""

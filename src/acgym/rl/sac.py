@@ -168,8 +168,8 @@ class SAC:
     # ----------------------------------------------------------------- construction
     def _build_networks(self) -> None:
         config, device = self.config, self.device
-        in_dim = self.obs_dim + self.action_dim
-        self.actor = SquashedGaussianActor(self.obs_dim, self.action_dim, config.actor_hidden)
+        in_dim = self.input_dim + self.action_dim
+        self.actor = SquashedGaussianActor(self.input_dim, self.action_dim, config.actor_hidden)
         self.actor.to(device)
         self.critic = EnsembleMLP(2, in_dim, config.critic_hidden, 1).to(device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
@@ -227,7 +227,9 @@ class SAC:
         """
         obs = np.asarray(obs, dtype=np.float32)
         with torch.inference_mode():
-            x = torch.as_tensor(obs, device=self.device).reshape(-1, self.obs_dim)
+            x = self.encode_observations(
+                torch.as_tensor(obs, device=self.device).reshape(-1, self.obs_dim)
+            )
             if deterministic:
                 action = self.actor.mean_action(x)
             else:
@@ -321,10 +323,11 @@ class SAC:
         Returns:
             Metrics as 0-d tensors, or ``{}`` when ``metrics`` is false (saves work).
         """
+        batch, actor_obs = self.encode_batch(batch)
         obs = batch.observations
         obs_term = self.critic.first_layer_term(obs) if self.speed.shared_obs_term else None
         demos = None if clone is None else (batch.actions[: clone[0]], clone[1])
-        out = self._policy_step(obs, obs_term, update_alpha, metrics, demos)
+        out = self._policy_step(actor_obs, obs_term, update_alpha, metrics, demos)
         with torch.no_grad():
             alpha = self.log_alpha.exp()
             next_action, next_log_prob, _ = self.actor(batch.next_observations, self.generator)
@@ -339,6 +342,20 @@ class SAC:
         if self.num_updates % self.config.target_update_interval == 0:
             self._update_targets()
         return out
+
+    def encode_batch(self, batch: ReplayBatch) -> tuple[ReplayBatch, Tensor]:
+        """The batch as the networks take it, and the actor's observations: as is here;
+        an agent with an encoder (``acgym.rl.pixel_sac``) encodes the observations."""
+        return batch, batch.observations
+
+    def encode_observations(self, obs: Tensor) -> Tensor:
+        """Observations as the actor takes them when acting: as is here."""
+        return obs
+
+    @property
+    def input_dim(self) -> int:
+        """Width of the actor's and the critics' observation input (``obs_dim`` here)."""
+        return self.obs_dim
 
     def _current_q(self, batch: ReplayBatch, obs_term: Tensor | None) -> Tensor:
         """``Q_i(s, a)`` of the batch, ``(2, batch)``, with gradients to the critic."""
