@@ -16,7 +16,7 @@ import pytest
 from reference_files import find_reference_dir
 from tiny_runs import TINY
 
-from acgym.cli import main
+from acgym.cli import build_parser, main
 from acgym.errors import ConfigError
 from acgym.rl.trainer import Callback, Trainer
 from acgym.suite.curves import CURVE_FILE, CurveRecorder, read_curve
@@ -248,6 +248,14 @@ def test_tracks_resolve_to_the_game_file_else_a_builtin_else_not_run() -> None:
 
     nowhere = resolve_task(Task("x", "dallara_f317", "X", "ks_x"), tracks)
     assert nowhere.track is None and nowhere.not_run == f"no ks_x in {tracks}"
+
+
+def test_suite_run_takes_the_items_after_the_name_and_options() -> None:
+    args = build_parser().parse_args(
+        ["suite", "run", "paper", "--seeds", "2", "--out", "x", "train.num_envs=8", "seed_x=1"]
+    )
+    assert (args.name, args.seeds, args.out) == ("paper", 2, Path("x"))
+    assert args.overrides == ["train.num_envs=8", "seed_x=1"]
 
 
 def test_suite_list_names_every_task_of_the_papers_suite(
