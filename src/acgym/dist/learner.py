@@ -258,7 +258,6 @@ class Learner:
         disconnects = sum(r.dead_disconnects + r.status.get("disconnects", 0) for r in records)
         env_discarded = sum(r.dead_discarded + r.status.get("discarded", 0) for r in records)
         return {
-            "workers": float(self.pool.active()),
             "batches": float(totals.batches),
             "transitions": float(totals.transitions),
             "duplicates": float(totals.duplicates),
@@ -381,6 +380,7 @@ class Learner:
         }
         if self.realtime:
             rates["time/updates_skipped"] = float(counters.updates_skipped)
+        rates["dist/workers"] = float(self.pool.active())
         rates.update({f"dist/{key}": value for key, value in self.stats().items()})
         if self._staleness:
             rates["dist/staleness_updates_mean"] = float(np.mean(self._staleness))
