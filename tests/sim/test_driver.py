@@ -13,7 +13,7 @@ from acgym.sim.car_params import list_cars, load_car
 from acgym.sim.driver import DriverConfig, ExpertDriver, margin_limits
 from acgym.sim.session import SimSession
 from acgym.sim.telemetry import COLUMNS
-from acgym.track.builtin import list_builtin_tracks
+from acgym.track.builtin import AUTHORED_SOURCE, list_builtin_tracks
 from acgym.track.track import Track
 
 MAX_FLYING_LAP_RATIO = 1.07
@@ -167,7 +167,7 @@ def _drive_two_laps(session: SimSession, driver: ExpertDriver) -> _ExpertLaps:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("track", list_builtin_tracks())
+@pytest.mark.parametrize("track", list_builtin_tracks(AUTHORED_SOURCE))
 def test_the_expert_laps_every_track_with_every_car_cleanly_within_7_percent(track: str) -> None:
     """Standing start, then the flying (second) lap: never a tyre off the track, the
     lap valid, and its time within 7 % of the car's speed-profile estimate."""

@@ -24,6 +24,7 @@ from acgym.track.loaders import (
     read_native,
     save_fast_lane,
     save_native,
+    save_tumftm_line,
     write_fast_lane,
 )
 from acgym.track.track import Track
@@ -227,6 +228,41 @@ def test_tumftm_negative_width_is_refused(tmp_path: Path) -> None:
     path.write_text("\n".join(rows))
     with pytest.raises(TrackFileError, match="data row 10, column 'w_tr_left_m'"):
         load_tumftm(path)
+
+
+def test_tumftm_line_file_becomes_the_reference_line(tmp_path: Path) -> None:
+    centre = load_tumftm(TUMFTM_FILE)
+    line_m = centre.centre_m + 2.0 * polyline.left_normals(
+        polyline.vertex_tangents(centre.centre_m)
+    )
+    path = tmp_path / "line.csv"
+    save_tumftm_line(line_m, path)
+    assert path.read_text().splitlines()[:2] == [
+        "# x_m,y_m",
+        f"{line_m[0, 0]:.4f},{line_m[0, 1]:.4f}",
+    ]
+    track = load_tumftm(TUMFTM_FILE, path, name="with_line")
+    np.testing.assert_allclose(track.line_m, line_m, atol=1e-4)
+    np.testing.assert_array_equal(track.left_m, centre.left_m)
+    np.testing.assert_array_equal(track.right_m, centre.right_m)
+    assert track.name == "with_line"
+
+
+def test_tumftm_line_file_without_its_columns_is_refused_naming_both_files(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "line.csv"
+    path.write_text("pos_x,pos_y\n0,0\n1,0\n")
+    with pytest.raises(TrackFileError, match=r"TUMFTM line CSV .*line\.csv.*missing column"):
+        load_tumftm(TUMFTM_FILE, path)
+
+
+def test_tumftm_line_off_the_track_is_refused_naming_both_files(tmp_path: Path) -> None:
+    centre = load_tumftm(TUMFTM_FILE)
+    path = tmp_path / "far.csv"
+    save_tumftm_line(centre.centre_m + 1000.0, path)
+    with pytest.raises(TrackFileError, match=r"tumftm_rounded_rectangle\.csv \+ .*far\.csv"):
+        load_tumftm(TUMFTM_FILE, path)
 
 
 # --- fast_lane.ai ---------------------------------------------------------------------

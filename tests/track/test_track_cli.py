@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from scipy.spatial import cKDTree
 
 from acgym.cli import main
 from acgym.errors import CarFileError
-from acgym.track.builtin import list_builtin_tracks, load_builtin
+from acgym.track.builtin import DEFAULT_TRACK, builtin_info, list_builtin_tracks, load_builtin
 from acgym.track.generator import generate_track
 from acgym.track.loaders import load_native, load_tumftm, read_native, save_fast_lane, save_native
 
@@ -27,15 +28,23 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def test_list_prints_every_builtin_track_with_its_length(
+def test_list_prints_every_builtin_track_with_source_licence_length_and_width(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["track", "list"]) == 0
-    out = capsys.readouterr().out
-    for name in list_builtin_tracks():
-        line = next(row for row in out.splitlines() if row.startswith(name))
-        assert f"{load_builtin(name).length_m:.0f}" in line
-    assert "(default)" in out
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split()[:5] == ["track", "source", "licence", "length_m", "width_m"]
+    assert len(rows) == len(list_builtin_tracks())
+    for name, row in zip(list_builtin_tracks(), rows, strict=True):
+        track, info = load_builtin(name), builtin_info(name)
+        assert row.startswith(f"{name} (default)" if name == DEFAULT_TRACK else f"{name} ")
+        assert f" {info.source} " in row and f" {info.licence} " in row
+        assert f" {track.length_m:.0f} " in row
+        width_m = track.section_width_m
+        assert f" {width_m.min():.1f}/{np.median(width_m):.1f} " in row
+        assert row.endswith(info.description)
+    sources = {re.split(r"\s{2,}", row)[1] for row in rows}
+    assert sources == {"acgym", "TUMFTM racetrack-database"}
 
 
 def test_track_without_action_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -133,6 +142,26 @@ def test_import_of_a_builtin_keeps_its_description(tmp_path: Path) -> None:
     native = read_native(out)
     assert native.description.startswith("2.5 km oval")
     np.testing.assert_allclose(native.track.left_m, load_builtin("oval").left_m)
+
+
+def test_import_of_a_circuit_keeps_its_source_licence_and_racing_line(tmp_path: Path) -> None:
+    out = tmp_path / "monza.track.json"
+    assert main(["track", "import", "Monza", "--out", str(out)]) == 0
+    native = read_native(out)
+    assert native.description == "Monza, Italy (F1)"
+    assert native.reference_line.startswith("minimum-curvature racing line")
+    assert native.metadata["data_source"] == "TUMFTM racetrack-database"
+    assert native.metadata["source"] == "Monza"
+    assert native.metadata["licence"] == "LGPL-3.0"
+    assert native.metadata["source_format"] == "builtin"
+    np.testing.assert_allclose(native.track.line_m, load_builtin("Monza").line_m, atol=1e-4)
+
+
+def test_show_draws_a_circuit_by_its_name(tmp_path: Path) -> None:
+    out = tmp_path / "spielberg.png"
+    assert main(["track", "show", "Spielberg", "--color", "curvature", "--out", str(out)]) == 0
+    width, height = png_size(out)
+    assert 600 < width < 3000 and 400 < height < 3000
 
 
 def test_raceline_writes_the_track_with_the_new_line_and_prints_the_lap_time(

@@ -46,7 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=lambda _args: _print_help(parser))
     actions = parser.add_subparsers(dest="track_command", metavar="ACTION")
 
-    list_parser = actions.add_parser("list", help="list the built-in tracks with their lengths")
+    list_parser = actions.add_parser(
+        "list", help="list the built-in tracks: source, licence, length and width"
+    )
     list_parser.set_defaults(handler=_list)
 
     show = actions.add_parser("show", help="draw a track map as PNG")
@@ -104,18 +106,30 @@ def _print_help(parser: argparse.ArgumentParser) -> int:
 def _list(_args: argparse.Namespace) -> int:
     import numpy as np
 
-    from acgym.track.builtin import DEFAULT_TRACK, DESIGNS, list_builtin_tracks, load_builtin
+    from acgym.track.builtin import DEFAULT_TRACK, builtin_info, list_builtin_tracks, load_builtin
 
     rows = []
     for name in list_builtin_tracks():
-        track = load_builtin(name)
-        label = f"{name} (default)" if name == DEFAULT_TRACK else name
-        width_m = float(np.median(track.section_width_m))
-        rows.append((label, f"{track.length_m:.0f}", f"{width_m:.1f}", DESIGNS[name].description))
-    header = ("track", "length_m", "width_m", "description")
-    widths = [max(len(row[col]) for row in (header, *rows)) for col in range(3)]
+        track, info = load_builtin(name), builtin_info(name)
+        width_m = track.section_width_m
+        rows.append(
+            (
+                f"{name} (default)" if name == DEFAULT_TRACK else name,
+                info.source,
+                info.licence,
+                f"{track.length_m:.0f}",
+                f"{width_m.min():.1f}/{np.median(width_m):.1f}",
+                info.description,
+            )
+        )
+    header = ("track", "source", "licence", "length_m", "width_m min/median", "description")
+    widths = [max(len(row[col]) for row in (header, *rows)) for col in range(len(header) - 1)]
     for row in (header, *rows):
-        print(f"{row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}")
+        cells = [
+            cell.rjust(width) if col in (3, 4) else cell.ljust(width)
+            for col, (cell, width) in enumerate(zip(row, widths, strict=False))
+        ]
+        print("  ".join((*cells, row[-1])))
     return 0
 
 
@@ -152,15 +166,15 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from acgym.track.builtin import builtin_path
+    from acgym.track.builtin import read_builtin
     from acgym.track.loaders import detect_format, load_track, read_native, save_native
 
     kind = args.file_format or detect_format(args.source)
     description = f"imported from {args.source}"
     reference_line = _LINE_KIND[kind]
     metadata: dict[str, object] = {"source": str(args.source), "source_format": kind}
-    if kind in ("builtin", "native"):  # keep what the native file says about itself
-        native = read_native(builtin_path(args.source) if kind == "builtin" else args.source)
+    if kind in ("builtin", "native"):  # keep what the track says about itself
+        native = read_builtin(args.source) if kind == "builtin" else read_native(args.source)
         track = native.track
         description = native.description or description
         reference_line = native.reference_line

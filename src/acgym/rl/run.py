@@ -66,9 +66,24 @@ COMPILE_MESSAGE = (
 
 
 def new_run_dir(config: Config, now: datetime | None = None) -> Path:
-    """``<runs_root>/<YYYYmmdd_HHMMSS>_<track>_<car>`` (a free name)."""
+    """``<runs_root>/<YYYYmmdd_HHMMSS>_<track>_<car>`` (a free name).
+
+    ``<track>`` is the loaded track's own name, as the game calls it
+    (``TrackName-TrackConfiguration``: ``Monza``, ``ks_barcelona-layout_gp``), not the
+    path or ``config.yaml:key`` that names it in the config.
+
+    Raises:
+        TrackFileError: ``env.track`` does not load.
+    """
+    from acgym.env.backend import track_full_name
+    from acgym.track.loaders import load_track
+
+    track = load_track(config.env.track)
+    track_name = track_full_name(
+        {"TrackName": track.name, "TrackConfiguration": track.configuration}
+    )
     now = now or datetime.now()
-    name = f"{now:%Y%m%d_%H%M%S}_{slug(config.env.track)}_{slug(config.env.car)}"
+    name = f"{now:%Y%m%d_%H%M%S}_{slug(track_name)}_{slug(config.env.car)}"
     return free_folder(config.train.runs_root, name)
 
 

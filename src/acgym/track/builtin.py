@@ -1,6 +1,11 @@
-"""Built-in tracks, authored in this project from compact designs.
+"""Built-in tracks: three authored in this project, and real circuits.
 
-Each track is a ``TrackDesign``: a width and a list of straights and constant-radius
+``list_builtin_tracks`` names them all, ``load_builtin`` loads one by name (cached) and
+``builtin_info`` says where it comes from and under which licence. The real circuits
+are those of the TUMFTM racetrack database with racing lines computed by acgym
+(``acgym.track.circuits``); the rest of this module is about the authored ones.
+
+Each authored track is a ``TrackDesign``: a width and a list of straights and constant-radius
 arcs, driven in order from the start/finish line. ``build_track`` turns a design into a
 ``Track``:
 
@@ -33,9 +38,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from acgym.errors import TrackFileError
+from acgym.track import circuits
 from acgym.track.generator import layout_problems
 from acgym.track.loaders.common import borders_from_widths
-from acgym.track.loaders.native import NATIVE_SUFFIX, read_native, save_native
+from acgym.track.loaders.native import NATIVE_SUFFIX, NativeTrack, read_native, save_native
 from acgym.track.track import Track
 
 FloatArray = NDArray[np.float64]
@@ -47,7 +53,32 @@ DEFAULT_TRACK = "oval"
 """The track used when none is named: the one on which a learning agent completes a
 clean lap soonest (wide, two constant-radius turns, no braking zones to learn)."""
 
+AUTHORED_SOURCE = "acgym"
+"""Source of the authored tracks: this project."""
+
+AUTHORED_LICENCE = "MIT"
+"""Licence of the authored tracks: the project's."""
+
 _FINE_STEPS = 8  # integration sub-steps per output point
+
+
+@dataclass(frozen=True)
+class BuiltinTrack:
+    """What a built-in track is and where it comes from.
+
+    Attributes:
+        name: Track name (what ``load_builtin`` and ``load_track`` take).
+        source: Who made its data: ``"acgym"`` or ``"TUMFTM racetrack-database"``.
+        licence: Licence of its data (SPDX identifier).
+        description: One line about it.
+        reference_line: What its reference line is.
+    """
+
+    name: str
+    source: str
+    licence: str
+    description: str
+    reference_line: str
 
 
 @dataclass(frozen=True)
@@ -188,22 +219,81 @@ DESIGNS: dict[str, TrackDesign] = {
 """Every built-in design by name."""
 
 
-def list_builtin_tracks() -> list[str]:
-    """Names of the built-in tracks, the default first."""
-    return sorted(DESIGNS, key=lambda name: (name != DEFAULT_TRACK, name))
+def list_builtin_tracks(source: str | None = None) -> list[str]:
+    """Names of the built-in tracks: the authored ones (the default first), then the
+    real circuits in alphabetical order.
+
+    Args:
+        source: Only the tracks of this source (``AUTHORED_SOURCE`` or
+            ``circuits.SOURCE``); all when ``None``.
+    """
+    authored = sorted(DESIGNS, key=lambda name: (name != DEFAULT_TRACK, name))
+    names = {AUTHORED_SOURCE: authored, circuits.SOURCE: sorted(circuits.CIRCUITS)}
+    if source is None:
+        return [name for group in names.values() for name in group]
+    if source not in names:
+        raise TrackFileError(f"no built-in source {source!r}; sources: {', '.join(names)}")
+    return list(names[source])
 
 
-def builtin_path(name: str) -> Path:
-    """Path of a built-in track's native file.
+def builtin_info(name: str) -> BuiltinTrack:
+    """Source, licence and description of a built-in track.
 
     Raises:
         TrackFileError: ``name`` is not a built-in track.
     """
+    if name in circuits.CIRCUITS:
+        return BuiltinTrack(
+            name,
+            circuits.SOURCE,
+            circuits.LICENCE,
+            circuits.CIRCUITS[name],
+            circuits.REFERENCE_LINE,
+        )
+    design = DESIGNS.get(name)
+    if design is None:
+        raise _unknown(name)
+    return BuiltinTrack(
+        name,
+        AUTHORED_SOURCE,
+        AUTHORED_LICENCE,
+        design.description,
+        read_native(builtin_path(name)).reference_line,
+    )
+
+
+def builtin_path(name: str) -> Path:
+    """Path of an authored built-in track's native file.
+
+    Raises:
+        TrackFileError: ``name`` is not an authored built-in track (a circuit's files are
+            ``circuits.circuit_files(name)``).
+    """
     if name not in DESIGNS:
         raise TrackFileError(
-            f"no built-in track {name!r}; built-in tracks: {', '.join(list_builtin_tracks())}"
+            f"no authored built-in track {name!r}; authored tracks: "
+            f"{', '.join(list_builtin_tracks(AUTHORED_SOURCE))}"
         )
     return DATA_DIR / f"{name}{NATIVE_SUFFIX}"
+
+
+def read_builtin(name: str) -> NativeTrack:
+    """A built-in track with its description and metadata (source, licence, ...).
+
+    Raises:
+        TrackFileError: ``name`` is not a built-in track, or its files are missing or
+            invalid.
+    """
+    info = builtin_info(name)
+    if info.source == AUTHORED_SOURCE:
+        native = read_native(builtin_path(name))
+        track = native.track
+        metadata = dict(native.metadata)
+    else:
+        track = circuits.load_circuit(name)
+        metadata = {"racing_line_margin_m": circuits.RACING_LINE_MARGIN_M}
+    metadata.update(data_source=info.source, licence=info.licence)
+    return NativeTrack(track, info.description, info.reference_line, metadata)
 
 
 @cache
@@ -211,10 +301,21 @@ def load_builtin(name: str) -> Track:
     """Load a built-in track (cached: tracks are immutable).
 
     Raises:
-        TrackFileError: ``name`` is not a built-in track, or its file is missing or
-            invalid (rewrite the files with ``python -m acgym.track.builtin``).
+        TrackFileError: ``name`` is not a built-in track, or its files are missing or
+            invalid (rewrite the authored tracks with ``python -m acgym.track.builtin``,
+            the circuits' racing lines with ``python -m acgym.track.circuits``).
     """
+    if name in circuits.CIRCUITS:
+        return circuits.load_circuit(name)
+    if name not in DESIGNS:
+        raise _unknown(name)
     return read_native(builtin_path(name)).track
+
+
+def _unknown(name: str) -> TrackFileError:
+    return TrackFileError(
+        f"no built-in track {name!r}; built-in tracks: {', '.join(list_builtin_tracks())}"
+    )
 
 
 def build_track(design: TrackDesign) -> Track:

@@ -5,7 +5,8 @@ Formats:
 - native ``<name>.track.json`` (``native``): acgym's own, read and written;
 - the original project's ``config.yaml`` + ``<track>.csv`` + ``<track>-racing_line.csv``
   (``original``);
-- the TUMFTM racetrack database's centre line + widths CSV (``tumftm``);
+- the TUMFTM racetrack database's centre line + widths CSV (``tumftm``), with an optional
+  line file as reference line;
 - the game's ``ai/fast_lane.ai`` AI spline (``fast_lane``), read and written.
 """
 
@@ -34,7 +35,7 @@ from acgym.track.loaders.original import (
     load_original_csv,
     original_config_keys,
 )
-from acgym.track.loaders.tumftm import load_tumftm
+from acgym.track.loaders.tumftm import load_tumftm, save_tumftm_line
 from acgym.track.track import Track
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "read_native",
     "save_fast_lane",
     "save_native",
+    "save_tumftm_line",
     "write_fast_lane",
 ]
 
