@@ -32,6 +32,7 @@ BENCH_TARGETS = {
     "sac": "acgym.rl.bench",
     "camera": "acgym.env.camera_bench",
     "capture": "acgym.capture.bench",
+    "pixels": "acgym.rl.pixel_bench",
 }
 
 
