@@ -126,9 +126,10 @@ def run_distributed(
     Returns:
         The run folder and its summary.
     """
-    from acgym.dist.pool import RayPool
+    from acgym.dist.pool import RayPool, import_ray
 
     check_distributed(config)
+    import_ray(config.train.ray_address is None)  # no Ray: refused before any folder is made
     train = config.train
     resumed = train.resume is not None
     run_dir, lap_totals = open_run(config)
