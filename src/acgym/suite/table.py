@@ -49,6 +49,7 @@ from acgym.suite.runs import (
     read_summary,
     run_state,
 )
+from acgym.suite.tasks import ResolvedTask, get_suite
 
 MARKDOWN_FILE, JSON_FILE, CSV_FILE = "results.md", "results.json", "results.csv"
 
@@ -154,8 +155,6 @@ def task_entry(out_dir: Path, settings: SuiteSettings, task_id: str) -> dict[str
     """A task's part of the table: its track and references, its runs and their median."""
     record = read_task(out_dir, task_id)
     if record is None:
-        from acgym.suite.tasks import ResolvedTask, get_suite
-
         task = get_suite(settings.suite).task(task_id)
         record = TaskRecord(ResolvedTask(task, None, "", "", not_run="not prepared yet"))
     resolved, task = record.resolved, record.resolved.task
