@@ -91,7 +91,6 @@ def test_unknown_nested_key_is_refused_with_its_full_name():
         ({"observation": {"num_rays": 4}}, "odd"),
         ({"color_mode": "rgba"}, "'gray', 'bgr' or 'rgb'"),
         ({"gap_const": 0.0}, "positive"),
-        ({"record_controls_from_client": True}, "not supported; set it to false"),
         ({"screen_capture_transport": "tcp"}, "screen_capture_transport: expected 'auto'"),
         ({"final_image_width": 4}, "final_image_width: expected 8 to 2048"),
         ({"observation": {"channels": "speed"}}, "observation.channels: .*str is not a"),

@@ -88,6 +88,7 @@ def _eval(args: argparse.Namespace) -> int:
         out_dir=out_dir,
         expert=not args.no_expert,
         device=args.device,
+        human=args.human,
     )
     print(format_report(report))
     return 0
@@ -164,6 +165,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--out", help="output folder (default: <run>/eval_<checkpoint>)")
     evaluate.add_argument("--device", help="cpu, cuda, auto (default: the checkpoint's)")
     evaluate.add_argument("--no-expert", action="store_true", help="skip the expert's lap")
+    evaluate.add_argument(
+        "--human",
+        metavar="DATASET",
+        help="a person's laps (acgym drive, import-motec): their best lap beside the agent's",
+    )
     _add_config_args(evaluate)
     evaluate.set_defaults(handler=_eval)
 

@@ -264,9 +264,12 @@ class EnvConfig:
     send_reset_at_start: bool = True
     """Reset the car at every ``reset()`` (False: reconnect and start from where it is)."""
     record_controls_from_client: bool = False
-    """The original's reading of a local joystick into the state (human driving). Not
-    supported: true is refused (the game's own telemetry already logs a human's controls:
-    ``accStatus``, ``brakeStatus``, ``steerAngle``)."""
+    """The original's reading of the client machine's own input device into every state of
+    the game (a person driving the game with a wheel): the states then carry
+    ``steerAngleManual``, ``accStatusManual`` and ``brakeStatusManual``
+    (``acgym.env.client_inputs``). ``acgym/AssettoCorsa-v0`` needs the device
+    (``client_inputs``; ``acgym drive --backend ac`` passes its own); the simulator in
+    process refuses it (there the person's controls are the applied ones)."""
     enable_out_of_track_penalty: bool = False
     """Accepted for compatibility; the original reads it but its reward never uses it.
     No effect."""
@@ -422,11 +425,6 @@ def _check_values(config: EnvConfig) -> None:
         raise ConfigError(f"max_gap: expected None or >= 0 m, got {config.max_gap}")
     if config.max_laps_number is not None and config.max_laps_number < 0:
         raise ConfigError(f"max_laps_number: expected None or >= 0, got {config.max_laps_number}")
-    if config.record_controls_from_client:
-        raise ConfigError(
-            "record_controls_from_client: reading a local joystick into the state is not "
-            "supported; set it to false (the game's telemetry logs a human's controls)"
-        )
     if config.color_mode not in ("gray", "bgr", "rgb"):
         raise ConfigError(f"color_mode: expected 'gray', 'bgr' or 'rgb', got {config.color_mode!r}")
     for name in ("final_image_width", "final_image_height"):

@@ -22,6 +22,7 @@ from typing import Any
 
 from acgym.env.actions import CarMaps
 from acgym.env.backend import track_full_name
+from acgym.env.client_inputs import ClientInputs, ClientInputsBackend
 from acgym.env.config import EnvConfig, load_env_config
 from acgym.env.racing_env import RacingEnv
 from acgym.errors import ConfigError
@@ -117,6 +118,12 @@ def _sim_config(
     image: bool | None,
 ) -> EnvConfig:
     resolved = resolve_config(config, overrides)
+    if resolved.record_controls_from_client:
+        raise ConfigError(
+            "record_controls_from_client: the simulator in process applies the person's "
+            "controls itself (acgym drive); the option is the game client's "
+            "(acgym/AssettoCorsa-v0): set it to false"
+        )
     fields: dict[str, Any] = {
         "track": track_full_name(
             {"TrackName": track.name, "TrackConfiguration": track.configuration}
@@ -174,6 +181,7 @@ def make_remote_env(
     overrides: Sequence[str] = (),
     output_dir: Path | str | None = None,
     render_mode: str | None = None,
+    client_inputs: ClientInputs | None = None,
 ) -> RacingEnv:
     """``acgym/AssettoCorsa-v0``: the environment over a remote car (game or simulator).
 
@@ -188,6 +196,8 @@ def make_remote_env(
         mode: ``"realtime"`` (the game) or ``"lockstep"`` (``acgym sim serve --lockstep``).
         timeout_s: How long a call waits before ``BackendError``.
         config, overrides, output_dir, render_mode: As :func:`make_race_env`.
+        client_inputs: The client machine's own input device, read at every state
+            (``record_controls_from_client``; :mod:`acgym.env.client_inputs`).
     """
     from acgym.env.backends.remote import Remote
     from acgym.protocol.frame_client import FrameReceiver
@@ -215,6 +225,14 @@ def make_remote_env(
         frames=frames,
         frame_wait_s=resolved.screen_capture_timeout_s,
     )
+    if resolved.record_controls_from_client:
+        if client_inputs is None:
+            raise ConfigError(
+                "record_controls_from_client=true reads the client's input device at every "
+                "state: pass client_inputs= (acgym.human.client_inputs.DeviceClientInputs), or "
+                "record a person's laps in the game with `acgym drive --backend ac`"
+            )
+        backend = ClientInputsBackend(backend, client_inputs)
     return RacingEnv(
         backend,
         the_track,

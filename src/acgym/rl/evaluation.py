@@ -5,7 +5,9 @@ The evaluation env is in evaluation mode (``RacingEnv.set_eval_mode``: the origi
 ``eval_number_of_laps`` laps, the out lap included) and starts where ``env.start`` says,
 as in training (``env.start.random=false``: on the line). The expert
 (:mod:`acgym.rl.expert`) drives the same track and car through the same env settings, so
-its lap is the reference of the plot and of ``gap_to_expert_s``.
+its lap is the reference of the plot and of ``gap_to_expert_s``. A person's laps (a
+dataset of ``acgym drive`` sessions or imported MoTeC logs, ``human=``) add the fastest
+clean one of the same track and car beside them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -153,6 +155,38 @@ def longest_attempt(episodes: list[Any], control_period_s: float) -> LapTrace | 
     return best
 
 
+class LoggedEpisode(NamedTuple):
+    """A logged episode's states and laps (for :func:`best_lap_trace`)."""
+
+    states: Any
+    laps: EpisodeLaps
+
+
+def human_reference(dataset: Path | str, track: str, car: str, control_period_s: float) -> LapTrace:
+    """The fastest clean lap of a dataset's runs of ``track`` and ``car`` (a person's laps
+    from ``acgym drive``, or imported MoTeC logs).
+
+    Raises:
+        DataFileError: No run of that track and car, or no clean lap in them.
+    """
+    from acgym.env.history import load_history
+    from acgym.errors import DataFileError
+    from acgym.rl.offline import find_runs
+
+    episodes = []
+    for run in find_runs(dataset, track=track, car=car):
+        for path in run.files:
+            states = load_history(path).states
+            episodes.append(LoggedEpisode(states, laps_from_states(states)))
+    trace, _ = best_lap_trace(episodes, control_period_s)
+    if trace is None:
+        raise DataFileError(
+            f"{dataset}: no clean lap of track {track!r} with car {car!r} in "
+            f"{len(episodes)} episodes to show beside the agent's"
+        )
+    return trace
+
+
 def best_lap_trace(
     episodes: list[Any], control_period_s: float
 ) -> tuple[LapTrace | None, int | None]:
@@ -175,27 +209,48 @@ def plot_laps(
     *,
     title: str = "",
     agent_label: str = "agent",
+    human: LapTrace | None = None,
 ) -> Path:
-    """Draw the agent's best lap beside the expert's, coloured by speed over the track
-    map, and both speeds against distance below; written as a PNG atomically."""
+    """Draw the agent's best lap beside the expert's (and a person's), coloured by speed
+    over the track map, and the speeds against distance below; written as a PNG
+    atomically."""
+    fig = lap_figure(track, agent, expert, title=title, agent_label=agent_label, human=human)
+    write_with_atomic(path, lambda tmp: fig.savefig(tmp, format="png"))
+    return Path(path)
+
+
+def lap_figure(
+    track: Any,
+    agent: LapTrace | None,
+    expert: LapTrace | None,
+    *,
+    title: str = "",
+    agent_label: str = "agent",
+    human: LapTrace | None = None,
+) -> Any:
+    """The figure of :func:`plot_laps`: one map per lap (agent, expert, the person's when
+    given), the speed traces below."""
     from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
 
     from acgym.track.plot import draw_track_map, track_span_m
 
-    traces = [t for t in (agent, expert) if t is not None and not np.isnan(t.time_s)]
+    traces = [t for t in (agent, expert, human) if t is not None and not np.isnan(t.time_s)]
     if traces:
         low = min(float(t.speed_kmh.min()) for t in traces)
         high = max(float(t.speed_kmh.max()) for t in traces)
     else:
         low, high = 0.0, 1.0
     span_m = track_span_m(track)
-    # Two maps side by side at the track's aspect, the speed trace below.
+    panels = [(agent, agent_label), (expert, "expert (acgym.sim.driver)")]
+    if human is not None:
+        panels.append((human, "human"))
+    # The maps side by side at the track's aspect, the speed trace below.
     map_height = float(np.clip(6.2 * span_m[1] / max(span_m[0], 1.0), 2.4, 6.5)) + 0.6
-    fig = Figure(figsize=(13.0, map_height + 3.4), dpi=130, layout="constrained")
-    grid = fig.add_gridspec(2, 2, height_ratios=(map_height, 2.8))
+    width = 13.0 * len(panels) / 2
+    fig = Figure(figsize=(width, map_height + 3.4), dpi=130, layout="constrained")
+    grid = fig.add_gridspec(2, len(panels), height_ratios=(map_height, 2.8))
     mappable = None
-    panels = ((agent, agent_label), (expert, "expert (acgym.sim.driver)"))
     for column, (trace, label) in enumerate(panels):
         ax = fig.add_subplot(grid[0, column])
         draw_track_map(ax, track)
@@ -217,10 +272,14 @@ def plot_laps(
             mappable = ax.add_collection(lines)
             ax.set_title(f"{label}: {_lap_time_text(trace.time_s)}", fontsize=12)
     if mappable is not None:
-        colorbar = fig.colorbar(mappable, ax=fig.axes[:2], fraction=0.03, pad=0.01, shrink=0.8)
+        colorbar = fig.colorbar(
+            mappable, ax=fig.axes[: len(panels)], fraction=0.03, pad=0.01, shrink=0.8
+        )
         colorbar.set_label("speed, km/h")
     ax = fig.add_subplot(grid[1, :])
-    for trace, label, color in ((agent, agent_label, "tab:blue"), (expert, "expert", "black")):
+    lines = [(agent, agent_label, "tab:blue"), (expert, "expert", "black")]
+    lines.append((human, "human", "tab:orange"))
+    for trace, label, color in lines:
         if trace is None:
             continue
         lap = not np.isnan(trace.time_s)
@@ -235,12 +294,11 @@ def plot_laps(
     ax.set_xlabel("distance driven in the lap, m")
     ax.set_ylabel("speed, km/h")
     ax.grid(alpha=0.3)
-    if agent is not None or expert is not None:
+    if any(trace is not None for trace, _, _ in lines):
         ax.legend(loc="best")
     if title:
         fig.suptitle(title, fontsize=13)
-    write_with_atomic(path, lambda tmp: fig.savefig(tmp, format="png"))
-    return Path(path)
+    return fig
 
 
 def _lap_time_text(seconds: float) -> str:
@@ -260,6 +318,7 @@ def evaluate_checkpoint(
     expert: bool = True,
     device: str | None = None,
     agent: SAC | None = None,
+    human: Path | str | None = None,
 ) -> dict[str, Any]:
     """Evaluate a checkpoint (or ``agent``) under ``config``; writes the episodes' logs,
     :data:`PLOT_FILE` and :data:`REPORT_FILE` to ``out_dir``.
@@ -272,6 +331,8 @@ def evaluate_checkpoint(
         expert: Drive the expert for the reference lap (simulator only).
         device: Override the checkpoint's device.
         agent: An agent already loaded (then ``checkpoint`` is only reported).
+        human: A dataset of a person's laps: its fastest clean lap of the track and car
+            is drawn beside the agent's and the expert's (:func:`human_reference`).
 
     Returns:
         The report (also written as JSON).
@@ -305,12 +366,16 @@ def evaluate_checkpoint(
     expert_laps: list[float] = []
     if expert and config.backend == "sim":
         expert_trace, expert_laps = expert_reference(config)
+    human_trace = None
+    if human is not None:
+        human_trace = human_reference(human, config.env.track, config.env.car, period_s)
     track = load_track(config.env.track)
     plot_path = plot_laps(
         track,
         shown,
         expert_trace,
         out_dir / PLOT_FILE,
+        human=human_trace,
         title=f"{config.env.track}, {config.env.car}: best clean lap of {num_episodes} "
         f"evaluation episode{'s' * (num_episodes > 1)}",
     )
@@ -328,6 +393,7 @@ def evaluate_checkpoint(
         "expert_best_lap_s": expert_best,
         "expert_laps_s": expert_laps,
         "gap_to_expert_s": None if best is None or expert_best is None else best - expert_best,
+        "human_best_lap_s": None if human_trace is None else human_trace.time_s,
         "plot": str(plot_path),
         "out_dir": str(out_dir),
     }
@@ -377,6 +443,8 @@ def format_report(report: dict[str, Any]) -> str:
         gap = report["gap_to_expert_s"]
         extra = "" if gap is None else f" (agent {gap:+.3f} s, {100 * gap / expert:+.1f}%)"
         lines.append(f"  expert's best lap {expert:.3f} s{extra}")
+    if report.get("human_best_lap_s") is not None:
+        lines.append(f"  human's best lap {report['human_best_lap_s']:.3f} s")
     lines.append(f"  plot {report['plot']}")
     lines.append(f"  report {Path(report['out_dir']) / REPORT_FILE}")
     return "\n".join(lines)
@@ -393,6 +461,8 @@ __all__ = [
     "evaluate_checkpoint",
     "expert_reference",
     "format_report",
+    "human_reference",
+    "lap_figure",
     "lap_trace",
     "plot_laps",
     "run_episode",
