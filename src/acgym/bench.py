@@ -33,6 +33,7 @@ BENCH_TARGETS = {
     "camera": "acgym.env.camera_bench",
     "capture": "acgym.capture.bench",
     "pixels": "acgym.rl.pixel_bench",
+    "human": "acgym.human.bench",
 }
 
 
