@@ -6,6 +6,7 @@ track; the schedule keeps the control rate whatever the drawing costs."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -146,6 +147,32 @@ def test_steps_keep_the_control_rate_and_frames_come_between_them() -> None:
     starts = np.array(stats.step_start_s)
     np.testing.assert_allclose(np.diff(starts), 0.04, atol=1e-9)  # 25 Hz, on schedule
     assert len(view.frames) >= 110  # 60 frames a second for two seconds, less ticks' turns
+
+
+def test_a_slow_first_frame_does_not_stop_the_window_from_drawing() -> None:
+    """The first frame draws the fonts and maps (here: longer than a control period); the
+    frames after it must still come (it once froze the window: the estimate of a frame's
+    cost was the first frame's and never fitted between two steps again)."""
+    env = make_env()
+
+    class SlowFirstFrame:
+        def __init__(self) -> None:
+            self.frames = 0
+
+        def events(self):  # type: ignore[no-untyped-def]
+            return [], []
+
+        def draw(self, snapshot):  # type: ignore[no-untyped-def]
+            if self.frames == 0:
+                time.sleep(0.06)
+            self.frames += 1
+
+        def switch_view(self) -> None:
+            pass
+
+    view = SlowFirstFrame()
+    session(env, ScriptedDevice(lambda k: throttle()), view=view, fps=60.0).run(max_time_s=2.0)
+    assert view.frames >= 110
 
 
 def _status(t: float, d: float, laps: int = 0, last: float = 0.0, out: int = 0) -> CarStatus:

@@ -4,7 +4,8 @@ On the simulator (``acgym/Race-v0``) the session keeps the clock: one ``env.step
 control period, the device read just before it (so an input reaches the physics at the
 next step: at most one control period later), and frames drawn in between. Physics comes
 first: a frame that would not end before the next step is due waits until after that
-step, so drawing never delays the physics. Between steps the view moves the car smoothly
+step, so drawing does not delay the physics (unless no frame fitted for two control
+periods: then one is drawn anyway, so that the window never freezes). Between steps the view moves the car smoothly
 from the previous step's pose to the last one.
 
 In the game (``acgym/AssettoCorsa-v0``, real time) the game keeps the clock: each
@@ -24,6 +25,7 @@ folder: a person's session is a dataset run, read for training like the expert's
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -239,6 +241,7 @@ class DriveSession:
         self.last_step_s = 0.0
         self.last_info: dict[str, Any] = {}
         self._frame_cost_s = 0.0
+        self._last_frame_s = -math.inf
 
     # ------------------------------------------------------------------ episodes
 
@@ -311,8 +314,10 @@ class DriveSession:
                 if self.view is None:
                     wake = next_step
                 elif now >= next_frame:
-                    # Draw only if the frame ends before the next step is due.
-                    if self.paused is not None or now + self._frame_cost_s < next_step:
+                    # Draw only if the frame ends before the next step is due (or none was
+                    # drawn for two periods: the estimate may be stale, the window frozen).
+                    stale = now - self._last_frame_s > 2.0 * self.period_s
+                    if self.paused is not None or now + self._frame_cost_s < next_step or stale:
                         self._draw(now)
                         next_frame = max(next_frame + self.frame_period_s, now)
                         continue
@@ -365,9 +370,9 @@ class DriveSession:
         began = time.perf_counter()
         self.view.draw(self.snapshot(now))
         cost = time.perf_counter() - began
-        self._frame_cost_s = (
-            cost if self.stats.frames == 0 else 0.8 * self._frame_cost_s + 0.2 * cost
-        )
+        if self.stats.frames:  # the first frame draws the fonts and the maps: not typical
+            self._frame_cost_s = 0.8 * self._frame_cost_s + 0.2 * cost
+        self._last_frame_s = now
         self.stats.frames += 1
 
     def snapshot(self, now: float) -> Snapshot:
