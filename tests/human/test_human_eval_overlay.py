@@ -10,13 +10,25 @@ import pytest
 from human_helpers import ExpertLap, make_env
 
 from acgym.cli import main
-from acgym.errors import DataFileError
+from acgym.errors import ConfigError, DataFileError
 from acgym.human.devices import ScriptedDevice
+from acgym.human.drive import checkpoint_lap, drive_config, earlier_best, prepare
 from acgym.human.session import DriveSession, SimulatorTap, VirtualClock
 from acgym.rl.evaluation import human_reference, lap_figure
 from acgym.track.builtin import load_builtin
 
 PERIOD_S = 0.04
+TINY = [  # a policy in seconds (4 s episodes: it completes no lap)
+    "agent.actor_hidden=[16]",
+    "agent.critic_hidden=[16]",
+    "agent.batch_size=16",
+    "train.total_steps=30",
+    "train.start_steps=20",
+    "train.num_envs=1",
+    "train.progress=false",
+    "train.eval_at_end=false",
+    "env.max_episode_py_time=4",
+]
 
 
 @pytest.fixture(scope="module")
@@ -61,19 +73,7 @@ def test_acgym_eval_reports_and_draws_the_persons_best_lap(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     run = tmp_path / "run"
-    tiny = [
-        "agent.actor_hidden=[16]",
-        "agent.critic_hidden=[16]",
-        "agent.batch_size=16",
-        "train.total_steps=30",
-        "train.start_steps=20",
-        "train.num_envs=1",
-        "train.progress=false",
-        "train.eval_at_end=false",
-        "env.max_episode_py_time=4",
-        f"train.run_dir={run}",
-    ]
-    assert main(["train", *tiny]) == 0
+    assert main(["train", *TINY, f"train.run_dir={run}"]) == 0
     out = tmp_path / "eval"
     code = main(
         [
@@ -92,3 +92,26 @@ def test_acgym_eval_reports_and_draws_the_persons_best_lap(
     assert report["human_best_lap_s"] == oval_expert_lap.time_s
     assert f"human's best lap {oval_expert_lap.time_s:.3f} s" in capsys.readouterr().out
     assert (out / "best_lap.png").stat().st_size > 0
+
+
+def test_the_persons_earlier_best_lap_and_the_experts_ghost(
+    human_dataset: Path, oval_expert_lap: ExpertLap
+) -> None:
+    best = earlier_best(human_dataset, "oval", "dallara_f317")
+    assert best is not None and best.time_s == oval_expert_lap.time_s and best.clean
+    assert earlier_best(human_dataset, "oval", "bmw_z4_gt3") is None
+    config = drive_config(None, ["env.track=oval"], game=False)
+    setup = prepare(config, out=None, ghost="expert")
+    setup.env.close()
+    assert setup.run_dir is None and setup.ghost is setup.reference
+    assert setup.reference is not None and setup.reference.label == "expert"
+    assert setup.reference.time_s < oval_expert_lap.time_s  # its flying lap: the faster
+
+
+def test_a_checkpoints_ghost_must_have_learned_on_the_same_track_and_car(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert main(["train", *TINY, f"train.run_dir={run}"]) == 0
+    with pytest.raises(ConfigError, match="learned on track 'oval'"):
+        checkpoint_lap(run, drive_config(None, ["env.track=technical_circuit"], game=False))
+    lap = checkpoint_lap(run, drive_config(None, ["env.track=oval"], game=False))
+    assert lap is None  # no clean lap in a 4 s episode: no ghost
