@@ -21,6 +21,7 @@ from acgym.errors import AcgymError
 _COMMAND_MODULES = (
     "acgym.commands.train",  # train, eval, record, dataset
     "acgym.commands.suite",  # suite list/run/resume/report
+    "acgym.commands.sweep",  # sweep run/resume/report (Ray)
     "acgym.commands.sim",  # sim drive, sim serve
     "acgym.commands.human",  # drive
     "acgym.commands.track",  # track list/show/import/raceline

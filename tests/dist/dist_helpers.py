@@ -24,6 +24,7 @@ TINY = (
     "train.log_interval=50",
     "train.eval_at_end=false",
     "train.progress=false",
+    "env.max_episode_py_time=12",  # 300 steps: short episodes and final evaluations
 )
 """Overrides of every test run: small networks, short segments, no final evaluation."""
 

@@ -1,10 +1,11 @@
 """Distributed runs on a local Ray of two CPUs, on loopback only (started once here):
 a short run's files and exactly-once storage, a killed worker replaced and the run
 resumed, two workers driving two ``acgym sim serve`` processes (one killed and started
-again mid-run)."""
+again mid-run), a sweep of three seeds on two tracks and its resumption."""
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
@@ -16,12 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dist_helpers import count_unique, free_ports, stored_rows, tiny_config
+from dist_helpers import TINY, count_unique, free_ports, stored_rows, tiny_config
 
+from acgym.cli import main
 from acgym.dist.pool import LOCAL_ONLY_ENV
 from acgym.dist.run import run_distributed
 from acgym.rl.run import resolve_config
 from acgym.rl.trainer import Callback, Trainer
+from acgym.suite.layout import run_dir
+from acgym.suite.table import CSV_FILE
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +186,30 @@ def test_two_workers_drive_two_sim_servers_and_one_reconnects_after_its_server_i
     assert dist["disconnects"] >= 1 and dist["failures"] == 0
     assert dist["hosts"] == [f"127.0.0.1:{ports[0]}:{ports[1]}", f"127.0.0.1:{ports[2]}:{ports[3]}"]
     _check_exactly_once(capture, summary)
+
+
+def test_a_sweep_of_three_seeds_on_two_tracks_prints_its_table_and_resumes(
+    ray_local: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "sweep"
+    items = [item for item in TINY if not item.startswith(("env.track", "train.eval_at_end"))]
+    command = ["sweep", "run", "--tracks", "oval,fast_circuit", "--seeds", "3", "--steps", "120"]
+    assert main([*command, "--out", str(out), *items]) == 0
+    printed = capsys.readouterr().out
+    assert "sweep: 6 trained" in printed
+    with (out / CSV_FILE).open(newline="") as stream:
+        rows = [row for row in csv.DictReader(stream) if row["seed"] not in ("", "median")]
+    assert sorted((row["task"], row["seed"]) for row in rows) == sorted(
+        (task, str(seed))
+        for task in ("dallara_f317-oval", "dallara_f317-fast_circuit")
+        for seed in range(3)
+    )
+    assert all(row["status"] == "finished" for row in rows)
+    for row in rows:
+        assert row["task"] in printed and row["train_time_s"]
+
+    killed = run_dir(out, "dallara_f317-oval", 1)  # as if killed after its last checkpoint
+    (killed / "summary.json").unlink()
+    assert main(["sweep", "resume", str(out)]) == 0
+    assert "sweep: 1 resumed, 5 skipped" in capsys.readouterr().out
+    assert (killed / "summary.json").is_file()

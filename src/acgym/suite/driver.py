@@ -136,7 +136,7 @@ def _spec(settings: SuiteSettings, resolved: ResolvedTask, seed: int, out_dir: P
         car=resolved.task.car,
         total_steps=settings.total_steps,
         time_limit_s=settings.time_limit_s,
-        overrides=settings.overrides,
+        overrides=settings.overrides + resolved.task.overrides,
     )
 
 

@@ -46,6 +46,8 @@ class Task:
             published).
         game_best_human_lap_s: The best human lap time on the game's track, s (None: not
             published).
+        overrides: ``key=value`` items of this task's runs, after the suite's (a sweep's
+            point of its grid, ``acgym.dist.sweep``).
     """
 
     task_id: str
@@ -55,6 +57,7 @@ class Task:
     builtin_tracks: tuple[str, ...] = ()
     game_ai_lap_s: float | None = None
     game_best_human_lap_s: float | None = None
+    overrides: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,12 @@ SUITES: dict[str, Suite] = {
 """The named suites (``acgym suite list``)."""
 
 
+def register_suite(suite: Suite) -> None:
+    """Add a suite made at run time (a sweep's tasks, ``acgym.dist.sweep``), or replace
+    the one of its name."""
+    SUITES[suite.name] = suite
+
+
 def get_suite(name: str) -> Suite:
     """The suite ``name``.
 
@@ -178,6 +187,7 @@ class ResolvedTask:
         """JSON-friendly form (lists for tuples)."""
         out = asdict(self)
         out["task"]["builtin_tracks"] = list(self.task.builtin_tracks)
+        out["task"]["overrides"] = list(self.task.overrides)
         return out
 
     @classmethod
@@ -185,6 +195,7 @@ class ResolvedTask:
         """The inverse of :meth:`to_dict`."""
         task = dict(data["task"])
         task["builtin_tracks"] = tuple(task["builtin_tracks"])
+        task["overrides"] = tuple(task.get("overrides", ()))
         return cls(**{**data, "task": Task(**task)})
 
 
@@ -266,6 +277,7 @@ __all__ = [
     "Task",
     "find_builtin",
     "get_suite",
+    "register_suite",
     "resolve_task",
     "tracks_config",
 ]
