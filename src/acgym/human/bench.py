@@ -7,7 +7,7 @@ rate, drawing as many frames as fit between the steps (no frame cap). Figures:
 
 * ``frames_per_s``: frames drawn per second of the run (target >= 60), with the time one
   frame takes to draw (median, p99);
-* ``steps_per_s`` and the steps' lateness against the schedule (median, p99, max): the
+* ``physics_steps_per_s`` and the steps' lateness against the schedule (median, p99, max): the
   physics in real time (target: the control rate, lateness well under a period);
 * ``latency_ms``: from an input change to the start of the first step that applies it
   (the device read that sees it: the controls go to the physics there; median, p99,
@@ -136,8 +136,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "frames_per_s": stats.frames / elapsed_s,
         "target_frames_per_s": TARGET_FRAMES_PER_S,
         "frame_draw_ms": _percentiles_ms(frame_s),
-        "steps": stats.steps,
-        "steps_per_s": stats.steps / elapsed_s,
+        "physics_steps": stats.steps,
+        "physics_steps_per_s": stats.steps / elapsed_s,
         "control_rate_hz": 1.0 / period_s,
         "step_lateness_ms": _percentiles_ms([max(0.0, x) for x in lateness]),
         "late_restarts": stats.late_restarts,

@@ -95,7 +95,7 @@ QUANTITIES = (
     Quantity(ch.BRAKE_STATUS, ("Brake Pos", "BRAKE", "Brake"), PERCENT),
     Quantity(ch.STEER_ANGLE, ("Steering Angle", "STEERANGLE", "Steering Wheel Angle"), DEGREES),
     Quantity(ch.ACTUAL_GEAR, ("Gear", "GEAR"), {"": 1.0, "gear": 1.0}),
-    Quantity(ch.RPM, ("Engine RPM", "RPMS", "RPM"), {"rpm": 1.0, "": 1.0}),
+    Quantity(ch.RPM, ("Engine RPM", "RPMS"), {"rpm": 1.0, "": 1.0}),
     Quantity(ch.ACCEL_X, ("CG Accel Lateral", "G_LAT"), ACCELERATION_G, required=False),
     Quantity(ch.ACCEL_Y, ("CG Accel Longitudinal", "G_LON"), ACCELERATION_G, required=False),
     Quantity(
