@@ -107,7 +107,8 @@ class FrameReceiver:
         self._subscribed_s = time.monotonic()
 
     def _receive(self, wait_s: float) -> None:
-        """Read what arrives within ``wait_s`` (at least what is already waiting)."""
+        """Read what arrives within ``wait_s`` (at least what is already waiting), until a
+        frame completes."""
         assert self._sock is not None
         self._sock.settimeout(max(wait_s, 1e-4))
         end_s = time.monotonic() + wait_s
@@ -119,7 +120,8 @@ class FrameReceiver:
             except OSError:  # e.g. the helper's port is closed (ICMP): try again later
                 return
             if is_chunk(data):
-                self._assembler.feed(data)
+                if self._assembler.feed(data) is not None:
+                    return
             else:
                 try:
                     message = decode_control(data)
