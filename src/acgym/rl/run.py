@@ -484,15 +484,16 @@ def run_training(
 
 
 def check_vector_observation(obs_space: Any) -> None:
-    """Refuse an observation the MLP agent cannot take (images).
+    """Refuse an observation the agents cannot take: anything but a flat vector (image
+    observations arrive flat: :func:`acgym.rl.envs.make_env` wraps them).
 
     Raises:
         ConfigError: Not a 1-D vector.
     """
     if obs_space.shape is None or len(obs_space.shape) != 1:
         raise ConfigError(
-            f"training needs vector observations, got {obs_space} (image observations "
-            "are not supported by the MLP agent: env.image.enabled=false)"
+            f"training needs flat observations, got {obs_space}: make the env with "
+            "acgym.rl.envs.make_env, which flattens image observations (acgym.rl.pixels)"
         )
 
 
