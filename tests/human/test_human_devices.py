@@ -4,6 +4,7 @@ calls), the scripted device, and choosing a device."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -140,3 +141,41 @@ def test_the_scripted_device_plays_its_inputs_then_releases_and_can_be_unplugged
     device.press("restart")
     assert device.handle_events([]) == ["restart"] and device.handle_events([]) == []
     assert reads == [0, 1, 2]
+
+
+class CalibratingStick:
+    """A wheel whose raw axes follow the calibration's phases as a person would: still,
+    full left then right, throttle pressed and released, brake pressed and released; each
+    movement in the middle of its phase (timing slack at the phases' edges)."""
+
+    name = "G29"
+    mapping = WHEEL
+
+    def __init__(self, phase_s: float) -> None:
+        self.phase_s = phase_s
+        self.start_s: float | None = None
+
+    def raw_axes(self) -> list[float]:
+        now = time.perf_counter()
+        self.start_s = now if self.start_s is None else self.start_s
+        t = (now - self.start_s) / self.phase_s
+        phase, within = int(t), t - int(t)
+        axes = [0.0, 0.0, 1.0, 1.0]  # pedals rest at 1, pressed at -1
+        if phase == 1 and 0.2 < within < 0.8:
+            axes[0] = -1.0 if within < 0.5 else 1.0
+        elif phase in (2, 3) and 0.3 < within < 0.7:
+            axes[phase] = -1.0
+        return axes
+
+
+def test_the_calibration_window_records_the_phases_and_derives_the_mapping() -> None:
+    from acgym.human.calibration import PHASES, record_calibration
+    from acgym.human.sdl import init_video
+
+    phase_s = 0.5
+    phases = tuple((name, text, phase_s) for name, text, _ in PHASES)
+    mapping = record_calibration(init_video(), CalibratingStick(phase_s), 200.0, phases)
+    assert (mapping.steer.axis, mapping.throttle.axis, mapping.brake.axis) == (0, 2, 3)
+    assert mapping.steer.value(-1.0) == -1.0  # left was turned first
+    assert mapping.throttle.value(-1.0) == 1.0 and mapping.throttle.value(1.0) == 0.0
+    assert mapping.buttons == WHEEL.buttons

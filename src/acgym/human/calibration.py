@@ -21,9 +21,14 @@ PHASES = (
 
 
 def record_calibration(
-    pygame: Any, device: JoystickDevice, sample_hz: float = 60.0
+    pygame: Any,
+    device: JoystickDevice,
+    sample_hz: float = 60.0,
+    phases: tuple[tuple[str, str, float], ...] = PHASES,
 ) -> DeviceMapping:
     """Show each phase's instruction with a countdown, sample the raw axes, calibrate.
+
+    ``phases``: :data:`PHASES` (their names and order), with other instructions or times.
 
     Raises:
         ConfigError: A phase moved no axis (from :func:`calibrate`).
@@ -32,7 +37,7 @@ def record_calibration(
     pygame.display.set_caption(f"acgym: calibrating {device.name}")
     font = pygame.font.Font(None, 34)
     samples: dict[str, list[list[float]]] = {}
-    for phase, instruction, seconds in PHASES:
+    for phase, instruction, seconds in phases:
         rows: list[list[float]] = []
         end = time.perf_counter() + seconds
         while (left := end - time.perf_counter()) > 0:
