@@ -21,6 +21,19 @@ LONG_EPISODES = [  # acgym drive's: leaving the track or stopping does not end t
 ]
 
 
+TINY_TRAIN = [  # a training run of seconds (networks of 16, 30 steps, no evaluation)
+    "agent.actor_hidden=[16]",
+    "agent.critic_hidden=[16]",
+    "agent.batch_size=16",
+    "agent.replay_size=5000",
+    "train.total_steps=30",
+    "train.start_steps=20",
+    "train.num_envs=1",
+    "train.progress=false",
+    "train.eval_at_end=false",
+]
+
+
 @dataclass(frozen=True)
 class ExpertLap:
     """The expert's lap: its time, its states and the device inputs that replay it."""

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from human_helpers import ExpertLap, make_env
+from human_helpers import TINY_TRAIN, ExpertLap, make_env
 
 from acgym.cli import main
 from acgym.errors import ConfigError, DataFileError
@@ -18,17 +18,7 @@ from acgym.rl.evaluation import human_reference, lap_figure
 from acgym.track.builtin import load_builtin
 
 PERIOD_S = 0.04
-TINY = [  # a policy in seconds (4 s episodes: it completes no lap)
-    "agent.actor_hidden=[16]",
-    "agent.critic_hidden=[16]",
-    "agent.batch_size=16",
-    "train.total_steps=30",
-    "train.start_steps=20",
-    "train.num_envs=1",
-    "train.progress=false",
-    "train.eval_at_end=false",
-    "env.max_episode_py_time=4",
-]
+TINY = [*TINY_TRAIN, "env.max_episode_py_time=4"]  # 4 s episodes: no lap completed
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from human_helpers import make_env
+from human_helpers import TINY_TRAIN, make_env
 from motec_writer import Channel, write_ld, write_ldx
 
 from acgym.cli import main
@@ -162,23 +162,8 @@ def test_a_motec_log_becomes_a_dataset_at_the_control_rate_on_the_track_that_tra
     assert all(lap.clean for (lap,) in laps)
     # the environment logged its own derived channels: the car is on the line
     assert np.abs(first["gap"]).max() < 3.0 and first["LapDist"].iloc[-2] > 2400
-    code = main(
-        [
-            "train",
-            "agent.actor_hidden=[16]",
-            "agent.critic_hidden=[16]",
-            "agent.batch_size=16",
-            "agent.replay_size=5000",
-            "train.load_offline_data=true",
-            f"train.dataset_path={out}",
-            "train.total_steps=30",
-            "train.start_steps=20",
-            "train.num_envs=1",
-            "train.progress=false",
-            "train.eval_at_end=false",
-            f"train.run_dir={tmp_path / 'run'}",
-        ]
-    )
+    dataset = [f"train.dataset_path={out}", "train.load_offline_data=true"]
+    code = main(["train", *TINY_TRAIN, *dataset, f"train.run_dir={tmp_path / 'run'}"])
     assert code == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["offline_transitions"] == sum(len(load_history(f).states) - 1 for f in files)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from human_helpers import ExpertLap, make_env, speed_of, throttle, xy_of
+from human_helpers import TINY_TRAIN, ExpertLap, make_env, speed_of, throttle, xy_of
 
 from acgym.cli import main
 from acgym.env.config import EnvConfig
@@ -49,23 +49,8 @@ def test_a_scripted_driver_completes_a_lap_recorded_as_a_dataset_that_trains(
     (run,) = find_runs(tmp_path / "data")
     ((_, _, transitions),) = iter_transitions([run], EnvConfig(track="oval", car="dallara_f317"))
     assert len(transitions) == len(states) - 1
-    code = main(
-        [
-            "train",
-            "agent.actor_hidden=[16]",
-            "agent.critic_hidden=[16]",
-            "agent.batch_size=16",
-            "agent.replay_size=4000",
-            "train.load_offline_data=true",
-            f"train.dataset_path={tmp_path / 'data'}",
-            "train.total_steps=40",
-            "train.start_steps=20",
-            "train.num_envs=1",
-            "train.progress=false",
-            "train.eval_at_end=false",
-            f"train.run_dir={tmp_path / 'run'}",
-        ]
-    )
+    dataset = [f"train.dataset_path={tmp_path / 'data'}", "train.load_offline_data=true"]
+    code = main(["train", *TINY_TRAIN, *dataset, f"train.run_dir={tmp_path / 'run'}"])
     assert code == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["offline_transitions"] == len(states) - 1
