@@ -55,7 +55,6 @@ def snapshot(x: float, y: float, yaw: float, **fields) -> Snapshot:  # type: ign
         blend=1.0,
         device_input=DeviceInput(0.0, 0.5, 0.0),
         device_name="scripted",
-        laps=[],
         best=None,
         delta_best_s=None,
         delta_reference_s=None,

@@ -133,7 +133,6 @@ class Snapshot:
     """0 at the previous step's pose, 1 at the last one's."""
     device_input: DeviceInput
     device_name: str
-    laps: list[RecordedLap]
     best: RecordedLap | None
     delta_best_s: float | None
     delta_reference_s: float | None
@@ -392,7 +391,6 @@ class DriveSession:
             blend=blend,
             device_input=self.last_input,
             device_name=self.device.name,
-            laps=list(book.laps),
             best=book.best,
             delta_best_s=book.delta_s(book.best, status),
             delta_reference_s=book.delta_s(self.reference, status),
