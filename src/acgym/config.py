@@ -144,7 +144,8 @@ class TrainingConfig(TrainerConfig):
     ray_address: str | None = None
     """The Ray cluster of the workers (what ``ray start --head`` prints, e.g.
     ``192.168.0.10:6379``, or ``auto``); None: a Ray of this machine alone when
-    ``train.workers`` >= 2. Set, the run uses Ray even with one worker."""
+    ``train.workers`` >= 2; ``local``: that, even with one worker. Set, the run uses Ray
+    even with one worker."""
     weight_sync_updates: int = 100
     """Distributed: gradient updates between two broadcasts of the policy's weights to
     the workers (a worker acts with the newest it has; the staleness is logged)."""

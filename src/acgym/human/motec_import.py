@@ -264,14 +264,14 @@ def read_quantities(log: LdFile) -> dict[str, LdChannel]:
     return found
 
 
-def choose_axes(log: LdFile, track: Any) -> AxisMapping:
-    """The reading of the log's horizontal axes that puts the moving car on the track.
+def choose_axes(log: LdFile, track: Any, speed: LdChannel) -> AxisMapping:
+    """The reading of the log's horizontal axes that puts the moving car on the track
+    (``speed`` in m/s picks the moving car's samples).
 
     Raises:
         DataFileError: None puts :data:`MIN_ON_TRACK` of the samples on the track.
     """
     x_channel, y_channel = log.channel(*POSITION_NAMES[0]), log.channel(*POSITION_NAMES[1])
-    speed = read_quantities(log)[ch.SPEED]
     times = x_channel.times_s()
     moving = np.interp(times, speed.times_s(), speed.values) > MOVING_MPS
     raw = np.stack([x_channel.values, np.interp(times, y_channel.times_s(), y_channel.values)], 1)
@@ -348,7 +348,7 @@ def log_states(
         was derived or filled.
     """
     quantities = read_quantities(log)
-    axes = choose_axes(log, track)
+    axes = choose_axes(log, track, quantities[ch.SPEED])
     markers = np.array(lap_markers_s(log))
     last_s = min((len(c.values) - 1) / c.rate_hz for c in quantities.values())
     times = np.arange(math.floor(last_s * control_rate_hz + 1e-6) + 1) / control_rate_hz
