@@ -26,7 +26,7 @@ from acgym.human.window import (
     WARNING_RGB,
     DriveWindow,
 )
-from acgym.track.builtin import load_builtin
+from acgym.track.builtin import list_builtin_tracks, load_builtin
 
 W, H = 960, 600
 
@@ -152,3 +152,17 @@ def test_a_screenshot_holds_the_frame(window: DriveWindow, tmp_path: Path) -> No
     loaded = window._pg.surfarray.array3d(window._pg.image.load(str(path))).transpose(1, 0, 2)
     np.testing.assert_array_equal(loaded, pixels(window))
     assert [p.name for p in tmp_path.iterdir()] == ["frame.png"]
+
+
+@pytest.mark.parametrize("name", list_builtin_tracks())
+def test_every_builtin_track_is_drawn_with_the_road_ahead_of_the_car(name: str) -> None:
+    track = load_builtin(name)
+    window = DriveWindow(init_video(), track, (W, H))
+    x, y = track.line_m[0]
+    dx, dy = track.line_m[1] - track.line_m[0]
+    window.render(snapshot(float(x), float(y), math.atan2(dy, dx)))  # on the start line
+    image, cam = pixels(window), window.chase
+    ahead_row = round(cam.horizon_px + cam.focal_px * cam.height_m / 20.0)
+    assert tuple(image[ahead_row, W // 2]) == ASPHALT_RGB  # the road, 11 m ahead of the car
+    car_row = round(cam.horizon_px + cam.focal_px * cam.height_m / cam.distance_m)
+    assert tuple(image[car_row - 30, W // 2 - 40]) == CAR_RGB
