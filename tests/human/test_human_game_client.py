@@ -82,3 +82,39 @@ def test_a_person_drives_the_game_and_their_device_is_logged_beside_the_states(
     np.testing.assert_allclose(states[BRAKE_STATUS_MANUAL], 0.0)
     # the game (here the served simulator) applied what the person asked for
     assert states["accStatus"].iloc[-1] == pytest.approx(0.8)
+
+
+def test_acgym_drive_records_a_person_in_the_game_from_the_command_line(
+    ports,
+    tmp_path: Path,
+    capsys,  # type: ignore[no-untyped-def]
+) -> None:
+    from acgym.cli import main
+
+    ego, mgmt = ports
+    code = main(
+        [
+            "drive",
+            "--backend",
+            "remote",
+            "--track",
+            "oval",
+            "--out",
+            str(tmp_path),
+            "--time-limit",
+            "1",
+            "--mapping",
+            str(tmp_path / "devices.yaml"),
+            "remote.mode=lockstep",
+            f"remote.timeout_s={TIMEOUT_S}",
+            "env.remote_machine_ip=127.0.0.1",
+            f"env.ego_server_port={ego}",
+            f"env.simulation_management_server_port={mgmt}",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    (run,) = (tmp_path / "oval" / "dallara_f317").iterdir()
+    (episode,) = (run / "laps").glob("*_states.parquet")
+    states = load_history(episode).states
+    assert len(states) > 2
+    np.testing.assert_array_equal(states[ACC_STATUS_MANUAL], 0.0)  # the keyboard, untouched
