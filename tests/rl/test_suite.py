@@ -224,11 +224,16 @@ def test_a_resumed_curve_keeps_the_rows_up_to_its_checkpoint(tmp_path: Path) -> 
     first = CurveRecorder(path)
     first.rows = [(100.0, 1.0, -2.0, 50.0, 0.0, np.nan), (300.0, 3.0, 5.0, 150.0, 1.0, 40.5)]
     first.save()
-    kept = CurveRecorder(path, resumed_at_step=200).rows
-    assert len(kept) == 1 and kept[0][0] == 100.0 and np.isnan(kept[0][5])
-    assert CurveRecorder(path).rows == []  # a new run starts the file afresh
     curve = read_curve(path)
     assert curve["best_lap_s"][1] == 40.5 and curve["clean_laps"].tolist() == [0.0, 1.0]
+    assert CurveRecorder(path).rows == []  # a new run starts the file afresh
+
+    resumed = CurveRecorder(path, resumed_at_step=200)
+    assert len(resumed.rows) == 1 and resumed.rows[0][0] == 100.0 and np.isnan(resumed.rows[0][5])
+    resumed.rows.append((400.0, 4.0, 6.0, 100.0, 2.0, 39.5))
+    resumed.save()  # the rows read back are written as plain numbers
+    curve = read_curve(path)
+    assert curve["env_steps"].tolist() == [100.0, 400.0] and curve["best_lap_s"][1] == 39.5
 
 
 def test_tracks_resolve_to_the_game_file_else_a_builtin_else_not_run() -> None:

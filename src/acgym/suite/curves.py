@@ -56,7 +56,9 @@ class CurveRecorder(Callback):
         if resumed_at_step is not None and self.path.is_file():
             curve = read_curve(self.path)
             keep = curve["env_steps"] <= resumed_at_step
-            self.rows = [tuple(curve[c][i] for c in CURVE_COLUMNS) for i in np.flatnonzero(keep)]
+            self.rows = [
+                tuple(float(curve[c][i]) for c in CURVE_COLUMNS) for i in np.flatnonzero(keep)
+            ]
 
     def on_episode_end(self, trainer: Trainer, episode: EpisodeStats) -> Mapping[str, float] | None:
         laps = next((c for c in trainer.callbacks if isinstance(c, LapStats)), None)
@@ -95,7 +97,7 @@ _INTEGER_COLUMNS = frozenset({"env_steps", "episode_length", "clean_laps"})
 
 
 def _number(value: float) -> str:
-    return "" if math.isnan(value) else repr(value)
+    return "" if math.isnan(value) else repr(float(value))  # not numpy's np.float64(...)
 
 
 def read_curve(path: Path | str) -> dict[str, NDArray[np.float64]]:
