@@ -31,6 +31,7 @@ BENCH_TARGETS = {
     "env": "acgym.env.bench",
     "sac": "acgym.rl.bench",
     "camera": "acgym.env.camera_bench",
+    "dist": "acgym.dist.bench",
     "capture": "acgym.capture.bench",
     "pixels": "acgym.rl.pixel_bench",
     "human": "acgym.human.bench",

@@ -74,6 +74,7 @@ def test_a_run_with_workers_and_no_ray_says_how_to_install_it(tmp_path: Path) ->
         (["backend=remote", "remote.hosts=[pc1, pc2]"], "set train.workers=2"),
         (["backend=remote", "train.workers=2"], "name them: remote.hosts"),
         (["backend=remote", "remote.hosts=[pc1]", "train.num_envs=2"], "train.num_envs=1"),
+        (["train.workers=2", "env.image.enabled=true"], "vector observations only"),
     ],
 )
 def test_a_distributed_run_refuses_what_it_cannot_honour(items: list[str], match: str) -> None:

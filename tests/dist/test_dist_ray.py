@@ -1,11 +1,14 @@
-"""Distributed runs on a local Ray of two CPUs, on loopback only (started once here):
-a short run's files and exactly-once storage, a killed worker replaced and the run
-resumed, two workers driving two ``acgym sim serve`` processes (one killed and started
-again mid-run), a sweep of three seeds on two tracks and its resumption."""
+"""Distributed runs on a local Ray of two CPUs, on loopback only (started once here): a
+run whose worker is killed (replaced, its files, exactly-once storage) and its resume,
+two workers driving two ``acgym sim serve`` processes (one killed and started again
+mid-run), a sweep of three seeds on two tracks and its resumption, evaluations spread
+over two workers."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import logging
 import os
@@ -72,42 +75,11 @@ def _check_exactly_once(capture: Capture, summary: dict[str, Any]) -> None:
     assert count_unique(stored_rows(replay)) == len(replay)
 
 
-def test_a_short_distributed_run_writes_its_files_and_stores_each_transition_once(
+def test_a_run_whose_worker_is_killed_finishes_with_its_files_and_resumes(
     ray_local: Any, tmp_path: Path
 ) -> None:
-    run_dir = tmp_path / "run"
-    capture = Capture()
-    config = tiny_config(
-        "train.workers=2",
-        "train.num_envs=2",
-        "train.total_steps=400",
-        "train.checkpoint_interval=200",
-        f"train.run_dir={run_dir}",
-    )
-    result = run_distributed(config, callbacks=[capture])
-    summary = result.summary
-    assert summary["env_steps"] >= 400 and summary["updates"] > 0
-    _check_exactly_once(capture, summary)
-    dist = summary["distributed"]
-    assert dist["duplicates"] == dist["failures"] == dist["discarded_transitions"] == 0
-    assert dist["policy_version"] >= 0  # weights went out
-    for worker in dist["workers_at_end"]:  # nothing recorded went missing on a worker
-        assert worker["produced"] == worker["sealed"] + worker["pending"] + worker["discarded"]
-        assert worker["version"] >= 0
-    assert sum(w["acked"] for w in dist["workers_at_end"]) <= dist["transitions"]
-    assert dist["transitions"] <= sum(w["sealed"] for w in dist["workers_at_end"])
-    checkpoints = sorted((run_dir / "checkpoints").glob("step_*"))
-    assert len(checkpoints) >= 2 and (run_dir / "checkpoints" / "latest").is_file()
-    assert list((run_dir / "tb").iterdir())
-    assert json.loads((run_dir / "laps.json").read_text())["env_steps"] == summary["env_steps"]
-    assert json.loads((run_dir / "summary.json").read_text())["distributed"]["workers"] == 2
-    for slot in (0, 1):
-        assert (run_dir / "workers" / f"w{slot}" / "env_config.yaml").is_file()
-
-
-def test_a_killed_worker_is_replaced_the_run_finishes_and_resumes(
-    ray_local: Any, tmp_path: Path
-) -> None:
+    """The worker's replacement takes over, every delivered transition is stored once,
+    the run writes its checkpoints, logs and summary, and a resume goes on."""
     run_dir = tmp_path / "run"
     pools: list[Any] = []
 
@@ -118,17 +90,30 @@ def test_a_killed_worker_is_replaced_the_run_finishes_and_resumes(
     capture = Capture(at_steps=150, action=kill_worker_0)
     config = tiny_config(
         "train.workers=2",
-        "train.num_envs=1",
+        "train.num_envs=2",
         "train.total_steps=500",
         "train.checkpoint_interval=250",
         f"train.run_dir={run_dir}",
     )
     summary = run_distributed(config, callbacks=[capture], pool_hook=pools.append).summary
     assert capture.action is None, "the worker was not killed"
-    dist = summary["distributed"]
-    assert dist["failures"] == 1 and dist["restarts"] == 1
-    assert summary["env_steps"] >= 500
+    assert summary["env_steps"] >= 500 and summary["updates"] > 0
     _check_exactly_once(capture, summary)
+    dist = summary["distributed"]
+    assert dist["failures"] == 1 and dist["restarts"] == 1 and dist["duplicates"] == 0
+    assert dist["policy_version"] >= 0  # weights went out
+    assert len(dist["workers_at_end"]) == 2  # the replacement answered at the end
+    for worker in dist["workers_at_end"]:  # nothing recorded went missing on a worker
+        assert worker["produced"] == worker["sealed"] + worker["pending"] + worker["discarded"]
+    assert sum(w["acked"] for w in dist["workers_at_end"]) <= dist["transitions"]
+    checkpoints = sorted((run_dir / "checkpoints").glob("step_*"))
+    assert len(checkpoints) >= 2 and (run_dir / "checkpoints" / "latest").is_file()
+    assert list((run_dir / "tb").iterdir())
+    assert json.loads((run_dir / "laps.json").read_text())["env_steps"] == summary["env_steps"]
+    saved = json.loads((run_dir / "summary.json").read_text())
+    assert saved["distributed"]["workers"] == 2 and saved["distributed"]["failures"] == 1
+    for slot in (0, 1):
+        assert (run_dir / "workers" / f"w{slot}" / "env_config.yaml").is_file()
 
     resumed = resolve_config(None, [f"train.resume={run_dir}", "train.total_steps=700"])
     capture = Capture()
@@ -188,28 +173,57 @@ def test_two_workers_drive_two_sim_servers_and_one_reconnects_after_its_server_i
     _check_exactly_once(capture, summary)
 
 
-def test_a_sweep_of_three_seeds_on_two_tracks_prints_its_table_and_resumes(
-    ray_local: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    out = tmp_path / "sweep"
+@pytest.fixture(scope="module")
+def sweep(ray_local: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A sweep of three seeds on two tracks, run from the command line: its folder and
+    what it printed."""
+    out = tmp_path_factory.mktemp("sweep")
     items = [item for item in TINY if not item.startswith(("env.track", "train.eval_at_end"))]
     command = ["sweep", "run", "--tracks", "oval,fast_circuit", "--seeds", "3", "--steps", "120"]
-    assert main([*command, "--out", str(out), *items]) == 0
-    printed = capsys.readouterr().out
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main([*command, "--out", str(out), *items]) == 0
+    return out, printed.getvalue()
+
+
+SWEEP_TASKS = ("dallara_f317-oval", "dallara_f317-fast_circuit")
+
+
+def test_a_sweep_of_three_seeds_on_two_tracks_prints_its_table(sweep: tuple[Path, str]) -> None:
+    out, printed = sweep
     assert "sweep: 6 trained" in printed
     with (out / CSV_FILE).open(newline="") as stream:
         rows = [row for row in csv.DictReader(stream) if row["seed"] not in ("", "median")]
     assert sorted((row["task"], row["seed"]) for row in rows) == sorted(
-        (task, str(seed))
-        for task in ("dallara_f317-oval", "dallara_f317-fast_circuit")
-        for seed in range(3)
+        (task, str(seed)) for task in SWEEP_TASKS for seed in range(3)
     )
     assert all(row["status"] == "finished" for row in rows)
     for row in rows:
         assert row["task"] in printed and row["train_time_s"]
 
-    killed = run_dir(out, "dallara_f317-oval", 1)  # as if killed after its last checkpoint
+
+def test_a_killed_sweep_run_is_resumed_and_the_finished_ones_skipped(
+    sweep: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, _ = sweep
+    killed = run_dir(out, SWEEP_TASKS[0], 2)  # as if killed after its last checkpoint
     (killed / "summary.json").unlink()
     assert main(["sweep", "resume", str(out)]) == 0
     assert "sweep: 1 resumed, 5 skipped" in capsys.readouterr().out
     assert (killed / "summary.json").is_file()
+
+
+def test_evaluations_of_two_checkpoints_on_two_tracks_spread_over_two_workers(
+    sweep: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, _ = sweep
+    runs = [run_dir(out, task, 0) for task in SWEEP_TASKS]
+    command = ["eval", "--no-expert", "--workers", "2", "--out", str(tmp_path)]
+    command += ["--checkpoint", str(runs[0]), "--checkpoint", str(runs[1])]
+    command += ["--track", "oval", "--track", "fast_circuit"]
+    assert main(command) == 0
+    assert "4 of 4 evaluations done" in capsys.readouterr().out
+    reports = [json.loads(p.read_text()) for p in tmp_path.glob("*/eval_report.json")]
+    assert len(reports) == 4
+    assert sorted(r["track"] for r in reports) == ["fast_circuit", "fast_circuit", "oval", "oval"]
+    assert len({r["checkpoint"] for r in reports}) == 2

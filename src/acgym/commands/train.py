@@ -6,7 +6,8 @@
   :class:`acgym.config.Config` is a ``key=value`` (``acgym train --help-config`` lists
   them), the original's names too.
 * ``acgym eval --checkpoint PATH``: the deterministic policy's lap times, a PNG of the
-  best lap beside the expert's and a JSON report.
+  best lap beside the expert's and a JSON report; several checkpoints and tracks spread
+  over Ray workers (``--workers N``, ``--ray-address``: ``acgym.dist.evaluation``).
 * ``acgym record --expert``: demonstration laps of the simulator's expert, in the
   original dataset layout.
 * ``acgym dataset export-minari``: a dataset as a Minari dataset.
@@ -19,6 +20,10 @@ import logging
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from acgym.config import Config
 
 EPILOG = (
     "Options are key=value (YAML values, dotted keys), e.g. train.total_steps=100000 "
@@ -52,15 +57,45 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from acgym.config import CONFIG_FILE, load_config
-    from acgym.errors import ConfigError, DataFileError
-    from acgym.rl.checkpoint import resolve_checkpoint
     from acgym.rl.evaluation import evaluate_checkpoint, format_report
-    from acgym.rl.run import resume_run_dir
 
     if not args.verbose:
         logging.getLogger("acgym.env.episode_log").setLevel(logging.WARNING)
-    checkpoint = resolve_checkpoint(args.checkpoint)
+    tracks = args.track or [None]
+    several = len(args.checkpoint) * len(tracks) > 1
+    jobs = [_eval_job(args, path, track, several) for path in args.checkpoint for track in tracks]
+    seen: dict[Path, int] = {}
+    for index, (checkpoint, config, out_dir) in enumerate(jobs):  # two runs' seed_0 ...
+        seen[out_dir] = seen.get(out_dir, 0) + 1
+        if seen[out_dir] > 1:
+            jobs[index] = (checkpoint, config, out_dir.with_name(f"{out_dir.name}_{seen[out_dir]}"))
+    if several or args.workers > 1 or args.ray_address is not None:
+        return _eval_many(args, jobs)
+    checkpoint, config, out_dir = jobs[0]
+    report = evaluate_checkpoint(
+        checkpoint,
+        config,
+        num_episodes=args.episodes,
+        out_dir=out_dir,
+        expert=not args.no_expert,
+        device=args.device,
+        human=args.human,
+    )
+    print(format_report(report))
+    return 0
+
+
+def _eval_job(
+    args: argparse.Namespace, path: str, track: str | None, several: bool
+) -> tuple[Path, Config, Path]:
+    """The checkpoint, configuration and output folder of one evaluation."""
+    from acgym.config import CONFIG_FILE, load_config
+    from acgym.errors import ConfigError, DataFileError
+    from acgym.fileio import slug
+    from acgym.rl.checkpoint import resolve_checkpoint
+    from acgym.rl.run import resume_run_dir
+
+    checkpoint = resolve_checkpoint(path)
     try:
         run_dir: Path | None = resume_run_dir(checkpoint)
     except DataFileError:
@@ -74,24 +109,52 @@ def _eval(args: argparse.Namespace) -> int:
             "or evaluate it inside its run folder"
         )
     base = load_config(run_dir / CONFIG_FILE) if run_dir is not None else None
-    config = load_config(args.config, args.overrides, base=base)
+    items = [*args.overrides, *([f"env.track={track}"] if track else [])]
+    config = load_config(args.config, items, base=base)
+    name = f"eval_{checkpoint.name}" + (f"_{slug(track)}" if track else "")
     if args.out:
         out_dir = Path(args.out)
+        if several:  # one folder per evaluation under --out
+            out_dir = out_dir / (f"{run_dir.name}_{name}" if run_dir is not None else name)
     elif run_dir is not None:
-        out_dir = run_dir / f"eval_{checkpoint.name}"
+        out_dir = run_dir / name
     else:
-        out_dir = Path(f"eval_{datetime.now():%Y%m%d_%H%M%S}")
-    report = evaluate_checkpoint(
-        checkpoint,
-        config,
-        num_episodes=args.episodes,
-        out_dir=out_dir,
-        expert=not args.no_expert,
-        device=args.device,
-        human=args.human,
-    )
-    print(format_report(report))
-    return 0
+        out_dir = Path(f"{name}_{datetime.now():%Y%m%d_%H%M%S}")
+    return checkpoint, config, out_dir
+
+
+def _eval_many(args: argparse.Namespace, jobs: list[tuple[Path, Config, Path]]) -> int:
+    """Several evaluations, spread over Ray workers (``--workers``, ``--ray-address``)."""
+    from acgym.dist.evaluation import EvalJob, run_evaluations
+    from acgym.rl.evaluation import format_report
+
+    if args.human:
+        from acgym.errors import ConfigError
+
+        raise ConfigError("acgym eval --human takes one checkpoint and one track")
+    plain = [
+        EvalJob(
+            str(checkpoint),
+            config.to_dict(),
+            str(out_dir),
+            args.episodes,
+            not args.no_expert,
+            args.device,
+        )
+        for checkpoint, config, out_dir in jobs
+    ]
+    failed = 0
+    for job, report, error in run_evaluations(
+        plain, workers=args.workers, address=args.ray_address
+    ):
+        if report is None:
+            failed += 1
+            print(f"evaluation of {job.checkpoint} failed: {error}")
+            continue
+        print(format_report(report))
+        print(f"  files: {job.out_dir}")
+    print(f"{len(plain) - failed} of {len(plain)} evaluations done")
+    return 1 if failed else 0
 
 
 def _record(args: argparse.Namespace) -> int:
@@ -158,9 +221,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "eval",
         help="evaluate a checkpoint: lap times, best-lap PNG, JSON report",
         epilog="The run's config.yaml is the base; key=value overrides apply on top. A "
-        "checkpoint outside its run folder needs --config FILE (the run's config.yaml).",
+        "checkpoint outside its run folder needs --config FILE (the run's config.yaml). "
+        "Several --checkpoint and --track give every pair; with --workers N (or "
+        "--ray-address) they run on Ray workers at once.",
     )
-    evaluate.add_argument("--checkpoint", required=True, help="checkpoint or run folder")
+    evaluate.add_argument(
+        "--checkpoint",
+        required=True,
+        action="append",
+        help="checkpoint or run folder; give it several times to evaluate several",
+    )
+    evaluate.add_argument(
+        "--track",
+        action="append",
+        help="evaluate on this track (env.track) instead of the run's; several: each",
+    )
+    evaluate.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="Ray workers on this machine for several evaluations (pip install 'acgym[ray]')",
+    )
+    evaluate.add_argument("--ray-address", help="the Ray cluster for several evaluations")
     evaluate.add_argument("--episodes", type=int, default=1, help="episodes (default 1)")
     evaluate.add_argument("--out", help="output folder (default: <run>/eval_<checkpoint>)")
     evaluate.add_argument("--device", help="cpu, cuda, auto (default: the checkpoint's)")

@@ -35,7 +35,7 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 import torch
 
-from acgym.dist.transport import ACCEPTED, RANDOM_POLICY, Batch, Inbox, StreamStats
+from acgym.dist.transport import ACCEPTED, RANDOM_POLICY, Batch, Inbox, Segment, StreamStats
 from acgym.dist.worker import policy_weights
 from acgym.errors import BackendError, ConfigError, ProtocolError
 from acgym.rl.replay import EnsembleReplay, NStepReplay
@@ -49,7 +49,8 @@ STARTED, REPLY, FAILED = "started", "reply", "failed"
 UPDATE_CHUNK = 16
 """Gradient updates between two looks at the workers' replies."""
 REALTIME_BACKLOG_SEGMENTS = 4
-"""Real time: updates due beyond this many segments' worth per worker are skipped."""
+"""Real time: updates due beyond this many segments' worth (of one worker's cars) are
+skipped."""
 
 
 class PoolEvent(NamedTuple):
@@ -106,6 +107,21 @@ class SlotRecord:
     dead_discarded: int = 0
     """Transitions discarded by its previous incarnations' own env failures."""
     restarts: int = 0
+
+
+def store_segment(replay: NStepReplay, segment: Segment) -> None:
+    """Store a segment whole, with its n-step returns: a terminal last step does not
+    bootstrap, a segment that ends otherwise is a truncation that does."""
+    terminated = np.zeros(segment.length, dtype=bool)
+    terminated[-1] = segment.terminated
+    replay.add_episode(
+        segment.observations[:-1],
+        segment.actions,
+        segment.rewards,
+        segment.observations[1:],
+        terminated,
+        truncated=not segment.terminated,
+    )
 
 
 class Learner:
@@ -215,16 +231,7 @@ class Learner:
     def _store(self, slot: int, batch: Batch) -> int:
         trainer, counters = self.trainer, self.trainer.counters
         for segment in batch.segments():
-            terminated = np.zeros(segment.length, dtype=bool)
-            terminated[-1] = segment.terminated
-            self.replay.add_episode(
-                segment.observations[:-1],
-                segment.actions,
-                segment.rewards,
-                segment.observations[1:],
-                terminated,
-                truncated=not segment.terminated,
-            )
+            store_segment(self.replay, segment)
         counters.env_steps += batch.num_transitions
         counters.iterations += 1
         if batch.policy_version != RANDOM_POLICY and batch.num_transitions:
@@ -390,4 +397,13 @@ class Learner:
         return now, counters.env_steps, updates
 
 
-__all__ = ["FAILED", "REPLY", "STARTED", "Learner", "PoolEvent", "SlotRecord", "WorkerPool"]
+__all__ = [
+    "FAILED",
+    "REPLY",
+    "STARTED",
+    "Learner",
+    "PoolEvent",
+    "SlotRecord",
+    "WorkerPool",
+    "store_segment",
+]

@@ -61,13 +61,24 @@ def import_ray(local: bool) -> Any:
     return ray
 
 
+LOCAL = "local"
+"""``train.ray_address`` of a Ray of this machine alone (what no address gives with two
+workers or more; with one worker, the way to run it on Ray)."""
+
+
+def is_local(address: str | None) -> bool:
+    """Whether ``address`` means a Ray of this machine alone."""
+    return address is None or address == LOCAL
+
+
 def connect_ray(address: str | None, num_cpus: int) -> Any:
-    """Join the Ray cluster at ``address``, or start a local Ray of ``num_cpus`` logical
-    CPUs (None address); nothing when Ray is already initialised (a test's, a user's)."""
-    ray = import_ray(address is None)
+    """Join the Ray cluster at ``address``, or start a Ray of this machine alone with
+    ``num_cpus`` logical CPUs (:func:`is_local`); nothing when Ray is already initialised
+    (a test's, a user's)."""
+    ray = import_ray(is_local(address))
     if ray.is_initialized():
         return ray
-    if address is None:
+    if is_local(address):
         ray.init(
             num_cpus=num_cpus,
             include_dashboard=False,
@@ -223,7 +234,7 @@ class RayPool:
             try:
                 value = self.ray.get(ref)
             except Exception as exc:  # RayActorError (a dead process), our own errors
-                events.append(PoolEvent(FAILED, index, _reason(exc)))
+                events.append(PoolEvent(FAILED, index, failure_reason(exc)))
                 state.starting = state.polling = None
                 continue
             if starting:
@@ -271,15 +282,25 @@ class RayPool:
             try:
                 finals.append(self.ray.get(ref, timeout=STOP_TIMEOUT_S))
             except Exception as exc:
-                logger.warning("worker %d did not stop cleanly: %s", index, _reason(exc))
+                logger.warning("worker %d did not stop cleanly: %s", index, failure_reason(exc))
             self._kill(self.slots[index])
         return finals
 
 
-def _reason(exc: BaseException) -> str:
+def failure_reason(exc: BaseException) -> str:
     """A one-line reason of a failed Ray call."""
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[-1] if text else ''}"
 
 
-__all__ = ["LOCAL_ONLY_ENV", "POLL_WAIT_S", "RayPool", "connect_ray", "import_ray", "local_cpus"]
+__all__ = [
+    "LOCAL",
+    "LOCAL_ONLY_ENV",
+    "POLL_WAIT_S",
+    "RayPool",
+    "connect_ray",
+    "failure_reason",
+    "import_ray",
+    "is_local",
+    "local_cpus",
+]

@@ -105,6 +105,11 @@ def check_distributed(config: Config) -> None:
         )
     if config.backend != "sim" and config.train.num_envs != 1:
         raise ConfigError("a remote car is one car: set train.num_envs=1")
+    if config.env.image.enabled:
+        raise ConfigError(
+            "env.image.enabled: a distributed run's workers send vector observations only "
+            "(for now); train image observations in one process (train.workers=1)"
+        )
 
 
 def run_distributed(
@@ -126,10 +131,12 @@ def run_distributed(
     Returns:
         The run folder and its summary.
     """
-    from acgym.dist.pool import RayPool, import_ray
+    from acgym.dist.pool import RayPool, import_ray, is_local
 
     check_distributed(config)
-    import_ray(config.train.ray_address is None)  # no Ray: refused before any folder is made
+    address = config.train.ray_address
+    import_ray(is_local(address))  # no Ray: refused before any run folder is made
+    logger.info("workers on %s", "this machine" if is_local(address) else address)
     train = config.train
     resumed = train.resume is not None
     run_dir, lap_totals = open_run(config)
