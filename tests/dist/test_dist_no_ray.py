@@ -3,6 +3,7 @@ single-process run; and a run that asks for workers without Ray says how to get 
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from dist_helpers import TINY
 
+import acgym
 from acgym.config import load_config
 from acgym.dist.run import check_distributed
 from acgym.errors import ConfigError
@@ -85,3 +87,27 @@ def test_a_distributed_run_refuses_what_it_cannot_honour(items: list[str], match
 def test_a_bad_host_entry_is_refused_when_the_config_loads() -> None:
     with pytest.raises(ConfigError, match=r"remote.hosts: 'pc1:99999'"):
         load_config(None, ["remote.hosts=[pc1:99999]"])
+
+
+def _imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_only_acgym_dist_imports_ray_and_rl_knows_nothing_of_it() -> None:
+    """DESIGN.md: scale-out sits above rl; rl knows nothing of Ray."""
+    source = Path(acgym.__file__).parent
+    ray_importers, rl_to_dist = [], []
+    for path in sorted(source.rglob("*.py")):
+        modules = _imports(path)
+        area = path.relative_to(source).parts[0]
+        if any(m == "ray" or m.startswith("ray.") for m in modules) and area != "dist":
+            ray_importers.append(str(path.relative_to(source)))
+        if area == "rl" and any(m.startswith("acgym.dist") for m in modules):
+            rl_to_dist.append(str(path.relative_to(source)))
+    assert ray_importers == [] and rl_to_dist == []
