@@ -185,3 +185,21 @@ def test_another_track_and_missing_markers_are_refused(two_laps, tmp_path: Path)
     write_ldx(tmp_path / "stint.ldx", crossings_s(two_laps))
     with pytest.raises(DataFileError, match="do not lie on track 'technical_circuit'"):
         import_motec([log], out=tmp_path, track="technical_circuit", car="dallara_f317")
+
+
+def test_partial_laps_are_kept_on_request_and_a_log_without_a_whole_lap_is_refused(
+    two_laps,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    log = write_ld(tmp_path / "stint.ld", acti_channels(two_laps))
+    middle = crossings_s(two_laps)[1]
+    write_ldx(tmp_path / "stint.ldx", [middle])  # one crossing: no whole lap, two parts
+    with pytest.raises(DataFileError, match="no complete lap between its lap markers"):
+        import_motec([log], out=tmp_path / "a", track="oval", car="dallara_f317")
+    _, (result,) = import_motec(
+        [log], out=tmp_path / "b", track="oval", car="dallara_f317", keep_partial=True
+    )
+    assert result.laps == [] and result.episodes == 2
+    first, second = sorted((result.run_dir / "laps").glob("*.parquet"))
+    assert len(load_history(first).states) == round(middle * RATE_HZ) + 1
+    assert len(load_history(second).states) == len(two_laps) - round(middle * RATE_HZ)
