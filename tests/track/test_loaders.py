@@ -441,8 +441,10 @@ def test_tumftm_nan_value_is_refused_naming_row_and_column(tmp_path: Path) -> No
         load_tumftm(path)
 
 
-def test_tumftm_self_crossing_centre_line_is_refused(tmp_path: Path) -> None:
-    """A figure-eight centre line: its borders cross each other."""
+def test_tumftm_figure_eight_loads_with_its_crossing_at_the_start(tmp_path: Path) -> None:
+    """A figure-eight centre line (x = 200 sin t, y = 100 sin 2t) crosses itself at the
+    origin, at t = 0 (the start, s = 0) and t = pi (s = L / 2 by symmetry): a bridge, not
+    a fold."""
     t = np.linspace(0.0, 2.0 * math.pi, 240, endpoint=False)
     x, y = 200.0 * np.sin(t), 100.0 * np.sin(2.0 * t)
     path = tmp_path / "eight.csv"
@@ -450,8 +452,17 @@ def test_tumftm_self_crossing_centre_line_is_refused(tmp_path: Path) -> None:
         "# x_m,y_m,w_tr_right_m,w_tr_left_m\n"
         + "\n".join(f"{a:.6f},{b:.6f},5.0,5.0" for a, b in zip(x, y, strict=True))
     )
-    with pytest.raises(TrackFileError, match=r"eight\.csv.*cross"):
-        load_tumftm(path)
+    track = load_tumftm(path)
+    (crossing,) = track.crossings
+    np.testing.assert_allclose(crossing.xy_m, [0.0, 0.0], atol=0.05)
+    length_m = track.length_m
+    for expected_m in (0.0, 0.5 * length_m):  # cyclic: s = 0 may come out just below L
+        off_m = np.abs((crossing.s_m - expected_m + 0.5 * length_m) % length_m - 0.5 * length_m)
+        assert off_m.min() < 0.05
+    start, end = crossing.s_ranges_m[
+        int(np.argmin(np.minimum(crossing.s_m, length_m - crossing.s_m)))
+    ]
+    assert end < start  # the zone of the branch at s = 0 spans the start/finish line
 
 
 def _fast_lane_arrays(num: int = 96) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

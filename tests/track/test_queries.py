@@ -361,7 +361,7 @@ def test_border_distance_on_the_circle_centre_line_is_half_the_width(
 
 
 def test_every_segment_is_listed_in_every_cell_it_crosses(bench_track: Track) -> None:
-    grid, table = bench_track.border_index
+    grid, table = bench_track.border_index.grid, bench_track.border_index.table
     x0, y0, cell_m = grid.params[:3]
     nx, ny = grid.shape
     u = np.linspace(0.0, 1.0, 33)
@@ -378,15 +378,16 @@ def test_the_public_indexes_are_built_once_and_give_kernels_what_the_track_uses(
     bench_track: Track,
 ) -> None:
     assert bench_track.line_index is bench_track.line_index  # cached
-    params, cell_start, items, table = bench_track.line_index.arrays
+    params, cell_start, items, table, levels = bench_track.line_index.arrays
     assert params is bench_track.line_index.grid.params and table is bench_track.line_index.table
     assert len(cell_start) == np.prod(bench_track.line_index.grid.shape) + 1
+    assert levels.shape == (len(table),) and not levels.any()  # no crossings: no levels
     x_m, y_m = bench_track.left_m[5]
     s_m, gap_m = queries.project_point(
-        x_m, y_m, bench_track.length_m, params, cell_start, items, table
+        x_m, y_m, bench_track.length_m, params, cell_start, items, table, levels, 0
     )
     assert (s_m, gap_m) == bench_track.project_point(x_m, y_m)
-    inside = queries.inside_point(0.5 * x_m, 0.5 * y_m, *bench_track.quad_index.arrays)
+    inside = queries.inside_point(0.5 * x_m, 0.5 * y_m, *bench_track.quad_index.arrays, 0)
     assert inside == bench_track.is_inside_point(0.5 * x_m, 0.5 * y_m)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 import warnings
 from types import SimpleNamespace
 
@@ -137,7 +139,9 @@ def test_reference_line_far_off_the_surface_is_rejected(spec: SimpleNamespace) -
     left, right, centre = circle_arrays(spec)
     with pytest.raises(
         TrackFileError,
-        match=r"reference line point \d+ at .* is 15.00 m off the track surface \(400 points .*belongs to this track",
+        match=r"the reference line leaves the track surface: at s = [\d.]+ m, .* it is 15.00 m "
+        r"outside \(1 stretch more than 0.5 m outside: s = 0.0-\d+.\d m\); "
+        r"`acgym track raceline <track>` .* belongs to this track",
     ):
         Track.from_arrays("circle", left, right, centre * 1.2)
 
@@ -146,11 +150,64 @@ def test_reference_line_a_little_off_the_surface_warns_where(spec: SimpleNamespa
     left, right, centre = circle_arrays(spec)
     line = centre.copy()
     line[50] *= (spec.circle_radius_m + 0.5 * spec.circle_width_m + 2.0) / spec.circle_radius_m
+    s_50 = polyline.cumulative_length_m(line)[0][50]
     with pytest.warns(
         TrackGeometryWarning,
-        match=r"'circle': reference line point 50 at .* is 2.00 m off the track surface \(1 points",
+        match=rf"'circle': the reference line leaves the track surface: at s = {s_50:.1f} m, "
+        r"\(\d+.\d\d, \d+.\d\d\) m, it is 2.00 m outside \(1 stretch more than 0.5 m outside: "
+        r"s = [\d.]+-[\d.]+ m\); the out-of-track check .* `acgym track raceline",
     ):
         Track.from_arrays("circle", left, right, line)
+
+
+def _reported_s_m(message: str) -> float:
+    found = re.search(r"at s = ([\d.]+) m", message)
+    assert found, message
+    return float(found.group(1))
+
+
+def test_reference_line_cutting_across_the_infield_between_road_points_is_refused(
+    spec: SimpleNamespace,
+) -> None:
+    # The centre line, but from point 100 (90 degrees) straight to point 200 (180
+    # degrees): every point is on the road, the 141 m chord between them is not. Its
+    # middle, (-50, 50), is 100 cos 45 = 70.71 m from the centre, 24.29 m inside the
+    # inner border (radius 95 m).
+    left, right, centre = circle_arrays(spec)
+    line = np.vstack((centre[:101], centre[200:]))
+    chord_start_m = polyline.cumulative_length_m(line)[0][100]
+    half_chord_m = 100.0 * math.sqrt(2.0) / 2.0
+    with pytest.raises(
+        TrackFileError,
+        match=r"'circle': the reference line leaves the track surface: at s = [\d.]+ m, "
+        r"\(-[45]\d.\d\d, [45]\d.\d\d\) m, it is 24.29 m outside \(1 stretch more than 0.5 m "
+        r"outside: .*`acgym track raceline <track>` computes a racing line inside the borders",
+    ) as info:
+        Track.from_arrays("circle", left, right, line)
+    assert _reported_s_m(str(info.value)) == pytest.approx(chord_start_m + half_chord_m, abs=0.3)
+
+
+def test_reference_line_cutting_a_corner_a_little_warns_where_and_how_far(
+    spec: SimpleNamespace,
+) -> None:
+    # A line 1 m inside the inner border (radius 96 m) that goes straight from point 149
+    # to point 189 (36 degrees on): the chord's middle is 96 cos 18 = 91.30 m from the
+    # centre, 3.70 m inside the inner border; every line point is on the road.
+    left, right, centre = circle_arrays(spec)
+    line = 0.96 * np.vstack((centre[:150], centre[189:]))
+    chord_start_m = polyline.cumulative_length_m(line)[0][149]
+    with pytest.warns(TrackGeometryWarning) as caught:
+        Track.from_arrays("circle", left, right, line)
+    (warning,) = caught
+    message = str(warning.message)
+    assert re.search(
+        r"'circle': the reference line leaves the track surface: at s = [\d.]+ m, .* it is "
+        r"3.70 m outside \(1 stretch more than 0.5 m outside: s = [\d.]+-[\d.]+ m\); the "
+        r"out-of-track check will fire along the line there; `acgym track raceline",
+        message,
+    ), message
+    half_chord_m = 96.0 * math.sin(math.radians(18.0))
+    assert _reported_s_m(message) == pytest.approx(chord_start_m + half_chord_m, abs=0.3)
 
 
 def test_validate_false_skips_the_checks(spec: SimpleNamespace) -> None:

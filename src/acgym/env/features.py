@@ -6,6 +6,11 @@ the distance to the nearest border, as the original's ``expand_state`` and
 ``get_sensors`` did. The curvature and target-speed look-ahead follow in one more call
 (:func:`acgym.track.queries.interp_ahead`).
 
+Levels: on a track that crosses itself, each car's projection, inside test and rays are
+those of its own level at a crossing, picked by its progress: the distance along the
+line of its previous projection (``progress_m``, kept by the caller per car), or after
+a reset (NaN there) its ``NormalizedSplinePosition`` times the line's length.
+
 Sign conventions (checked against the original in tests/env/test_env_signs.py):
 
 * ``gap``: the original's ``gap_cpu.get_gap`` returns ``|d| * sign(cross(line, point)) *
@@ -30,12 +35,13 @@ from numpy.typing import NDArray
 
 from acgym.env.derived import DERIVED_CHANNELS
 from acgym.protocol import channels as ch
-from acgym.track.queries import inside_point, project_point
+from acgym.track.queries import hidden_levels, inside_point, project_point
 from acgym.track.rays import cast_fan
 from acgym.track.track import Track
 
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.int64]
+LevelArray = NDArray[np.int64]
 
 STEER_ANGLE_SCALE_DEG = 450.0
 """Divisor of ``steerAngle`` in the applied controls, degrees."""
@@ -63,23 +69,29 @@ class TrackArrays(NamedTuple):
     line_cell_start: NDArray[np.int32]
     line_items: NDArray[np.int32]
     line_table: FloatArray
+    line_levels: LevelArray
     border_params: FloatArray
     border_cell_start: NDArray[np.int32]
     border_items: NDArray[np.int32]
     border_table: FloatArray
+    border_levels: LevelArray
     quad_params: FloatArray
     quad_cell_start: NDArray[np.int32]
     quad_items: NDArray[np.int32]
     quad_table: FloatArray
+    quad_levels: LevelArray
+    crossing_s_m: FloatArray
 
     @classmethod
     def of(cls, track: Track) -> TrackArrays:
-        """The arrays of ``track``: its length and query indexes (``Track.line_index``, ...)."""
+        """The arrays of ``track``: its length, query indexes (``Track.line_index``, ...)
+        and crossings (``Track.crossing_s_m``)."""
         return cls(
             float(track.length_m),
             *track.line_index.arrays,
             *track.border_index.arrays,
             *track.quad_index.arrays,
+            track.crossing_s_m,
         )
 
 
@@ -98,19 +110,24 @@ def derive_cars(
     back_angles_rad: FloatArray,
     max_range_m: float,
     back_m: FloatArray,
+    progress_m: FloatArray,
     length_m: float,
     line_params: FloatArray,
     line_cell_start: NDArray[np.int32],
     line_items: NDArray[np.int32],
     line_table: FloatArray,
+    line_levels: LevelArray,
     border_params: FloatArray,
     border_cell_start: NDArray[np.int32],
     border_items: NDArray[np.int32],
     border_table: FloatArray,
+    border_levels: LevelArray,
     quad_params: FloatArray,
     quad_cell_start: NDArray[np.int32],
     quad_items: NDArray[np.int32],
     quad_table: FloatArray,
+    quad_levels: LevelArray,
+    crossing_s_m: FloatArray,
 ) -> int:
     """Write the derived columns and the rays of the rows ``cars`` of a frame.
 
@@ -132,7 +149,10 @@ def derive_cars(
         back_angles_rad: ``(R,)`` the same turned by pi (cast when the car is outside).
         max_range_m: Ray range, m.
         back_m: ``(R,)`` scratch.
-        length_m, line_*, border_*, quad_*: ``TrackArrays``.
+        progress_m: ``(N,)`` each car's distance along the line at its previous
+            projection, m (NaN after a reset: its spline position times ``length_m``);
+            picks its level at a crossing; the rows ``cars`` are updated.
+        length_m, line_*, border_*, quad_*, crossing_s_m: ``TrackArrays``.
 
     Returns:
         How many of the rows had no tyres-out count (and used the geometric test).
@@ -154,12 +174,27 @@ def derive_cars(
         row = values[i]
         x = row[ix]
         y = row[iy]
-        _, gap_m = project_point(
-            x, y, length_m, line_params, line_cell_start, line_items, line_table
+        hint_m = progress_m[i]
+        if math.isnan(hint_m):
+            hint_m = row[ispline] * length_m
+        hidden = hidden_levels(hint_m, crossing_s_m, length_m)
+        s_m, gap_m = project_point(
+            x,
+            y,
+            length_m,
+            line_params,
+            line_cell_start,
+            line_items,
+            line_table,
+            line_levels,
+            hidden,
         )
+        progress_m[i] = s_m
         row[igap] = ORIGINAL_GAP_SIGN * gap_m
         row[ilap] = lap_length_m * row[ispline]
-        outside = not inside_point(x, y, quad_params, quad_cell_start, quad_items, quad_table)
+        outside = not inside_point(
+            x, y, quad_params, quad_cell_start, quad_items, quad_table, quad_levels, hidden
+        )
         row[icalc] = 1.0 if outside else 0.0
         tyres_out = row[ityres]
         if math.isnan(tyres_out):
@@ -187,6 +222,8 @@ def derive_cars(
             border_cell_start,
             border_items,
             border_table,
+            border_levels,
+            hidden,
             fan,
         )
         border = fan.min()
@@ -201,6 +238,8 @@ def derive_cars(
                 border_cell_start,
                 border_items,
                 border_table,
+                border_levels,
+                hidden,
                 back_m,
             )
             border = min(border, back_m.min())

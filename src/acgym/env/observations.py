@@ -362,6 +362,18 @@ class StateExpander:
         self.tyres_out_missing_steps = 0
         """Car-steps whose state had no tyres-out count (NaN: ``numberOfTyresOut`` sent as
         null); their out-of-track flag came from the track geometry instead."""
+        self.progress_m = np.full(num_cars, np.nan)
+        """``(N,)`` each car's distance along the line at its last projection, m: the
+        progress that picks its level where the track crosses itself (NaN after
+        :meth:`forget_progress`: the next state's ``NormalizedSplinePosition`` stands in)."""
+
+    def forget_progress(self, mask: NDArray[np.bool_] | None = None) -> None:
+        """Drop the progress of the cars in ``mask`` (or all): they were reset or moved, so
+        their next state's spline position picks their level at a crossing."""
+        if mask is None:
+            self.progress_m[:] = np.nan
+        else:
+            self.progress_m[mask] = np.nan
 
     def expand(self, state: Mapping[str, Any]) -> Frame:
         """Fill and return the frame for one backend state (scalars, or ``(N,)`` arrays)."""
@@ -418,6 +430,7 @@ class StateExpander:
             self._back_angles,
             self.max_ray_range_m,
             self._back_m,
+            self.progress_m,
             *t,
         )
         if missing:

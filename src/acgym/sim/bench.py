@@ -267,18 +267,18 @@ def profile(track: Track, quick: bool) -> dict[str, float]:
         for _ in range(n):
             wheel_body_pass(ws, L.CHUNK, dt)
 
+    # (hidden levels 0: the bench track does not cross itself)
     @numba.njit(cache=False)
-    def surface(p, s, n, on, gp, cs, it, q, xs, ys):
+    def surface(p, s, n, on, gp, cs, it, q, ql, xs, ys):
         for i in range(n * L.CHUNK):
-            surface_flags(
-                p, s[L.S_X_M] + 1e-9 * i, s[L.S_Y_M], s[L.S_YAW_RAD], on, 1, gp, cs, it, q, xs, ys
-            )
+            x = s[L.S_X_M] + 1e-9 * i
+            surface_flags(p, x, s[L.S_Y_M], s[L.S_YAW_RAD], on, 1, gp, cs, it, q, ql, 0, xs, ys)
 
     @numba.njit(cache=False)
-    def locate(p, s, n, on, gp, cs, it, q, bp, bs, bi, bseg, xs, ys):
+    def locate(p, s, n, on, gp, cs, it, q, ql, bp, bs, bi, bseg, bl, xs, ys):
         acc = 0.0
         for _ in range(n * L.CHUNK):
-            acc += locate_car(p, s, on, True, gp, cs, it, q, bp, bs, bi, bseg, xs, ys)
+            acc += locate_car(p, s, on, True, gp, cs, it, q, ql, bp, bs, bi, bseg, bl, 0, xs, ys)
         return acc
 
     s = world._state[0].copy()  # a car on the centre line (far from the borders)

@@ -10,7 +10,10 @@ car per lane, the drivetrain pass car by car) and copies the states and outputs 
 The track surface under each tyre is looked up with the track's compiled inside test
 (:func:`acgym.track.queries.inside_point` on the track's quad grid), in every internal
 step for a car within reach of a border, so grip and rolling resistance change the
-moment a wheel leaves the surface.
+moment a wheel leaves the surface. On a track that crosses itself, each car's progress
+along the track (``progress_m``, its lap timing's projection) picks its level: the other
+level's surface and borders are hidden from its inside tests and border distance
+(:func:`acgym.track.queries.hidden_levels`).
 
 Cars are independent and each car's arithmetic runs in a fixed order (the lane passes
 are branch-free): results are bit-identical for identical inputs, whatever the batch size
@@ -121,7 +124,7 @@ from acgym.sim.layout import (
 )
 from acgym.sim.powertrain import interp_clamped, manual_shift_gear
 from acgym.sim.tyres import FASTMATH
-from acgym.track.queries import inside_point, nearest_segment
+from acgym.track.queries import hidden_levels, inside_point, nearest_segment
 
 MAX_ACCEL_MPS2 = 50.0
 """Bound on a car's acceleration (5 g, generous), which bounds its travel in a period."""
@@ -186,10 +189,15 @@ def _flags_at_points(
     cell_start: NDArray[np.int32],
     items: NDArray[np.int32],
     quads: NDArray[np.float64],
+    quad_levels: NDArray[np.int64],
+    hidden: np.int64,
 ) -> None:
-    """``on_track[w * stride]`` = 1.0 where contact point ``(xs[w], ys[w])`` is on the track."""
+    """``on_track[w * stride]`` = 1.0 where contact point ``(xs[w], ys[w])`` is on the
+    track (on the surface not ``hidden``)."""
     for w in range(4):
-        inside = inside_point(xs[w], ys[w], grid_params, cell_start, items, quads)
+        inside = inside_point(
+            xs[w], ys[w], grid_params, cell_start, items, quads, quad_levels, hidden
+        )
         on_track[w * stride] = 1.0 if inside else 0.0
 
 
@@ -205,12 +213,17 @@ def surface_flags(
     cell_start: NDArray[np.int32],
     items: NDArray[np.int32],
     quads: NDArray[np.float64],
+    quad_levels: NDArray[np.int64],
+    hidden: np.int64,
     xs: NDArray[np.float64],
     ys: NDArray[np.float64],
 ) -> None:
-    """``on_track[w * stride]`` = 1.0 where tyre ``w`` of a car at a pose is on the track."""
+    """``on_track[w * stride]`` = 1.0 where tyre ``w`` of a car at a pose is on the track
+    (the surface not ``hidden``: the car's level)."""
     contact_points(p, x_m, y_m, yaw_rad, xs, ys)
-    _flags_at_points(xs, ys, on_track, stride, grid_params, cell_start, items, quads)
+    _flags_at_points(
+        xs, ys, on_track, stride, grid_params, cell_start, items, quads, quad_levels, hidden
+    )
 
 
 @numba.njit(**_KERNEL)
@@ -223,16 +236,20 @@ def locate_car(
     cell_start: NDArray[np.int32],
     items: NDArray[np.int32],
     quads: NDArray[np.float64],
+    quad_levels: NDArray[np.int64],
     border_params: NDArray[np.float64],
     border_start: NDArray[np.int32],
     border_items: NDArray[np.int32],
     border_segments: NDArray[np.float64],
+    border_levels: NDArray[np.int64],
+    hidden: np.int64,
     xs: NDArray[np.float64],
     ys: NDArray[np.float64],
 ) -> float:
     """The four contact points of a car state (into ``xs``, ``ys``, m), their surface
     flags (``on_track[w]`` = 1.0 / 0.0; all 1.0 without a track) and the centre's squared
-    distance to the nearest border, m^2 (inf without a track).
+    distance to the nearest border, m^2 (inf without a track), on the car's level
+    (``hidden``: the levels it does not see, ``acgym.track.queries.hidden_levels``).
 
     A car whose contact points all lie closer to its centre than the nearest border does
     has every tyre on the side of the borders that its centre is on: one inside test of
@@ -246,14 +263,18 @@ def locate_car(
         for w in range(4):
             on_track[w] = 1.0
         return math.inf
-    _, _, d2 = nearest_segment(x, y, border_params, border_start, border_items, border_segments)
+    _, _, d2 = nearest_segment(
+        x, y, border_params, border_start, border_items, border_segments, border_levels, hidden
+    )
     reach = _half_diagonal(p) + REACH_MARGIN_M
     if d2 > reach * reach:
-        inside = inside_point(x, y, grid_params, cell_start, items, quads)
+        inside = inside_point(x, y, grid_params, cell_start, items, quads, quad_levels, hidden)
         for w in range(4):
             on_track[w] = 1.0 if inside else 0.0
     else:
-        _flags_at_points(xs, ys, on_track, 1, grid_params, cell_start, items, quads)
+        _flags_at_points(
+            xs, ys, on_track, 1, grid_params, cell_start, items, quads, quad_levels, hidden
+        )
     return d2
 
 
@@ -319,10 +340,15 @@ def step_cars(
     cell_start: NDArray[np.int32],
     items: NDArray[np.int32],
     quads: NDArray[np.float64],
+    quad_levels: NDArray[np.int64],
     border_params: NDArray[np.float64],
     border_start: NDArray[np.int32],
     border_items: NDArray[np.int32],
     border_segments: NDArray[np.float64],
+    border_levels: NDArray[np.int64],
+    crossing_s_m: NDArray[np.float64],
+    length_m: float,
+    progress_m: NDArray[np.float64],
     border_d2: NDArray[np.float64],
     work: NDArray[np.float64],
 ) -> int:
@@ -341,10 +367,14 @@ def step_cars(
         dt: Internal step, s.
         num_substeps: Internal steps per control period.
         use_track: Look the surface up on the track (else every tyre is on the surface).
-        grid_params, cell_start, items, quads: The track's quad grid
-            (:func:`acgym.track.spatial.quad_grid`); dummies when ``use_track`` is false.
-        border_params, border_start, border_items, border_segments: The track's border
-            segment grid (:func:`acgym.track.spatial.segment_grid`); dummies likewise.
+        grid_params, cell_start, items, quads, quad_levels: The track's quad index
+            (``Track.quad_index.arrays``); dummies when ``use_track`` is false.
+        border_params, border_start, border_items, border_segments, border_levels: The
+            track's border segment index (``Track.border_index.arrays``); dummies likewise.
+        crossing_s_m, length_m: The track's crossings (``Track.crossing_s_m``, ``(0, 2)``
+            without) and the length of its line, m.
+        progress_m: ``(N,)`` each car's distance along the line, m, that picks its level
+            at a crossing (NaN: none, every level is seen); read only.
         border_d2: ``(N,)`` squared distance of each car's centre to the nearest border at
             its present pose, m^2 (:func:`locate_car`; the caller sets it on reset),
             updated.
@@ -367,6 +397,7 @@ def step_cars(
     xs = np.empty(4)
     ys = np.empty(4)
     near_border = np.zeros(CHUNK, dtype=np.bool_)
+    hidden = np.zeros(CHUNK, dtype=np.int64)
     period = dt * num_substeps
     for first in range(0, num_cars, CHUNK):
         count = min(CHUNK, num_cars - first)
@@ -415,6 +446,7 @@ def step_cars(
             for w in range(4):
                 work[at + (W_ON_TRACK + w) * CHUNK] = on_track[i, w]
             near_border[j] = False
+            hidden[j] = hidden_levels(progress_m[i], crossing_s_m, length_m)
             if use_track:
                 # ``on_track`` and ``border_d2`` are those of the car's present pose (set at
                 # the end of the previous step or by the reset)
@@ -448,6 +480,8 @@ def step_cars(
                         cell_start,
                         items,
                         quads,
+                        quad_levels,
+                        hidden[j],
                         xs,
                         ys,
                     )
@@ -473,10 +507,13 @@ def step_cars(
                 cell_start,
                 items,
                 quads,
+                quad_levels,
                 border_params,
                 border_start,
                 border_items,
                 border_segments,
+                border_levels,
+                hidden[j],
                 xs,
                 ys,
             )

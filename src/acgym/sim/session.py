@@ -15,6 +15,12 @@ contact point is off the track surface, advances the lap timing
 (:mod:`acgym.sim.lap_timing`) and writes the telemetry rows
 (:mod:`acgym.sim.telemetry`). :meth:`telemetry` only converts a row to a dict.
 
+Levels: on a track that crosses itself, every query of a car takes its progress (the lap
+timing's previous projection; at a reset, the distance it was placed at) as the hint
+that picks its level at a crossing, and the projection is written back to
+:attr:`World.progress_m <acgym.sim.world.World.progress_m>` for the world's surface
+tests in the next step.
+
 Placement (:meth:`reset`): at ``distance_m`` along the reference line, ``lateral_offset_m``
 to the left of it, heading along the line plus ``heading_offset_rad`` (anticlockwise),
 rolling straight ahead at ``speed_mps``; the defaults put the car's centre of gravity on
@@ -42,6 +48,7 @@ from acgym.sim.car_params import CarParams
 from acgym.sim.lap_timing import (
     LT_DIST_M,
     LT_INVALID,
+    LT_PREV_S_M,
     MAX_TYRES_OUT,
     NUM_TIMING,
     advance_lap,
@@ -50,7 +57,7 @@ from acgym.sim.lap_timing import (
 from acgym.sim.telemetry import NUM_COLUMNS, fill_row, row_to_state
 from acgym.sim.world import World, WorldConfig
 from acgym.track.builtin import DEFAULT_TRACK
-from acgym.track.queries import inside_point, project_point
+from acgym.track.queries import hidden_levels, inside_point, project_point
 from acgym.track.speed_profile import SpeedProfile, VehicleLimits, speed_profile
 from acgym.track.track import Track
 from acgym.units import GRAVITY_MPS2
@@ -77,28 +84,45 @@ def _update_cars(
     line_cell_start: NDArray[np.int32],
     line_items: NDArray[np.int32],
     line_table: FloatArray,
+    line_levels: NDArray[np.int64],
     quad_grid: FloatArray,
     quad_cell_start: NDArray[np.int32],
     quad_items: NDArray[np.int32],
     quads: FloatArray,
+    quad_levels: NDArray[np.int64],
+    crossing_s_m: FloatArray,
     length_m: float,
     packet_id: int,
     advance: bool,
     projection: FloatArray,
+    progress_m: FloatArray,
     rows: FloatArray,
 ) -> None:
     """Project, count tyres out, advance the lap timing (when ``advance``), fill the rows.
 
-    ``projection`` ``(N, 2)`` receives each car's distance along the line and signed gap, m.
+    ``projection`` ``(N, 2)`` receives each car's distance along the line and signed gap,
+    m; ``progress_m`` ``(N,)`` (the world's) the distance when it is finite. Each car's
+    level at a crossing is that of its lap timing's previous projection.
     """
     for i in range(state.shape[0]):
         s = state[i]
         o = outputs[i]
+        hidden = hidden_levels(timing[i, LT_PREV_S_M], crossing_s_m, length_m)
         s_m, gap_m = project_point(
-            s[L.S_X_M], s[L.S_Y_M], length_m, line_grid, line_cell_start, line_items, line_table
+            s[L.S_X_M],
+            s[L.S_Y_M],
+            length_m,
+            line_grid,
+            line_cell_start,
+            line_items,
+            line_table,
+            line_levels,
+            hidden,
         )
         projection[i, 0] = s_m
         projection[i, 1] = gap_m
+        if s_m == s_m:
+            progress_m[i] = s_m
         tyres_out = 0
         for w in range(L.NUM_WHEELS):
             if not inside_point(
@@ -108,6 +132,8 @@ def _update_cars(
                 quad_cell_start,
                 quad_items,
                 quads,
+                quad_levels,
+                hidden,
             ):
                 tyres_out += 1
         if advance:
@@ -152,7 +178,11 @@ class SimSession:
         self.world = World(cars, num_cars=num_cars, track=track, config=config)
         self.num_cars = self.world.num_cars
         self.length_m = track.length_m
-        self._grids = (*track.line_index.arrays, *track.quad_index.arrays)
+        self._grids = (
+            *track.line_index.arrays,
+            *track.quad_index.arrays,
+            track.crossing_s_m,
+        )
         self._timing = np.zeros((self.num_cars, NUM_TIMING))
         self._projection = np.zeros((self.num_cars, 2))
         self._rows = np.zeros((self.num_cars, NUM_COLUMNS))
@@ -212,12 +242,18 @@ class SimSession:
         x = xy[:, 0] - lateral * np.sin(heading)
         y = xy[:, 1] + lateral * np.cos(heading)
         self.world.reset(
-            idx, x_m=x, y_m=y, yaw_rad=heading + values[2], speed_mps=speed_mps, gear=gear
+            idx,
+            x_m=x,
+            y_m=y,
+            yaw_rad=heading + values[2],
+            speed_mps=speed_mps,
+            gear=gear,
+            progress_m=dist,
         )
         self._views()
         time_s = self._state[:, L.S_TIME_S]
         for k, i in enumerate(idx):
-            s_m, _ = self.track.project_point(x[k], y[k])
+            s_m, _ = self.track.project_point(x[k], y[k], s_hint_m=float(dist[k]))
             reset_lap(self._timing[i], float(dist[k]), s_m, float(time_s[i]), self.length_m)
         self._refresh(advance=False)
 
@@ -246,6 +282,7 @@ class SimSession:
             self._packet_id,
             advance,
             self._projection,
+            self.world.progress_m,
             self._rows,
         )
 

@@ -23,7 +23,11 @@ call (:func:`acgym.sim.integrator.step_cars`). The controls are held over the pe
 Surface: with a track, each tyre's contact point is tested against the track surface in
 every internal step (the track's compiled inside test); off it the tyre has
 ``offtrack_grip`` times the friction and ``offtrack_rolling_resistance``. Without a track
-the world is an unlimited flat asphalt surface (tests, skid pads).
+the world is an unlimited flat asphalt surface (tests, skid pads). On a track that
+crosses itself, :attr:`World.progress_m` (each car's distance along the track, which
+:class:`~acgym.sim.session.SimSession` keeps at its lap timing's projection) picks the
+level whose surface counts at a crossing; a world used alone gives it in :meth:`reset`
+and keeps it up to date itself, or leaves it NaN (both levels count).
 
 State (``World.state``, ``(N, NUM_STATE)``, columns ``S_*`` of :mod:`acgym.sim.layout`):
 x, y (m), yaw (rad, CCW from +x, not wrapped), vx, vy (car frame, m/s, x forward, y left),
@@ -63,6 +67,7 @@ from acgym.sim.integrator import (
     work_size,
 )
 from acgym.sim.powertrain import overall_ratio
+from acgym.track.queries import hidden_levels
 from acgym.track.track import Track
 from acgym.units import RPM_PER_RADPS
 
@@ -169,18 +174,22 @@ class World:
         self._outputs = np.zeros((self.num_cars, L.NUM_OUTPUTS))
         self._on_track = np.ones((self.num_cars, L.NUM_WHEELS))
         self._border_d2 = np.full(self.num_cars, np.inf)  # m^2, at the present poses
+        self._progress_m = np.full(self.num_cars, np.nan)
         self._no_flags = np.zeros((self.num_cars, L.NUM_GEAR_FLAGS))
         if track is None:
             self._use_track = False
             empty = (np.zeros(5), np.zeros(1, dtype=np.int32), np.zeros(0, dtype=np.int32))
-            self._grid = (*empty, np.zeros((0, 8)))
-            self._border_grid = (*empty, np.zeros((0, 4)))
+            no_levels = np.zeros(0, dtype=np.int64)
+            self._grid = (*empty, np.zeros((0, 8)), no_levels)
+            self._border_grid = (*empty, np.zeros((0, 4)), no_levels)
+            self._levels = (np.zeros((0, 2)), 1.0)
         else:
             # The track's compiled queries read its spatial grids (built once, cached):
             # the surface quads (inside test) and the border segments (nearest border).
             self._use_track = True
             self._grid = track.quad_index.arrays
             self._border_grid = track.border_index.arrays
+            self._levels = (track.crossing_s_m, track.length_m)
         self.reset()
 
     # --- stepping ---------------------------------------------------------------------
@@ -194,6 +203,7 @@ class World:
         yaw_rad: ArrayLike = 0.0,
         speed_mps: ArrayLike = 0.0,
         gear: ArrayLike | None = None,
+        progress_m: ArrayLike | None = None,
     ) -> None:
         """Place cars, rolling straight ahead at ``speed_mps`` (wheels free-rolling).
 
@@ -204,6 +214,8 @@ class World:
             speed_mps: Forward speed, m/s (>= 0).
             gear: Gear in AC encoding (0 = R, 1 = N, 2 = first, ...); ``None`` chooses the
                 forward gear that suits the speed (first at a standstill).
+            progress_m: Distance along the track's reference line, m: picks the level at
+                a crossing (:attr:`progress_m`); ``None``: unknown (NaN).
         """
         idx = self._indices(car_indices)
         count = len(idx)
@@ -239,6 +251,7 @@ class World:
             s[k, L.S_ENGINE_RPM] = max(wheel_rpm, p[L.P_IDLE_RPM])
         self._state[idx] = s
         self._outputs[idx] = 0.0
+        self._progress_m[idx] = np.nan if progress_m is None else progress_m
         xs = np.empty(4)
         ys = np.empty(4)
         for i in idx:
@@ -249,6 +262,7 @@ class World:
                 self._use_track,
                 *self._grid,
                 *self._border_grid,
+                hidden_levels(self._progress_m[i], *self._levels),
                 xs,
                 ys,
             )  # and the contact points into xs, ys
@@ -298,6 +312,8 @@ class World:
             self._use_track,
             *self._grid,
             *self._border_grid,
+            *self._levels,
+            self._progress_m,
             self._border_d2,
             self._work,
         )
@@ -305,6 +321,17 @@ class World:
             raise ConfigError(
                 f"controls: row {bad} is not finite ({u[bad].tolist()}); no car was stepped"
             )
+
+    @property
+    def progress_m(self) -> FloatArray:
+        """``(N,)`` each car's distance along the track's reference line, m (NaN: unknown),
+        which picks its level at a crossing (the other level's surface does not count).
+
+        Writable: the world reads it and never changes it after :meth:`reset`;
+        :class:`~acgym.sim.session.SimSession` writes its lap timing's projection here
+        after every step.
+        """
+        return self._progress_m
 
     # --- read-only views --------------------------------------------------------------
 

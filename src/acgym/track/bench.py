@@ -1,9 +1,13 @@
-"""``acgym bench track``: timing of the track queries on a Monza-sized synthetic circuit.
+"""``acgym bench track``: timing of the track queries on a Monza-sized synthetic circuit,
+and on a circuit of the same size that crosses itself.
 
-The circuit is built here (no track files needed): a polygon layout with a 1.2 km main
-straight, two chicanes, a hairpin whose two legs run 30 m apart, fast and slow corners,
-filleted with circular arcs, scaled to about 5.8 km and resampled to about 3,800 points
-(the size and spacing of the original ``monza.csv``), 12 m wide.
+The circuits are built here (no track files needed). The main one: a polygon layout
+with a 1.2 km main straight, two chicanes, a hairpin whose two legs run 30 m apart, fast
+and slow corners, filleted with circular arcs, scaled to about 5.8 km and resampled to
+about 3,800 points (the size and spacing of the original ``monza.csv``), 12 m wide. The
+crossing one (``crossing`` in the results): a figure-8 (:func:`figure_eight`) as long,
+sampled as densely and as wide; its queries take each pose's progress as the level hint,
+and half of its poses lie in the crossing's zones.
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ _LAYOUT_M = np.array(
 )
 _RADII_M = np.array([60.0, 25.0, 25.0, 120.0, 14.0, 14.0, 30.0, 50.0, 40.0, 25.0, 25.0])
 _RADII_M = np.concatenate((_RADII_M, [60.0, 45.0, 45.0, 80.0]))
+
+CROSSING_HALF_WIDTH_M = 1100.0
+"""Half-width of the benchmark's figure-8, m: a 5.77 km lap, about the main circuit's."""
 
 TARGET_PROJECT_US = 10.0
 TARGET_FAN_US = 30.0
@@ -85,6 +92,45 @@ def synthetic_circuit(
     return Track.from_arrays(name, centre + half_m * normal, centre - half_m * normal)
 
 
+LEMNISCATE_CONSTANT = 2.6220575542921198
+"""The lemniscate constant: a lemniscate of Bernoulli of half-width ``a`` is
+``2 * LEMNISCATE_CONSTANT * a`` long."""
+
+
+def figure_eight(
+    half_width_m: float = 300.0,
+    width_m: float = 12.0,
+    spacing_m: float = 1.5,
+    name: str = "figure_eight",
+) -> Track:
+    """A figure-8 that crosses itself at right angles: a lemniscate of Bernoulli.
+
+    The centre line is ``x = a cos t / (1 + sin^2 t)``, ``y = a sin t cos t / (1 +
+    sin^2 t)`` (``a = half_width_m``), driven in increasing ``t`` from ``(a, 0)`` (s = 0):
+    the right lobe anticlockwise, the left one clockwise. Its length is ``L = 2 *
+    LEMNISCATE_CONSTANT * a``; it passes the origin twice, at ``s = L / 4`` heading 225
+    degrees and at ``s = 3 L / 4`` heading 315 degrees, straight there (its curvature,
+    ``3 r / a^2`` at distance ``r`` from the origin, is 0 at the crossing and ``3 / a`` at
+    the ends of the lobes).
+
+    Args:
+        half_width_m: ``a``, the distance from the crossing to the end of a lobe, m.
+        width_m: Track width, m.
+        spacing_m: Distance between cross-sections, m (about).
+        name: Track name.
+
+    Returns:
+        The track; the reference line is the centre line.
+    """
+    t = np.linspace(0.0, 2.0 * np.pi, 20_000, endpoint=False)
+    scale = half_width_m / (1.0 + np.sin(t) ** 2)
+    dense = np.stack((scale * np.cos(t), scale * np.sin(t) * np.cos(t)), axis=1)
+    centre = polyline.resample_closed(dense, spacing_m)
+    normal = polyline.left_normals(polyline.vertex_tangents(centre))
+    half_m = 0.5 * width_m
+    return Track.from_arrays(name, centre + half_m * normal, centre - half_m * normal)
+
+
 def _filleted_loop(
     corners_m: FloatArray, radii_m: FloatArray, spacing_m: float = 0.5
 ) -> FloatArray:
@@ -119,20 +165,44 @@ def _filleted_loop(
 
 def _query_poses(track: Track, num: int, rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
     """Points spread along the track, mostly on it (lateral spread 1.5 half-widths)."""
-    s_m = rng.uniform(0.0, track.length_m, num)
+    return _poses_at(track, rng.uniform(0.0, track.length_m, num), rng)
+
+
+def _poses_at(
+    track: Track, s_m: FloatArray, rng: np.random.Generator
+) -> tuple[FloatArray, FloatArray]:
+    """Poses beside the line at distances ``s_m``: up to 1.5 half-widths off it, heading
+    within 0.3 rad of it."""
     xy, heading = track.line_point_at(s_m)
     half_m = 0.5 * float(np.median(track.section_width_m))
-    lateral_m = rng.uniform(-1.5, 1.5, num) * half_m
+    lateral_m = rng.uniform(-1.5, 1.5, len(s_m)) * half_m
     xy = xy + lateral_m[:, None] * np.stack((-np.sin(heading), np.cos(heading)), axis=1)
-    return np.ascontiguousarray(xy), heading + rng.uniform(-0.3, 0.3, num)
+    return np.ascontiguousarray(xy), heading + rng.uniform(-0.3, 0.3, len(s_m))
 
 
-def _queries(track: Track, rng: np.random.Generator) -> dict[str, dict[str, Any]]:
-    """The timed calls: ``single`` (one point each, cycling through 1,024 poses) and
-    ``batch_1024`` (the 1,024 poses at once)."""
-    xy, heading = _query_poses(track, BATCH, rng)
+def _crossing_poses(
+    track: Track, num: int, rng: np.random.Generator
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Poses as ``_query_poses``, half of them within the crossings' zones, and each
+    pose's progress (its line distance, off by up to 5 m): ``(xy, heading, hint_m)``."""
+    length_m = track.length_m
+    zones = [zone for c in track.crossings for zone in c.s_ranges_m]
+    s_m = rng.uniform(0.0, length_m, num)
+    for k in range(num // 2):
+        start, end = zones[k % len(zones)]
+        s_m[k] = (start + rng.uniform(0.0, 1.0) * ((end - start) % length_m)) % length_m
+    xy, heading = _poses_at(track, s_m, rng)
+    return xy, heading, (s_m + rng.uniform(-5.0, 5.0, num)) % length_m
+
+
+def _queries(
+    track: Track, xy: FloatArray, heading: FloatArray, hint_m: FloatArray | None = None
+) -> dict[str, dict[str, Any]]:
+    """The timed calls: ``single`` (one point each, cycling through the 1,024 poses) and
+    ``batch_1024`` (the poses at once), with each pose's progress hint when given."""
     angles = np.ascontiguousarray(np.linspace(-0.5 * np.pi, 0.5 * np.pi, 12))
-    s_batch = track.project(xy).s_m
+    s_batch = track.project(xy, s_hint_m=hint_m).s_m
+    hints = [None] * BATCH if hint_m is None else hint_m.tolist()
     fan_out = np.empty(len(angles))
     cycle = iter(range(1 << 62))
 
@@ -144,50 +214,83 @@ def _queries(track: Track, rng: np.random.Generator) -> dict[str, dict[str, Any]
         return call
 
     single = {
-        "project_point": one(lambda k: track.project_point(xy[k, 0], xy[k, 1])),
-        "is_inside_point": one(lambda k: track.is_inside_point(xy[k, 0], xy[k, 1])),
+        "project_point": one(lambda k: track.project_point(xy[k, 0], xy[k, 1], hints[k])),
+        "is_inside_point": one(lambda k: track.is_inside_point(xy[k, 0], xy[k, 1], hints[k])),
         "cast_rays_pose_12": one(
-            lambda k: track.cast_rays_pose(xy[k, 0], xy[k, 1], heading[k], angles, out=fan_out)
+            lambda k: track.cast_rays_pose(
+                xy[k, 0], xy[k, 1], heading[k], angles, out=fan_out, s_hint_m=hints[k]
+            )
         ),
-        "border_distance_1": one(lambda k: track.border_distance(xy[k : k + 1])),
+        "border_distance_1": one(
+            lambda k: track.border_distance(xy[k : k + 1], None if hint_m is None else hints[k])
+        ),
         "curvature_ahead_1": one(lambda k: track.curvature_ahead(s_batch[k : k + 1])),
-        "project_1_array": one(lambda k: track.project(xy[k : k + 1])),
+        "project_1_array": one(
+            lambda k: track.project(xy[k : k + 1], None if hint_m is None else hints[k])
+        ),
     }
     batched = {
-        "project": lambda: track.project(xy),
-        "is_inside": lambda: track.is_inside(xy),
-        "cast_rays_12": lambda: track.cast_rays(xy, heading, angles),
-        "border_distance": lambda: track.border_distance(xy),
+        "project": lambda: track.project(xy, hint_m),
+        "is_inside": lambda: track.is_inside(xy, hint_m),
+        "cast_rays_12": lambda: track.cast_rays(xy, heading, angles, s_hint_m=hint_m),
+        "border_distance": lambda: track.border_distance(xy, hint_m),
         "curvature_ahead": lambda: track.curvature_ahead(s_batch),
     }
     return {"single": single, "batch_1024": batched}
 
 
+def _circuits(
+    rng: np.random.Generator,
+) -> dict[str, tuple[Track, dict[str, dict[str, Any]]]]:
+    """The two circuits and their timed calls: the main one (no hints) and the figure-8
+    (``crossing``, with hints)."""
+    main = synthetic_circuit()
+    crossing = figure_eight(CROSSING_HALF_WIDTH_M, name="bench_figure_eight")
+    return {
+        "main": (main, _queries(main, *_query_poses(main, BATCH, rng))),
+        "crossing": (crossing, _queries(crossing, *_crossing_poses(crossing, BATCH, rng))),
+    }
+
+
 def warm_up(args: argparse.Namespace) -> None:
     """The first call of every query (compiles the kernels or loads them from the cache)."""
-    for calls in _queries(synthetic_circuit(), np.random.default_rng(0)).values():
-        for fn in calls.values():
-            fn()
+    for _, queries in _circuits(np.random.default_rng(0)).values():
+        for calls in queries.values():
+            for fn in calls.values():
+                fn()
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Time every track query for one point and for a batch of 1,024 points."""
+    """Time every track query for one point and for a batch of 1,024 points, on the main
+    circuit (top level of the results) and on the figure-8 (``crossing``)."""
     # Many short repeats: the best one is the least disturbed by other processes (a
     # time slice of a shared core lasts milliseconds).
     min_time_s = 0.05 if getattr(args, "quick", False) else 0.1
     repeats = 3 if getattr(args, "quick", False) else 20
-    rng = np.random.default_rng(0)
+    circuits = _circuits(np.random.default_rng(0))
+    results = _timings(*circuits["main"], min_time_s, repeats)
+    results["crossing"] = _timings(*circuits["crossing"], min_time_s, repeats)
+    crossing = circuits["crossing"][0]
+    results["crossing"]["track"]["crossings"] = [
+        {"xy_m": c.xy_m.round(2).tolist(), "s_m": c.s_m.round(1).tolist()}
+        for c in crossing.crossings
+    ]
+    return results
 
-    track = synthetic_circuit()
+
+def _timings(
+    track: Track, queries: dict[str, dict[str, Any]], min_time_s: float, repeats: int
+) -> dict[str, Any]:
+    """The track's figures, the timing of each query and the targets."""
     # A fresh Track from the same arrays: validation builds all three grids.
     build = time_per_call_s(
-        lambda: Track.from_arrays("bench", track.left_m, track.right_m, track.line_m),
+        lambda: Track.from_arrays(track.name, track.left_m, track.right_m, track.line_m),
         min_time_s,
         repeats,
     )
-    queries = _queries(track, rng)
     results: dict[str, Any] = {
         "track": {
+            "name": track.name,
             "length_m": round(track.length_m, 1),
             "sections": len(track.left_m),
             "line_points": len(track.line_m),

@@ -4,6 +4,13 @@ The kernels read the CSR grids of ``acgym.track.spatial`` and flat float arrays,
 same code serves one point (the environment, every step) and batches (training data,
 tests). Segment rows are ``ax, ay, ex, ey, ...``: start point and vector, m.
 
+Levels: every indexed item (segment or quad) carries level bits (``levels``, int64, one
+per table row; ``acgym.track.crossings``), and every query takes ``hidden``, the bits of
+the levels it must not see: an item with ``levels[k] & hidden != 0`` is skipped. On a
+track that crosses itself, ``hidden_levels`` of the car's progress hides the other
+level's surface, borders and line at each crossing; ``hidden = 0`` (no hint, or a track
+without crossings) sees every item, exactly as without levels.
+
 Nearest-segment search visits rings of cells around the point's cell (Chebyshev
 distance 0, 1, 2, ...) and stops as soon as the distance from the point to the cells not
 yet visited exceeds the best distance found: the answer is the global nearest segment,
@@ -21,6 +28,7 @@ from numpy.typing import NDArray
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.int32]
 BoolArray = NDArray[np.bool_]
+LevelArray = NDArray[np.int64]
 
 # Columns of the reference-line segment table built by ``line_table``.
 LINE_COLUMNS = ("ax_m", "ay_m", "ex_m", "ey_m", "s0_m", "len_m", "vertex_nx", "vertex_ny")
@@ -76,6 +84,37 @@ def _segment_distance2(px: float, py: float, seg: FloatArray, k: int) -> tuple[f
     return dx * dx + dy * dy, u
 
 
+@numba.njit(cache=True)
+def hidden_levels(hint_s_m: float, crossing_s_m: FloatArray, length_m: float) -> np.int64:
+    """The level bits a query from progress ``hint_s_m`` must not see.
+
+    At each crossing ``c`` (row ``c`` of ``crossing_s_m``: the distances along the line
+    of its two branches, m), the branch farther from the hint along the closed line is
+    hidden (bit ``2 * c + branch``); at equal distances branch 1. A non-finite hint, or
+    no crossing, hides nothing (0).
+    """
+    hidden = np.int64(0)
+    if not np.isfinite(hint_s_m):
+        return hidden
+    for c in range(crossing_s_m.shape[0]):
+        d0 = abs(hint_s_m - crossing_s_m[c, 0]) % length_m
+        d1 = abs(hint_s_m - crossing_s_m[c, 1]) % length_m
+        d0 = min(d0, length_m - d0)
+        d1 = min(d1, length_m - d1)
+        branch = 1 if d0 <= d1 else 0
+        hidden |= np.int64(1) << np.int64(2 * c + branch)
+    return hidden
+
+
+@numba.njit(cache=True)
+def hidden_levels_many(
+    hint_s_m: FloatArray, crossing_s_m: FloatArray, length_m: float, out: NDArray[np.int64]
+) -> None:
+    """``hidden_levels`` of each of ``(N,)`` hints into ``out`` ``(N,)``."""
+    for n in range(hint_s_m.shape[0]):
+        out[n] = hidden_levels(hint_s_m[n], crossing_s_m, length_m)
+
+
 @numba.njit(cache=True, inline="always")
 def _scan_cell(
     px: float,
@@ -84,12 +123,16 @@ def _scan_cell(
     cell_start: IndexArray,
     items: IndexArray,
     seg: FloatArray,
+    levels: LevelArray,
+    hidden: np.int64,
     best_k: int,
     best_u: float,
     best_d2: float,
 ) -> tuple[int, float, float]:
     for n in range(cell_start[c], cell_start[c + 1]):
         k = items[n]
+        if hidden != 0 and (levels[k] & hidden) != 0:
+            continue
         d2, u = _segment_distance2(px, py, seg, k)
         if d2 < best_d2 or best_k < 0:  # (d2 overflows to inf beyond ~1e154 m)
             best_d2 = d2
@@ -106,6 +149,8 @@ def nearest_segment(
     cell_start: IndexArray,
     items: IndexArray,
     seg: FloatArray,
+    levels: LevelArray,
+    hidden: np.int64,
 ) -> tuple[int, float, float]:
     """Global nearest segment to a point by a ring search of the grid.
 
@@ -113,6 +158,8 @@ def nearest_segment(
         px, py: The point, m.
         params, cell_start, items: A ``UniformGrid`` of ``seg``.
         seg: ``(S, >=4)`` segment rows ``ax, ay, ex, ey``.
+        levels, hidden: Level bits of the segments, ``(S,)``, and the hidden levels
+            (module docstring); hidden segments are skipped.
 
     Returns:
         ``(k, u, d2)``: segment index, parameter in [0, 1] of the nearest point on it and
@@ -139,19 +186,25 @@ def nearest_segment(
         j_hi = iy + r
         for i in range(max(i_lo, 0), min(i_hi, nx - 1) + 1):
             if i == i_lo or i == i_hi:  # edge column of the ring: all its cells
-                for j in range(max(j_lo, 0), min(j_hi, ny - 1) + 1):
-                    best_k, best_u, best_d2 = _scan_cell(
-                        px, py, i * ny + j, cell_start, items, seg, best_k, best_u, best_d2
-                    )
+                j_first, j_last, j_step = max(j_lo, 0), min(j_hi, ny - 1), 1
             else:  # inner column: only its bottom and top cells belong to ring r
-                if j_lo >= 0:
-                    best_k, best_u, best_d2 = _scan_cell(
-                        px, py, i * ny + j_lo, cell_start, items, seg, best_k, best_u, best_d2
-                    )
-                if j_hi <= ny - 1:
-                    best_k, best_u, best_d2 = _scan_cell(
-                        px, py, i * ny + j_hi, cell_start, items, seg, best_k, best_u, best_d2
-                    )
+                j_first, j_last, j_step = j_lo, j_hi, j_hi - j_lo
+            for j in range(j_first, j_last + 1, j_step):
+                if j < 0 or j > ny - 1:
+                    continue
+                best_k, best_u, best_d2 = _scan_cell(
+                    px,
+                    py,
+                    i * ny + j,
+                    cell_start,
+                    items,
+                    seg,
+                    levels,
+                    hidden,
+                    best_k,
+                    best_u,
+                    best_d2,
+                )
         # Lower bound on the distance to any cell outside the block visited so far.
         bound = np.inf
         if i_lo > 0:
@@ -179,8 +232,10 @@ def _project_one(
     cell_start: IndexArray,
     items: IndexArray,
     line: FloatArray,
+    levels: LevelArray,
+    hidden: np.int64,
 ) -> tuple[float, float]:
-    k, u, d2 = nearest_segment(px, py, params, cell_start, items, line)
+    k, u, d2 = nearest_segment(px, py, params, cell_start, items, line, levels, hidden)
     if k < 0:  # a NaN point
         return np.nan, np.nan
     s_m = line[k, 4] + u * line[k, 5]
@@ -206,14 +261,17 @@ def project_point(
     cell_start: IndexArray,
     items: IndexArray,
     line: FloatArray,
+    levels: LevelArray,
+    hidden: np.int64,
 ) -> tuple[float, float]:
     """Distance along the closed line and signed gap of one point, both m.
 
     The gap is positive when the point is left of the line (+90 degrees from the
     direction of travel). ``line`` is a ``line_table``; ``s`` is in ``[0, length_m)``.
-    A non-finite point gives ``(nan, nan)``.
+    A non-finite point gives ``(nan, nan)``. ``levels``, ``hidden``: the line segments'
+    level bits and the hidden levels (module docstring).
     """
-    return _project_one(px, py, length_m, params, cell_start, items, line)
+    return _project_one(px, py, length_m, params, cell_start, items, line, levels, hidden)
 
 
 @numba.njit(cache=True)
@@ -224,13 +282,16 @@ def project_points(
     cell_start: IndexArray,
     items: IndexArray,
     line: FloatArray,
+    levels: LevelArray,
+    hidden: LevelArray,
     s_out: FloatArray,
     gap_out: FloatArray,
 ) -> None:
-    """``project_point`` for ``(N, 2)`` points into preallocated ``(N,)`` outputs."""
+    """``project_point`` for ``(N, 2)`` points (hidden levels ``(N,)``, one per point)
+    into preallocated ``(N,)`` outputs."""
     for n in range(xy_m.shape[0]):
         s_out[n], gap_out[n] = _project_one(
-            xy_m[n, 0], xy_m[n, 1], length_m, params, cell_start, items, line
+            xy_m[n, 0], xy_m[n, 1], length_m, params, cell_start, items, line, levels, hidden[n]
         )
 
 
@@ -241,11 +302,16 @@ def nearest_distances(
     cell_start: IndexArray,
     items: IndexArray,
     seg: FloatArray,
+    levels: LevelArray,
+    hidden: LevelArray,
     out: FloatArray,
 ) -> None:
-    """Distance, m, from each of ``(N, 2)`` points to the nearest segment, into ``out``."""
+    """Distance, m, from each of ``(N, 2)`` points to the nearest segment not hidden from
+    it (``hidden`` ``(N,)``), into ``out``."""
     for n in range(xy_m.shape[0]):
-        k, _, d2 = nearest_segment(xy_m[n, 0], xy_m[n, 1], params, cell_start, items, seg)
+        k, _, d2 = nearest_segment(
+            xy_m[n, 0], xy_m[n, 1], params, cell_start, items, seg, levels, hidden[n]
+        )
         out[n] = np.sqrt(d2) if k >= 0 else np.nan
 
 
@@ -283,8 +349,11 @@ def inside_point(
     cell_start: IndexArray,
     items: IndexArray,
     quads: FloatArray,
+    levels: LevelArray,
+    hidden: np.int64,
 ) -> bool:
-    """Whether a point lies in any quad of a ``quad_grid`` (the track surface)."""
+    """Whether a point lies in any quad of a ``quad_grid`` (the track surface) that is
+    not hidden (``levels`` of the quads, ``hidden``: module docstring)."""
     x0 = params[0]
     y0 = params[1]
     cell_m = params[2]
@@ -294,7 +363,10 @@ def inside_point(
         return False  # outside the grid (or NaN)
     c = int(fx) * int(params[4]) + int(fy)
     for n in range(cell_start[c], cell_start[c + 1]):
-        if _in_quad(px, py, quads, items[n]):
+        k = items[n]
+        if hidden != 0 and (levels[k] & hidden) != 0:
+            continue
+        if _in_quad(px, py, quads, k):
             return True
     return False
 
@@ -306,11 +378,31 @@ def inside_points(
     cell_start: IndexArray,
     items: IndexArray,
     quads: FloatArray,
+    levels: LevelArray,
+    hidden: LevelArray,
     out: BoolArray,
 ) -> None:
-    """``inside_point`` for ``(N, 2)`` points into a preallocated ``(N,)`` bool array."""
+    """``inside_point`` for ``(N, 2)`` points (hidden levels ``(N,)``) into a
+    preallocated ``(N,)`` bool array."""
     for n in range(xy_m.shape[0]):
-        out[n] = inside_point(xy_m[n, 0], xy_m[n, 1], params, cell_start, items, quads)
+        out[n] = inside_point(
+            xy_m[n, 0], xy_m[n, 1], params, cell_start, items, quads, levels, hidden[n]
+        )
+
+
+@numba.njit(cache=True, inline="always")
+def last_knot(knots_s_m: FloatArray, s_m: float) -> int:
+    """Index of the last of the increasing ``knots_s_m`` at or below ``s_m`` (0 when none
+    is), by binary search."""
+    lo = 0
+    hi = knots_s_m.shape[0]
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if knots_s_m[mid] <= s_m:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 @numba.njit(cache=True, inline="always")
@@ -318,15 +410,7 @@ def _interp_one(s_m: float, knots_s_m: FloatArray, values: FloatArray, length_m:
     """Linear interpolation at one distance (wrapped modulo ``length_m``)."""
     m = knots_s_m.shape[0]
     s = s_m % length_m
-    # Binary search: the last knot with knots_s_m[lo] <= s.
-    lo = 0
-    hi = m
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        if knots_s_m[mid] <= s:
-            lo = mid
-        else:
-            hi = mid
+    lo = last_knot(knots_s_m, s)
     s_next = knots_s_m[lo + 1] if lo + 1 < m else length_m
     v_next = values[lo + 1] if lo + 1 < m else values[0]
     span = s_next - knots_s_m[lo]

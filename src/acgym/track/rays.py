@@ -10,7 +10,9 @@ number of border points.
 
 A ray is ``p + t d`` with ``d = (cos a, sin a)``, ``t`` in m; a border segment is hit
 when ``t >= 0`` and the crossing lies on the closed segment. Rays parallel to a segment
-never hit it (a grazing ray is stopped by the next segment).
+never hit it (a grazing ray is stopped by the next segment). Segments whose level bits
+meet ``hidden`` are not there for the ray (the other level at a crossing:
+``acgym.track.queries``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.int32]
+LevelArray = NDArray[np.int64]
 
 MAX_RAY_RANGE_M = 200.0
 """Default ray range, m (the original environment's ``MAX_RAY_LEN``)."""
@@ -55,6 +58,8 @@ def cast_ray(
     cell_start: IndexArray,
     items: IndexArray,
     seg: FloatArray,
+    levels: LevelArray,
+    hidden: np.int64,
 ) -> float:
     """Distance along one ray to the first border hit, m, capped at ``max_range_m``.
 
@@ -66,6 +71,7 @@ def cast_ray(
         max_range_m: Range cap, m.
         params, cell_start, items: A ``UniformGrid`` of ``seg``.
         seg: ``(S, >=4)`` border segments ``ax, ay, ex, ey``.
+        levels, hidden: Level bits of the segments ``(S,)`` and the hidden levels.
     """
     if not (np.isfinite(px) and np.isfinite(py) and np.isfinite(angle_rad)):
         return np.nan
@@ -125,7 +131,10 @@ def cast_ray(
     while True:
         c = ix * ny + iy
         for n in range(cell_start[c], cell_start[c + 1]):
-            t = _hit_t(px, py, dx, dy, seg, items[n])
+            k = items[n]
+            if hidden != 0 and (levels[k] & hidden) != 0:
+                continue
+            t = _hit_t(px, py, dx, dy, seg, k)
             if t < best:
                 best = t
         t_exit = min(t_next_x, t_next_y)
@@ -155,12 +164,23 @@ def cast_fan(
     cell_start: IndexArray,
     items: IndexArray,
     seg: FloatArray,
+    levels: LevelArray,
+    hidden: np.int64,
     out: FloatArray,
 ) -> None:
     """Cast ``(R,)`` rays at ``heading_rad + angles_rad`` from one pose into ``out`` (R,)."""
     for r in range(angles_rad.shape[0]):
         out[r] = cast_ray(
-            px, py, heading_rad + angles_rad[r], max_range_m, params, cell_start, items, seg
+            px,
+            py,
+            heading_rad + angles_rad[r],
+            max_range_m,
+            params,
+            cell_start,
+            items,
+            seg,
+            levels,
+            hidden,
         )
 
 
@@ -174,18 +194,24 @@ def cast_fans(
     cell_start: IndexArray,
     items: IndexArray,
     seg: FloatArray,
+    levels: LevelArray,
+    hidden: LevelArray,
     out: FloatArray,
 ) -> None:
-    """Cast a fan from each of ``(N, 2)`` poses into ``out`` ``(N, R)``, m."""
+    """Cast a fan from each of ``(N, 2)`` poses (hidden levels ``(N,)``) into ``out``
+    ``(N, R)``, m."""
     for n in range(xy_m.shape[0]):
-        for r in range(angles_rad.shape[0]):
-            out[n, r] = cast_ray(
-                xy_m[n, 0],
-                xy_m[n, 1],
-                heading_rad[n] + angles_rad[r],
-                max_range_m,
-                params,
-                cell_start,
-                items,
-                seg,
-            )
+        cast_fan(
+            xy_m[n, 0],
+            xy_m[n, 1],
+            heading_rad[n],
+            angles_rad,
+            max_range_m,
+            params,
+            cell_start,
+            items,
+            seg,
+            levels,
+            hidden[n],
+            out[n],
+        )

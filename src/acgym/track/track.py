@@ -18,7 +18,13 @@ indexes (``acgym.track.spatial``) of the line, the borders and the surface quads
 built on first use and kept for the life of the track. Kernels elsewhere (the simulator's
 step, the environment's features) take the same indexes from ``line_index``,
 ``border_index`` and ``quad_index``: a :class:`QueryIndex` each, whose ``arrays`` are the
-four arguments the kernels of :mod:`acgym.track.queries` and :mod:`acgym.track.rays` take.
+five arguments the kernels of :mod:`acgym.track.queries` and :mod:`acgym.track.rays` take
+before ``hidden``.
+
+A track may cross itself (a bridge over a tunnel: ``crossings``, found by
+:mod:`acgym.track.crossings`). Then a point at a crossing lies on two levels, and the
+point queries take the car's progress along the line as ``s_hint_m`` to answer for its
+level; without a hint, or on a track without crossings, they see every level.
 """
 
 from __future__ import annotations
@@ -31,10 +37,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from acgym.errors import TrackFileError
-from acgym.track import polyline, queries, rays, spatial
+from acgym.track import crossings, polyline, queries, rays, spatial
+from acgym.track.crossings import Crossing
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
+LevelArray = NDArray[np.int64]
 
 MIN_TRACK_POINTS = 8
 """Fewest cross-sections / line points a track may have."""
@@ -53,6 +61,9 @@ MAX_RAY_RANGE_M = rays.MAX_RAY_RANGE_M
 _LINE_CELL_SEGMENTS = 3.0
 _BORDER_CELL_SEGMENTS = 2.0
 _QUAD_CELL_SEGMENTS = 2.0
+
+_SEE_ALL = np.int64(0)
+"""The hidden levels of a query without a hint: none."""
 
 
 class Projection(NamedTuple):
@@ -77,15 +88,21 @@ class QueryIndex(NamedTuple):
         table: The items the grid indexes, one row each: the line's segments
             (``queries.line_table``), the borders' segments (``queries.segment_table``,
             left then right) or the surface quads (``queries.quad_table``).
+        levels: The level bits of each item, ``(rows,)`` int64 (``acgym.track.
+            crossings``; all 0 on a track without crossings).
     """
 
     grid: spatial.UniformGrid
     table: FloatArray
+    levels: LevelArray
 
     @property
-    def arrays(self) -> tuple[FloatArray, NDArray[np.int32], NDArray[np.int32], FloatArray]:
-        """``(params, cell_start, items, table)``: the index as the kernels take it."""
-        return self.grid.params, self.grid.cell_start, self.grid.items, self.table
+    def arrays(
+        self,
+    ) -> tuple[FloatArray, NDArray[np.int32], NDArray[np.int32], FloatArray, LevelArray]:
+        """``(params, cell_start, items, table, levels)``: the index as the kernels take
+        it (followed by ``hidden``, the levels a query must not see)."""
+        return self.grid.params, self.grid.cell_start, self.grid.items, self.table, self.levels
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,33 +222,111 @@ class Track:
     # --- spatial indexes (built once, on first use) ------------------------------------
 
     @cached_property
+    def _line_grid(self) -> tuple[spatial.UniformGrid, FloatArray]:
+        table = queries.line_table(self.line_m, self.line_s_m)
+        return spatial.segment_grid(table, _LINE_CELL_SEGMENTS * _median_length_m(table)), table
+
+    @cached_property
+    def _border_grid(self) -> tuple[spatial.UniformGrid, FloatArray]:
+        table = np.vstack((queries.segment_table(self.left_m), queries.segment_table(self.right_m)))
+        return spatial.segment_grid(table, _BORDER_CELL_SEGMENTS * _median_length_m(table)), table
+
+    @cached_property
+    def _border_survey(self) -> crossings.BorderSurvey:
+        """The borders' contacts, sorted into crossings and faults (validation reports
+        the faults)."""
+        grid, table = self._border_grid
+        pairs = crossings.border_contacts(
+            grid.params, grid.cell_start, grid.items, table, len(self.left_m)
+        )
+        return crossings.survey_borders(table, pairs, self.centre_m, self.section_width_m)
+
+    @cached_property
+    def crossings(self) -> tuple[Crossing, ...]:
+        """Where the track crosses itself (a bridge over a tunnel), ordered along the line;
+        empty for most tracks. See :mod:`acgym.track.crossings`.
+
+        Raises:
+            TrackFileError: More than ``crossings.MAX_CROSSINGS`` crossings.
+        """
+        grid, table = self._line_grid
+        return crossings.locate_crossings(
+            self._border_survey,
+            self.left_m,
+            self.right_m,
+            table,
+            (grid.params, grid.cell_start, grid.items),
+            self.length_m,
+            self.name,
+        )
+
+    @cached_property
+    def crossing_s_m(self) -> FloatArray:
+        """``(C, 2)`` distance along the line of the two branches of each crossing, m (the
+        table :func:`acgym.track.queries.hidden_levels` takes; ``(0, 2)`` without)."""
+        table = np.zeros((len(self.crossings), 2))
+        for c, crossing in enumerate(self.crossings):
+            table[c] = crossing.s_m
+        table.setflags(write=False)
+        return table
+
+    @cached_property
+    def _level_bits(self) -> tuple[LevelArray, LevelArray, LevelArray]:
+        return crossings.level_bits(
+            self.crossings, len(self.left_m), self._line_grid[1], self.length_m
+        )
+
+    @cached_property
     def line_index(self) -> QueryIndex:
         """The reference line's segments (projection, distance along the line)."""
-        table = queries.line_table(self.line_m, self.line_s_m)
-        grid = spatial.segment_grid(table, _LINE_CELL_SEGMENTS * _median_length_m(table))
-        return QueryIndex(grid, table)
+        grid, table = self._line_grid
+        return QueryIndex(grid, table, self._level_bits[2])
 
     @cached_property
     def border_index(self) -> QueryIndex:
         """The border segments, left then right (rays, distance to the border)."""
-        table = np.vstack((queries.segment_table(self.left_m), queries.segment_table(self.right_m)))
-        grid = spatial.segment_grid(table, _BORDER_CELL_SEGMENTS * _median_length_m(table))
-        return QueryIndex(grid, table)
+        grid, table = self._border_grid
+        return QueryIndex(grid, table, self._level_bits[1])
 
     @cached_property
     def quad_index(self) -> QueryIndex:
         """The surface quads between consecutive cross-sections (inside test)."""
         table = queries.quad_table(self.left_m, self.right_m)
         spacing_m = _median_length_m(queries.segment_table(self.centre_m))
-        return QueryIndex(spatial.quad_grid(table, _QUAD_CELL_SEGMENTS * spacing_m), table)
+        grid = spatial.quad_grid(table, _QUAD_CELL_SEGMENTS * spacing_m)
+        return QueryIndex(grid, table, self._level_bits[0])
+
+    # --- levels ----------------------------------------------------------------------
+
+    def hidden_levels(self, s_hint_m: float | None) -> np.int64:
+        """The level bits a query from progress ``s_hint_m`` (m along the line; ``None``:
+        no hint) must not see: the other branch at each crossing. 0 without a hint or
+        without crossings."""
+        if s_hint_m is None or not len(self.crossings):
+            return _SEE_ALL
+        return queries.hidden_levels(float(s_hint_m), self.crossing_s_m, self.length_m)
+
+    def _hidden_many(self, s_hint_m: ArrayLike | None, count: int) -> LevelArray:
+        """``hidden_levels`` of a hint per point (or one for all), ``(count,)``."""
+        hidden = np.zeros(count, dtype=np.int64)
+        if s_hint_m is None or not len(self.crossings):
+            return hidden
+        hints = np.ascontiguousarray(
+            np.broadcast_to(np.asarray(s_hint_m, dtype=np.float64), (count,))
+        )
+        queries.hidden_levels_many(hints, self.crossing_s_m, self.length_m, hidden)
+        return hidden
 
     # --- queries --------------------------------------------------------------------
 
-    def project(self, xy_m: ArrayLike) -> Projection:
+    def project(self, xy_m: ArrayLike, s_hint_m: ArrayLike | None = None) -> Projection:
         """Project points on the reference line (global nearest point of the closed loop).
 
         Args:
             xy_m: Points, ``(N, 2)`` m (or one ``(2,)`` point, giving ``(1,)`` arrays).
+            s_hint_m: Each point's progress along the line, m (``(N,)`` or one for all;
+                e.g. its previous projection): at a crossing, the point projects on its
+                own level's line. ``None``: the nearest line point of either level.
 
         Returns:
             Distance along the line, signed gap (positive left of the line) and spline
@@ -240,21 +335,30 @@ class Track:
             the two segments' left normals).
         """
         points = _as_xy(xy_m)
-        grid, table = self.line_index
         s_m = np.empty(len(points))
         gap_m = np.empty(len(points))
         queries.project_points(
-            points, self.length_m, grid.params, grid.cell_start, grid.items, table, s_m, gap_m
+            points,
+            self.length_m,
+            *self.line_index.arrays,
+            self._hidden_many(s_hint_m, len(points)),
+            s_m,
+            gap_m,
         )
         # s < length, but s / length can round up to 1.0 within one ulp of the end.
         spline_pos = np.minimum(s_m / self.length_m, np.nextafter(1.0, 0.0))
         return Projection(s_m, gap_m, spline_pos)
 
-    def project_point(self, x_m: float, y_m: float) -> tuple[float, float]:
+    def project_point(
+        self, x_m: float, y_m: float, s_hint_m: float | None = None
+    ) -> tuple[float, float]:
         """``project`` for one point, without arrays: ``(s_m, gap_m)``, both m."""
-        grid, table = self.line_index
         return queries.project_point(
-            float(x_m), float(y_m), self.length_m, grid.params, grid.cell_start, grid.items, table
+            float(x_m),
+            float(y_m),
+            self.length_m,
+            *self.line_index.arrays,
+            self.hidden_levels(s_hint_m),
         )
 
     def line_value_at(self, s_m: ArrayLike, values: ArrayLike) -> FloatArray:
@@ -317,31 +421,35 @@ class Track:
         """
         return self.values_ahead(s_m, self.line_curvature_1pm, num_samples, distance_m)
 
-    def is_inside(self, xy_m: ArrayLike) -> BoolArray:
+    def is_inside(self, xy_m: ArrayLike, s_hint_m: ArrayLike | None = None) -> BoolArray:
         """Whether points are on the track surface, ``(N,)`` bool.
 
         The surface is the union of the quads ``left[i], right[i], right[i+1],
-        left[i+1]`` between consecutive cross-sections, the closing quad included.
+        left[i+1]`` between consecutive cross-sections, the closing quad included; with
+        ``s_hint_m`` (each point's progress, m, as in ``project``), only its own level's
+        at a crossing.
         """
         points = _as_xy(xy_m)
-        grid, table = self.quad_index
         out = np.empty(len(points), dtype=np.bool_)
-        queries.inside_points(points, grid.params, grid.cell_start, grid.items, table, out)
+        queries.inside_points(
+            points, *self.quad_index.arrays, self._hidden_many(s_hint_m, len(points)), out
+        )
         return out
 
-    def is_inside_point(self, x_m: float, y_m: float) -> bool:
+    def is_inside_point(self, x_m: float, y_m: float, s_hint_m: float | None = None) -> bool:
         """``is_inside`` for one point, without arrays."""
-        grid, table = self.quad_index
         return queries.inside_point(
-            float(x_m), float(y_m), grid.params, grid.cell_start, grid.items, table
+            float(x_m), float(y_m), *self.quad_index.arrays, self.hidden_levels(s_hint_m)
         )
 
-    def border_distance(self, xy_m: ArrayLike) -> FloatArray:
-        """Distance from each point to the nearest border (left or right), ``(N,)`` m."""
+    def border_distance(self, xy_m: ArrayLike, s_hint_m: ArrayLike | None = None) -> FloatArray:
+        """Distance from each point to the nearest border (left or right), ``(N,)`` m;
+        with ``s_hint_m`` (as in ``project``), of its own level at a crossing."""
         points = _as_xy(xy_m)
-        grid, table = self.border_index
         out = np.empty(len(points))
-        queries.nearest_distances(points, grid.params, grid.cell_start, grid.items, table, out)
+        queries.nearest_distances(
+            points, *self.border_index.arrays, self._hidden_many(s_hint_m, len(points)), out
+        )
         return out
 
     def cast_rays(
@@ -351,6 +459,7 @@ class Track:
         angles_rad: ArrayLike,
         max_range_m: float = MAX_RAY_RANGE_M,
         return_points: bool = False,
+        s_hint_m: ArrayLike | None = None,
     ) -> FloatArray | tuple[FloatArray, FloatArray]:
         """Distances along rays to the first crossing of either border.
 
@@ -362,6 +471,8 @@ class Track:
                 to the left).
             max_range_m: Range cap, m; a ray that hits nothing reports this.
             return_points: Also return where each ray ends.
+            s_hint_m: Each origin's progress, m (as in ``project``): at a crossing the
+                rays pass the other level's borders.
 
         Returns:
             Distances ``(N, R)`` m; with ``return_points``, also the end points ``(N, R,
@@ -372,17 +483,14 @@ class Track:
             np.broadcast_to(np.asarray(heading_rad, dtype=np.float64), (len(points),))
         )
         angles = np.ascontiguousarray(np.atleast_1d(angles_rad), dtype=np.float64)
-        grid, table = self.border_index
         out = np.empty((len(points), len(angles)))
         rays.cast_fans(
             points,
             heading,
             angles,
             float(max_range_m),
-            grid.params,
-            grid.cell_start,
-            grid.items,
-            table,
+            *self.border_index.arrays,
+            self._hidden_many(s_hint_m, len(points)),
             out,
         )
         if not return_points:
@@ -401,6 +509,7 @@ class Track:
         angles_rad: FloatArray,
         max_range_m: float = MAX_RAY_RANGE_M,
         out: FloatArray | None = None,
+        s_hint_m: float | None = None,
     ) -> FloatArray:
         """One fan of rays from one pose, ``(R,)`` m (the environment's per-step path).
 
@@ -412,6 +521,7 @@ class Track:
                 converted.
             max_range_m: Range cap, m.
             out: Optional preallocated ``(R,)`` float64 result.
+            s_hint_m: The pose's progress, m (as in ``project``).
         """
         if not (
             type(angles_rad) is np.ndarray
@@ -421,17 +531,14 @@ class Track:
             angles_rad = np.ascontiguousarray(angles_rad, dtype=np.float64).reshape(-1)
         if out is None:
             out = np.empty(len(angles_rad))
-        grid, table = self.border_index
         rays.cast_fan(
             float(x_m),
             float(y_m),
             float(heading_rad),
             angles_rad,
             float(max_range_m),
-            grid.params,
-            grid.cell_start,
-            grid.items,
-            table,
+            *self.border_index.arrays,
+            self.hidden_levels(s_hint_m),
             out,
         )
         return out

@@ -9,18 +9,23 @@ The rules, in the order they run (the first failure raises ``TrackFileError``):
    whose last straight happens to be sparsely sampled.
 2. **No zero-length segment**: consecutive points (the closing pair included) closer
    than ``MIN_SEGMENT_M``.
-3. **Borders do not cross**: no segment of the left or right border crosses (or touches)
-   a non-adjacent segment of the same border, and no left segment meets a right one.
+3. **Borders do not fold**: no segment of the left or right border crosses (or touches)
+   a non-adjacent segment of the same border, and no left segment meets a right one,
+   except where two stretches of the track far apart along it cross (a bridge over a
+   tunnel: ``acgym.track.crossings``, which tells a crossing from a fold).
 4. **Left is left**: at most cross-sections the left border is on the +90 degree side
    of the direction of travel (otherwise the columns are swapped).
 5. **The reference line runs the same way as the borders**.
-6. **The reference line stays on the surface**: a line point more than
-   ``LINE_OFF_TRACK_ERROR_M`` off the surface is an error (wrong line for this track or
-   layout, or swapped axes); more than ``LINE_OFF_TRACK_WARN_M`` gives a
-   ``TrackGeometryWarning`` (a racing line may ride a kerb a little; the gap and reward
-   stay well defined, but the out-of-track check will fire there).
+6. **The reference line stays on the surface**, all along it (every
+   ``LINE_SAMPLE_M`` along each segment, not only at its points, so a line that cuts
+   across the infield between two points on the road is caught), on its own level at a
+   crossing: more than ``LINE_OFF_TRACK_ERROR_M`` outside is an error (a line that cuts
+   a corner or belongs to another track or layout, or swapped axes); more than
+   ``LINE_OFF_TRACK_WARN_M`` gives a ``TrackGeometryWarning`` (a racing line may ride a
+   kerb a little; the gap and reward stay well defined, but the out-of-track check will
+   fire there). Both say where (distance along the line, x, y) and how far.
 
-Crossing tests use the border segment grid (``acgym.track.spatial``), so a 4,000-point
+Contact tests use the border segment grid (``acgym.track.spatial``), so a 4,000-point
 track validates in milliseconds.
 """
 
@@ -29,7 +34,6 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
 
@@ -39,7 +43,6 @@ if TYPE_CHECKING:
     from acgym.track.track import Track
 
 FloatArray = NDArray[np.float64]
-IndexArray = NDArray[np.int32]
 
 OPEN_LOOP_FACTOR = 4.0
 """Closing segment longer than this many median segments (and than all others): open."""
@@ -52,6 +55,17 @@ LINE_OFF_TRACK_WARN_M = 0.5
 
 LINE_OFF_TRACK_ERROR_M = 5.0
 """Reference line farther than this off the surface is an error, m."""
+
+LINE_SAMPLE_M = 0.5
+"""Longest step between the reference-line samples of the surface check, m."""
+
+MAX_STRETCHES_NAMED = 3
+"""Stretches of line off the surface a message names (the rest are counted)."""
+
+RACELINE_HINT = (
+    "`acgym track raceline <track>` computes a racing line inside the borders "
+    "(or use the centre line)"
+)
 
 
 class TrackGeometryWarning(UserWarning):
@@ -115,11 +129,11 @@ def _check_segments(name: str, what: str, points_m: FloatArray) -> None:
 
 
 def _check_crossings(track: Track) -> None:
-    grid, table = track.border_index
-    num_left = len(track.left_m)
-    i, j, x_m, y_m = _first_crossing(table, grid.params, grid.cell_start, grid.items, num_left)
-    if i < 0:
+    faults = track._border_survey.faults
+    if not faults:
         return
+    num_left = len(track.left_m)
+    i, j, x_m, y_m = faults[0]
     where = f"near ({x_m:.2f}, {y_m:.2f}) m"
     if i < num_left and j < num_left:
         problem = f"the left border crosses itself: segment {i} (points {i}-{_next(i, num_left)}) meets segment {j} {where}"
@@ -161,31 +175,64 @@ def _check_line(track: Track) -> None:
             "the reference line runs against the direction of the borders (its distance "
             "decreases along the cross-sections); reverse the order of the line points",
         )
-    # Surface: how far each line point is outside the union of quads.
-    outside = np.flatnonzero(~track.is_inside(track.line_m))
+    # Surface: how far the line is outside its own level's surface, sampled all along.
+    xy_m, s_m = line_samples(track)
+    outside = np.flatnonzero(~track.is_inside(xy_m, s_hint_m=s_m))
     if not len(outside):
         return
-    off_m = track.border_distance(track.line_m[outside])
+    off_m = np.zeros(len(s_m))
+    off_m[outside] = track.border_distance(xy_m[outside], s_hint_m=s_m[outside])
     worst = int(np.argmax(off_m))
-    index = int(outside[worst])
+    if off_m[worst] <= LINE_OFF_TRACK_WARN_M:
+        return
     summary = (
-        f"reference line point {index} at {_xy(track.line_m[index])} is {off_m[worst]:.2f} m "
-        f"off the track surface ({np.count_nonzero(off_m > LINE_OFF_TRACK_WARN_M)} points "
-        f"more than {LINE_OFF_TRACK_WARN_M} m off)"
+        f"the reference line leaves the track surface: at s = {s_m[worst]:.1f} m, "
+        f"{_xy(xy_m[worst])}, it is {off_m[worst]:.2f} m outside ({_stretches(s_m, off_m)})"
     )
     if off_m[worst] > LINE_OFF_TRACK_ERROR_M:
         raise _fail(
             track.name,
-            f"{summary}; check that the line belongs to this track and layout and uses the "
-            "same axes (world_position_x, world_position_y) as the borders",
+            f"{summary}; {RACELINE_HINT}, or check that the line belongs to this track and "
+            "layout and uses the same axes (world_position_x, world_position_y) as the "
+            "borders",
         )
-    if off_m[worst] > LINE_OFF_TRACK_WARN_M:
-        warnings.warn(
-            f"track {track.name!r}: {summary}; the out-of-track check will fire along the "
-            "line there",
-            TrackGeometryWarning,
-            stacklevel=3,
-        )
+    warnings.warn(
+        f"track {track.name!r}: {summary}; the out-of-track check will fire along the line "
+        f"there; {RACELINE_HINT}",
+        TrackGeometryWarning,
+        stacklevel=3,
+    )
+
+
+def line_samples(track: Track) -> tuple[FloatArray, FloatArray]:
+    """Points all along the reference line, at most ``LINE_SAMPLE_M`` apart: every line
+    point and evenly spaced points on each segment; ``(K, 2)`` m and their distances
+    along the line ``(K,)`` m, in order."""
+    table = track.line_index.table
+    count = np.maximum(np.ceil(table[:, 5] / LINE_SAMPLE_M).astype(np.int64), 1)
+    segment = np.repeat(np.arange(len(table)), count)
+    first = np.repeat(np.cumsum(count) - count, count)
+    fraction = (np.arange(len(segment)) - first) / count[segment]
+    xy_m = table[segment, 0:2] + fraction[:, None] * table[segment, 2:4]
+    return xy_m, table[segment, 4] + fraction * table[segment, 5]
+
+
+def _stretches(s_m: FloatArray, off_m: FloatArray) -> str:
+    """``"2 stretches more than 0.5 m outside: s = 10.0-25.5 m, ..."`` for the samples
+    farther than ``LINE_OFF_TRACK_WARN_M`` outside (in line order)."""
+    far = off_m > LINE_OFF_TRACK_WARN_M
+    starts = np.flatnonzero(far & ~np.roll(far, 1))
+    ends = np.flatnonzero(far & ~np.roll(far, -1))
+    if not len(starts):  # every sample is far: one stretch, the whole lap
+        starts, ends = np.array([0]), np.array([len(s_m) - 1])
+    if ends[0] < starts[0]:  # the first stretch runs over the start/finish line
+        ends = np.roll(ends, -1)
+    spans = [f"s = {s_m[a]:.1f}-{s_m[b]:.1f} m" for a, b in zip(starts, ends, strict=True)]
+    named = ", ".join(spans[:MAX_STRETCHES_NAMED]) + (
+        ", ..." if len(spans) > MAX_STRETCHES_NAMED else ""
+    )
+    plural = "stretch" if len(starts) == 1 else "stretches"
+    return f"{len(starts)} {plural} more than {LINE_OFF_TRACK_WARN_M} m outside: {named}"
 
 
 def _next(i: int, n: int) -> int:
@@ -194,79 +241,3 @@ def _next(i: int, n: int) -> int:
 
 def _xy(point_m: FloatArray) -> str:
     return f"({point_m[0]:.2f}, {point_m[1]:.2f}) m"
-
-
-@numba.njit(cache=True, inline="always")
-def _orient(ax: float, ay: float, bx: float, by: float, cx: float, cy: float) -> float:
-    return (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
-
-
-@numba.njit(cache=True)
-def _segments_meet(seg: FloatArray, a: int, b: int) -> bool:
-    """Whether two closed segments share a point (crossing, touching or overlapping)."""
-    p1x, p1y = seg[a, 0], seg[a, 1]
-    p2x, p2y = p1x + seg[a, 2], p1y + seg[a, 3]
-    q1x, q1y = seg[b, 0], seg[b, 1]
-    q2x, q2y = q1x + seg[b, 2], q1y + seg[b, 3]
-    d1 = _orient(q1x, q1y, q2x, q2y, p1x, p1y)
-    d2 = _orient(q1x, q1y, q2x, q2y, p2x, p2y)
-    d3 = _orient(p1x, p1y, p2x, p2y, q1x, q1y)
-    d4 = _orient(p1x, p1y, p2x, p2y, q2x, q2y)
-    if ((d1 > 0.0 and d2 < 0.0) or (d1 < 0.0 and d2 > 0.0)) and (
-        (d3 > 0.0 and d4 < 0.0) or (d3 < 0.0 and d4 > 0.0)
-    ):
-        return True
-    # Touching or collinear: an end point lying on the other segment.
-    if d1 == 0.0 and _within(q1x, q1y, q2x, q2y, p1x, p1y):
-        return True
-    if d2 == 0.0 and _within(q1x, q1y, q2x, q2y, p2x, p2y):
-        return True
-    if d3 == 0.0 and _within(p1x, p1y, p2x, p2y, q1x, q1y):
-        return True
-    return d4 == 0.0 and _within(p1x, p1y, p2x, p2y, q2x, q2y)
-
-
-@numba.njit(cache=True, inline="always")
-def _within(ax: float, ay: float, bx: float, by: float, px: float, py: float) -> bool:
-    """For p collinear with segment ab: whether p lies within its bounding box."""
-    return min(ax, bx) <= px <= max(ax, bx) and min(ay, by) <= py <= max(ay, by)
-
-
-@numba.njit(cache=True)
-def _first_crossing(
-    seg: FloatArray,
-    params: FloatArray,
-    cell_start: IndexArray,
-    items: IndexArray,
-    num_left: int,
-) -> tuple[int, int, float, float]:
-    """The first pair ``(i, j)``, ``i < j``, of non-adjacent border segments that meet.
-
-    Segments ``0 .. num_left - 1`` are the left border and the rest the right one, each a
-    closed loop of ``num_left`` segments. Returns ``(-1, -1, 0, 0)`` when none meet,
-    else the pair and the start of segment ``j`` (a point near the crossing), m.
-    """
-    best_i = -1
-    best_j = -1
-    for c in range(cell_start.shape[0] - 1):
-        start = cell_start[c]
-        stop = cell_start[c + 1]
-        for m in range(start, stop):
-            for n in range(m + 1, stop):
-                i = min(items[m], items[n])
-                j = max(items[m], items[n])
-                if i == j:
-                    continue
-                if best_i >= 0 and (i > best_i or (i == best_i and j >= best_j)):
-                    continue
-                same = (i < num_left) == (j < num_left)
-                if same:
-                    gap = j - i
-                    if gap == 1 or gap == num_left - 1:
-                        continue  # neighbours share a point by construction
-                if _segments_meet(seg, i, j):
-                    best_i = i
-                    best_j = j
-    if best_i < 0:
-        return -1, -1, 0.0, 0.0
-    return best_i, best_j, seg[best_j, 0], seg[best_j, 1]
