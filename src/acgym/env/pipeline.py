@@ -160,6 +160,7 @@ class StepPipeline:
 
     def clear(self, mask: BoolArray | None = None) -> None:
         """Start new episodes (for the cars in ``mask``, or all)."""
+        self.expander.forget_progress(mask)
         self.history.clear(mask)
         self.terminations.reset(self.num_cars, mask)
         if mask is None:
