@@ -10,7 +10,7 @@
 * ``loop``: env steps and gradient updates per second of a training on the oval, for a
   fixed training time: the single-process loop, then Ray with 1, 2 and 4 workers of
   ``train.num_envs`` cars each, at the default update-to-data ratio and with none (the
-  collection alone).
+  collection alone); one PyTorch thread everywhere (the setting of a busy machine).
 
 Ray is started here (this machine alone, loopback).
 """
@@ -164,6 +164,7 @@ def bench_loop(
                     "train.progress=false",
                     "train.log_episodes=false",
                     "train.checkpoint_interval=0",
+                    "agent.num_threads=1",  # the busy machine's setting (training.md)
                     f"train.run_dir={out_root}/{name}",
                     *([] if ratio is None else [f"train.updates_per_step={ratio}"]),
                     *items,
