@@ -36,6 +36,7 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("commands/track.py", "register", "speed"): "the --color-by choice",
     ("commands/track.py", "_show", "speed"): "plot_track's color_by choice",
     ("config_loader.py", "<module>", "steps"): "a key of the original's config.yml",
+    ("dist/transport.py", "<module>", "gap"): "a delivery status: a batch after a lost one",
     ("env/observations.py", "OutOfTrackFlag", "out_of_track"): "the term's name and label",
     ("env/rewards.py", "SpeedReward", "speed"): "the reward term's name",
     ("env/terminations.py", "OutOfTrack", "out_of_track"): "the termination's name",

@@ -45,10 +45,10 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RUN_SECTIONS = ("env", "agent", "train", "sim", "remote")
-"""The sections of a run's configuration (``acgym.config.Config``); ``backend`` is its
-only top-level value."""
+"""The sections of a run's configuration (``acgym.config.Config``); ``backend`` and
+``recipe`` are its only top-level values."""
 
-RUN_VALUES = ("backend",)
+RUN_VALUES = ("backend", "recipe")
 """Top-level values of a run's configuration that are not sections."""
 
 ORIGINAL_KEYS: dict[str, str | None] = {

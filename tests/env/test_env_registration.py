@@ -62,12 +62,21 @@ def test_stable_baselines3_check_env_passes_on_race_v0(image):
     sb3_check_env(env.unwrapped, warn=True)
 
 
-def test_the_image_observation_is_a_dict_with_the_vector_and_a_64_px_occupancy_image():
+def test_the_image_observation_is_a_dict_with_the_vector_and_a_64_px_camera_image():
     env = gym.make("acgym/Race-v0", image=True)
     obs, _ = env.reset(seed=0)
     assert set(obs) == {"vector", "image"}
     assert obs["vector"].shape == (125,) and obs["image"].shape == (64, 64, 1)
-    assert obs["image"].dtype == np.uint8 and set(np.unique(obs["image"])) <= {0, 255}
+    # The default view is the camera's: shades of grey (sky, grass, road), not a mask.
+    assert obs["image"].dtype == np.uint8 and len(np.unique(obs["image"])) > 2
+    assert env.observation_space.contains(obs)
+
+
+def test_the_map_view_is_a_64_px_occupancy_mask():
+    env = gym.make("acgym/Race-v0", image=True, overrides=["image.view=map"])
+    obs, _ = env.reset(seed=0)
+    assert obs["image"].shape == (64, 64, 1)
+    assert set(np.unique(obs["image"])) == {0, 255}  # road and off-road both in view
     assert env.observation_space.contains(obs)
 
 

@@ -16,7 +16,9 @@ import pytest
 from acgym.cli import main
 from acgym.config import Config, config_help, documented_keys, field_docstrings, load_config
 from acgym.config_loader import RUN_SECTIONS, RUN_VALUES
+from acgym.env.config import EnvConfig
 from acgym.errors import ConfigError
+from acgym.rl.config import AgentConfig
 
 ORIGINAL_YAML = """
 load_offline_data: False
@@ -241,6 +243,9 @@ def test_the_loaders_sections_are_the_trees() -> None:
 
 CHOICES = {  # keys whose value is one of a few names: another valid one
     "backend": "remote",
+    "recipe": "original",
+    "env.reward.kind": "original",
+    "env.start.max_profile_speed_fraction": 0.95,  # half the default is under the minimum
     "agent.algorithm": "discor",
     "agent.device": "cpu",
     "train.wandb": "offline",
@@ -359,3 +364,44 @@ def test_env_start_random_places_training_recording_and_evaluation_alike(
             assert np.all(from_line > 0.01), (name, spline)
         else:
             assert np.all(from_line < 1e-3), (name, spline)
+
+
+# --------------------------------------------------------------------- recipes
+
+
+def test_the_default_recipe_learns_with_progress_and_starts_spread_over_the_lap() -> None:
+    config = load_config()
+    assert config.recipe == "progress"
+    assert config.env.reward.kind == "progress"
+    start = config.env.start
+    assert start.random and start.max_profile_speed_fraction > 0
+    assert config.agent.n_step == 10
+
+
+def test_one_switch_gives_the_originals_reward_starts_and_n_step() -> None:
+    config = load_config(overrides=["recipe=original"])
+    assert config.env.reward.kind == "original"
+    assert config.env.start == EnvConfig().start  # the line, at rest
+    assert config.agent.n_step == AgentConfig().n_step == 3
+    assert config.env.track == load_config().env.track  # the same task
+
+
+def test_keys_given_beside_a_recipe_apply_over_its_defaults(tmp_path: Path) -> None:
+    config = load_config(overrides=["agent.n_step=5", "recipe=original", "env.start.random=true"])
+    assert (config.agent.n_step, config.env.start.random) == (5, True)
+    assert config.env.reward.kind == "original"
+    path = tmp_path / "run.yaml"
+    path.write_text("recipe: original\nagent:\n  gamma: 0.99\n")
+    from_file = load_config(path)
+    assert (from_file.recipe, from_file.agent.gamma, from_file.agent.n_step) == (
+        "original",
+        0.99,
+        3,
+    )
+    saved = config.save(tmp_path / "config.yaml")
+    assert load_config(saved) == config
+
+
+def test_an_unknown_recipe_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match=r"recipe must be one of \('progress', 'original'\)"):
+        load_config(overrides=["recipe=sophy"])

@@ -46,6 +46,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
             str(STEPS),
             "--out",
             str(root),
+            "recipe=original",  # from the line at rest, as the replay below
         ]
     )
     assert code == 0

@@ -160,7 +160,39 @@ class StartConfig:
     max_heading_offset_rad: float = 0.0
     """Random starts: heading offset uniform in [-this, this], rad."""
     max_speed_mps: float = 0.0
-    """Random starts: speed uniform in [0, this], m/s."""
+    """Random starts: speed uniform in [0, this], m/s (unused when
+    ``max_profile_speed_fraction`` is set)."""
+    min_profile_speed_fraction: float = 0.0
+    """Random starts with ``max_profile_speed_fraction``: the lowest fraction of the speed
+    profile's speed, 0..1."""
+    max_profile_speed_fraction: float = 0.0
+    """Random starts: when > 0, the speed is this far along the car's speed profile at
+    the drawn place: a fraction uniform in [``min_profile_speed_fraction``, this] of the
+    profile's speed there (the car's own limits on the reference line, the speed the
+    expert's lap estimate drives); 0: ``max_speed_mps`` instead. Simulator only."""
+
+
+REWARD_KINDS = ("original", "progress")
+"""Rewards by name (``reward.kind``); see :mod:`acgym.env.rewards`."""
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """Which reward, and the weights of its terms (docs/environment.md, Rewards)."""
+
+    kind: str = "original"
+    """``original``: speed (km/h) x (1 - |gap| / ``gap_const``) / 300, the original's (its
+    switches: ``use_reference_line_in_reward``, ``gap_const``, ``penalize_actions_diff``).
+    ``progress``: GT Sophy's course progress (Wurman et al. 2022): the change of the
+    car's distance along the reference line over the step times ``progress_per_m``,
+    minus ``off_track`` at every step with the out-of-track flag set (and the
+    ``penalize_actions_diff`` term when that is on)."""
+    progress_per_m: float = 0.3
+    """``progress``: reward per metre of progress. 0.3 at 25 Hz equals the original's
+    speed reward of a car on the line: v m/s gives 0.04 v m per step, 0.012 v either way."""
+    off_track: float = 0.0
+    """``progress``: penalty of every step with the out-of-track flag set (>= 0). With the
+    out-of-track termination on, it is paid once, at the terminal step."""
 
 
 @dataclass(frozen=True)
@@ -337,6 +369,8 @@ class EnvConfig:
     """The task one-hot's (track, car) pairs."""
     start: StartConfig = field(default_factory=StartConfig)
     """Where simulator episodes start."""
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    """Which reward, and its weights."""
     image: ImageConfig = field(default_factory=ImageConfig)
     """The optional egocentric image observation."""
 
@@ -445,6 +479,20 @@ def _check_values(config: EnvConfig) -> None:
         value = getattr(start, name)
         if not (math.isfinite(value) and value >= 0):
             raise ConfigError(f"start.{name}: expected a finite number >= 0, got {value}")
+    fractions = (start.min_profile_speed_fraction, start.max_profile_speed_fraction)
+    if not all(math.isfinite(f) for f in fractions) or not 0.0 <= fractions[0] <= fractions[1]:
+        raise ConfigError(
+            "start.min_profile_speed_fraction, start.max_profile_speed_fraction: expected "
+            f"0 <= min <= max, got {fractions[0]}, {fractions[1]}"
+        )
+    reward = config.reward
+    if reward.kind not in REWARD_KINDS:
+        raise ConfigError(f"reward.kind: expected one of {REWARD_KINDS}, got {reward.kind!r}")
+    positive("reward.progress_per_m", reward.progress_per_m)
+    if not (math.isfinite(reward.off_track) and reward.off_track >= 0):
+        raise ConfigError(
+            f"reward.off_track: expected a finite number >= 0, got {reward.off_track}"
+        )
     image = config.image
     positive("image.m_per_px", image.m_per_px)
     if image.size_px < 8:

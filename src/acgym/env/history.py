@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from acgym.env.actions import ActionMapper, CarMaps, controls_from_telemetry
 from acgym.env.config import EnvConfig
-from acgym.env.derived import OUT_OF_TRACK
+from acgym.env.derived import LAP_DIST, OUT_OF_TRACK
 from acgym.env.episode_log import STATIC_INFO_FILE, STATS_FILE
 from acgym.env.observations import (
     ObservationHistory,
@@ -31,7 +31,7 @@ from acgym.env.observations import (
     frame_from_columns,
     make_observation_builder,
 )
-from acgym.env.rewards import actions_diff, make_reward
+from acgym.env.rewards import StepChange, actions_diff, make_reward, sequence_progress_m
 from acgym.errors import DataFileError
 from acgym.protocol import channels as ch
 
@@ -239,7 +239,10 @@ def rebuild_episode(
     history = ObservationHistory.from_sequence(
         observations[:, : builder.basic_size], frame.applied, builder.window
     )
-    rewards, _ = make_reward(config)(frame, actions_diff(frame, history))
+    change = StepChange(
+        actions_diff(frame, history), sequence_progress_m(frame.column(LAP_DIST), track.length_m)
+    )
+    rewards, _ = make_reward(config)(frame, change)
     controls = controls_from_telemetry(
         states[ch.STEER_ANGLE].to_numpy(),
         states[ch.ACC_STATUS].to_numpy(),

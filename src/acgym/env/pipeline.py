@@ -7,8 +7,8 @@ the case N = 1, so both environments compute the same numbers by construction.
 
 Order of one step (the original ``step``): expand the state into a frame, build the
 observation, check it is finite, compute the reward (which reads the previous applied
-controls from the history), evaluate the episode-end rules, push the step into the
-history.
+controls and the lap distance from the history), evaluate the episode-end rules, push the
+step into the history.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from acgym.env.observations import (
     StateExpander,
     make_observation_builder,
 )
-from acgym.env.rewards import actions_diff, make_reward
+from acgym.env.rewards import LapProgress, StepChange, actions_diff, make_reward
 from acgym.env.terminations import EpisodeEnd, make_terminations
 from acgym.track.track import Track
 
@@ -99,6 +99,7 @@ class StepPipeline:
         self.builder = make_observation_builder(config)
         self.history = self.builder.new_history(num_cars)
         self.reward_fn = make_reward(config)
+        self.progress = LapProgress(num_cars)
         self.terminations = make_terminations(config)
         self.terminations.reset(num_cars)
         self.ep_steps = np.zeros(num_cars, dtype=np.int64)
@@ -129,7 +130,9 @@ class StepPipeline:
     ) -> tuple[FloatArray, list[FloatArray], EpisodeEnd]:
         """Reward total ``(N,)``, its weighted terms, and the episode-end decision
         (``evaluate_end=False``: no rule runs and nothing ends, for a reset state)."""
-        total, parts = self.reward_fn(frame, actions_diff(frame, self.history))
+        progress_m = self.progress(frame, self.expander.track_length_m)
+        change = StepChange(actions_diff(frame, self.history), progress_m)
+        total, parts = self.reward_fn(frame, change)
         if evaluate_end:
             return total, parts, self.terminations(frame, self.ep_steps)
         n = self.num_cars
@@ -157,11 +160,13 @@ class StepPipeline:
     def push(self, obs: FloatArray, frame: Frame) -> None:
         """Append this step to the history."""
         self.builder.push(obs, frame, self.history)
+        self.progress.push(frame)
 
     def clear(self, mask: BoolArray | None = None) -> None:
         """Start new episodes (for the cars in ``mask``, or all)."""
         self.expander.forget_progress(mask)
         self.history.clear(mask)
+        self.progress.clear(mask)
         self.terminations.reset(self.num_cars, mask)
         if mask is None:
             self.ep_steps[:] = 0

@@ -5,6 +5,10 @@ options): ``distance_m`` along it, ``lateral_offset_m`` to its left, ``heading_o
 (anticlockwise) and ``speed_mps``. The config's :class:`~acgym.env.config.StartConfig`
 gives the default; reset options of the same names override it for one episode, and
 ``random_start`` (or ``StartConfig.random``) draws the start from a seeded generator.
+A random start's speed is uniform up to ``max_speed_mps``, or, with
+``max_profile_speed_fraction`` set, a random fraction of the car's speed profile at the
+drawn place (:class:`ProfileSpeed`): rolling into every corner at a speed it can be taken
+at, as a racing car arrives there.
 
 A random start always draws the same four numbers in the same order (distance, lateral
 offset, heading offset, speed), so a generator seeded with ``s`` gives the same start in
@@ -14,13 +18,15 @@ the single environment and in car ``i`` of the vector environment seeded with ``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from acgym.env.config import StartConfig
 from acgym.errors import ConfigError
+from acgym.track.speed_profile import VehicleLimits, speed_profile
 
 START_OPTIONS = ("distance_m", "lateral_offset_m", "heading_offset_rad", "speed_mps")
 """Reset options that place the car (the protocol's names)."""
@@ -29,11 +35,37 @@ RANDOM_START_OPTION = "random_start"
 """Reset option: draw this episode's start from the seeded generator (bool)."""
 
 
+class ProfileSpeed:
+    """The speed profile of a car along a reference line, computed at the first call.
+
+    Args:
+        line_m: The reference line, ``(M, 2)`` m, a closed loop.
+        limits: Returns the car's limits (called once, when first needed).
+    """
+
+    def __init__(self, line_m: NDArray[np.float64], limits: Callable[[], VehicleLimits]) -> None:
+        self._line_m = line_m
+        self._limits = limits
+        self._knots_m: NDArray[np.float64] | None = None
+        self._speed_mps: NDArray[np.float64] | None = None
+
+    def __call__(self, distance_m: float) -> float:
+        """The profile's speed at ``distance_m`` along the line (wrapped), m/s."""
+        if self._knots_m is None or self._speed_mps is None:
+            profile = speed_profile(self._line_m, self._limits())
+            length_m = float(np.hypot(*(self._line_m[0] - self._line_m[-1])))
+            self._knots_m = np.append(profile.s_m, profile.s_m[-1] + length_m)
+            self._speed_mps = np.append(profile.speed_mps, profile.speed_mps[0])
+        knots = self._knots_m
+        return float(np.interp(distance_m % knots[-1], knots, self._speed_mps))
+
+
 def start_placement(
     start: StartConfig,
     options: Mapping[str, Any],
     rng: np.random.Generator,
     length_m: float,
+    profile_speed: Callable[[float], float] | None = None,
 ) -> dict[str, float]:
     """The placement of one episode.
 
@@ -42,12 +74,15 @@ def start_placement(
         options: Reset options: any of ``START_OPTIONS`` and ``random_start``.
         rng: The episode's generator (drawn from only for a random start).
         length_m: Length of the reference line, m.
+        profile_speed: The car's speed profile at a distance along the line, m/s; needed
+            for random starts with ``start.max_profile_speed_fraction``.
 
     Returns:
         ``{distance_m, lateral_offset_m, heading_offset_rad, speed_mps}``.
 
     Raises:
-        ConfigError: An unknown option, or a value that is not a finite number.
+        ConfigError: An unknown option, a value that is not a finite number, or profile
+            speeds asked for without a profile (not the simulator).
     """
     unknown = sorted(set(options) - {*START_OPTIONS, RANDOM_START_OPTION})
     if unknown:
@@ -55,15 +90,25 @@ def start_placement(
             f"reset options {unknown} are unknown; expected any of {[*START_OPTIONS, RANDOM_START_OPTION]}"
         )
     if bool(options.get(RANDOM_START_OPTION, start.random)):
+        fractions = start.min_profile_speed_fraction, start.max_profile_speed_fraction
+        on_profile = fractions[1] > 0.0
         distance, lateral, heading, speed = rng.uniform(
             [0.0, -start.max_lateral_offset_m, -start.max_heading_offset_rad, 0.0],
             [
                 length_m,
                 start.max_lateral_offset_m,
                 start.max_heading_offset_rad,
-                start.max_speed_mps,
+                1.0 if on_profile else start.max_speed_mps,
             ],
         ).tolist()
+        if on_profile:
+            if profile_speed is None:
+                raise ConfigError(
+                    "start.max_profile_speed_fraction needs the car's speed profile (the "
+                    "built-in simulator); set it to 0 and use start.max_speed_mps"
+                )
+            fraction = fractions[0] + speed * (fractions[1] - fractions[0])
+            speed = fraction * profile_speed(distance)
     else:
         distance, lateral, heading, speed = (
             start.distance_m,

@@ -48,8 +48,9 @@ from acgym.env.episode_log import EpisodeLog, RowRecorder
 from acgym.env.observations import POSE_CHANNELS
 from acgym.env.pipeline import IMAGE_KEY, VECTOR_KEY, StepPipeline
 from acgym.env.rendering import TopDownRenderer
+from acgym.env.rewards import StepChange
 from acgym.env.sim_extension import SimulatorExtension
-from acgym.env.starts import START_OPTIONS, start_placement
+from acgym.env.starts import START_OPTIONS, ProfileSpeed, start_placement
 from acgym.errors import ConfigError
 from acgym.fileio import write_text_atomic
 from acgym.sim.car_params import car_folder
@@ -111,6 +112,7 @@ class RaceVectorEnv(SimulatorExtension, VectorEnv):
         self.single_observation_space = p.single_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.rngs = [np.random.default_rng() for _ in range(num_envs)]
+        self.profile_speed = ProfileSpeed(track.line_m, self.session.world.cars[0].vehicle_limits)
         self._controls = np.tile(np.array(NEUTRAL_CONTROLS), (num_envs, 1))
         self._raw = np.zeros((num_envs, 3))
         self._log = None if output_dir is None else _CarLogs(self, Path(output_dir))
@@ -199,6 +201,7 @@ class RaceVectorEnv(SimulatorExtension, VectorEnv):
                 {**rest, **{k: float(v[i]) for k, v in per_car.items()}},
                 self.rngs[i],
                 length_m,
+                self.profile_speed,
             )
             for i in cars.tolist()
         ]
@@ -209,8 +212,8 @@ class RaceVectorEnv(SimulatorExtension, VectorEnv):
         self.pipeline.clear(None if mask.all() else mask)
 
     @property
-    def _no_diff(self) -> FloatArray:
-        return np.zeros((self.num_envs, 3))
+    def _no_diff(self) -> StepChange:
+        return StepChange.zero(self.num_envs)
 
     def _batched(self, obs: FloatArray) -> Any:
         vector = obs.astype(np.float32)

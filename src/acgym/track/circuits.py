@@ -59,6 +59,7 @@ CIRCUITS: dict[str, str] = {
     "Sochi": "Sochi, Russia (F1)",
     "Spa": "Spa, Belgium (F1)",
     "Spielberg": "Spielberg, Austria (F1)",
+    "Suzuka": "Suzuka, Japan (F1); crosses itself on a bridge",
     "YasMarina": "Yas Marina, Abu Dhabi (F1)",
     "Zandvoort": "Zandvoort, Netherlands (DTM)",
 }

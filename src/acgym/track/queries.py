@@ -120,15 +120,13 @@ def _scan_cell(
     px: float,
     py: float,
     c: int,
-    cell_start: IndexArray,
-    items: IndexArray,
-    seg: FloatArray,
-    levels: LevelArray,
-    hidden: np.int64,
-    best_k: int,
-    best_u: float,
-    best_d2: float,
+    index: tuple[IndexArray, IndexArray, FloatArray, LevelArray, np.int64],
+    best: tuple[int, float, float],
 ) -> tuple[int, float, float]:
+    """The nearest so far ``best`` = ``(k, u, d2)`` updated with the segments of cell ``c``
+    (``index``: ``cell_start, items, seg, levels, hidden``)."""
+    cell_start, items, seg, levels, hidden = index
+    best_k, best_u, best_d2 = best
     for n in range(cell_start[c], cell_start[c + 1]):
         k = items[n]
         if hidden != 0 and (levels[k] & hidden) != 0:
@@ -175,9 +173,8 @@ def nearest_segment(
     # Clamp in floating point first: a point kilometres away must not overflow an int.
     ix = int(min(max(np.floor((px - x0) / cell_m), 0.0), nx - 1.0))
     iy = int(min(max(np.floor((py - y0) / cell_m), 0.0), ny - 1.0))
-    best_k = -1
-    best_u = 0.0
-    best_d2 = np.inf
+    index = (cell_start, items, seg, levels, hidden)
+    best = (-1, 0.0, np.inf)
     r = 0
     while True:
         i_lo = ix - r
@@ -186,25 +183,13 @@ def nearest_segment(
         j_hi = iy + r
         for i in range(max(i_lo, 0), min(i_hi, nx - 1) + 1):
             if i == i_lo or i == i_hi:  # edge column of the ring: all its cells
-                j_first, j_last, j_step = max(j_lo, 0), min(j_hi, ny - 1), 1
+                for j in range(max(j_lo, 0), min(j_hi, ny - 1) + 1):
+                    best = _scan_cell(px, py, i * ny + j, index, best)
             else:  # inner column: only its bottom and top cells belong to ring r
-                j_first, j_last, j_step = j_lo, j_hi, j_hi - j_lo
-            for j in range(j_first, j_last + 1, j_step):
-                if j < 0 or j > ny - 1:
-                    continue
-                best_k, best_u, best_d2 = _scan_cell(
-                    px,
-                    py,
-                    i * ny + j,
-                    cell_start,
-                    items,
-                    seg,
-                    levels,
-                    hidden,
-                    best_k,
-                    best_u,
-                    best_d2,
-                )
+                if j_lo >= 0:
+                    best = _scan_cell(px, py, i * ny + j_lo, index, best)
+                if j_hi <= ny - 1:
+                    best = _scan_cell(px, py, i * ny + j_hi, index, best)
         # Lower bound on the distance to any cell outside the block visited so far.
         bound = np.inf
         if i_lo > 0:
@@ -217,10 +202,10 @@ def nearest_segment(
             bound = min(bound, y0 + (j_hi + 1) * cell_m - py)
         if bound == np.inf:
             break  # every cell visited
-        if best_k >= 0 and bound > 0.0 and bound * bound >= best_d2:
+        if best[0] >= 0 and bound > 0.0 and bound * bound >= best[2]:
             break
         r += 1
-    return best_k, best_u, best_d2
+    return best
 
 
 @numba.njit(cache=True, inline="always")

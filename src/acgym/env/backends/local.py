@@ -17,7 +17,7 @@ from acgym.env.backend import (
     RowLayout,
 )
 from acgym.env.config import StartConfig
-from acgym.env.starts import start_placement
+from acgym.env.starts import ProfileSpeed, start_placement
 from acgym.errors import BackendError
 from acgym.sim.car_params import CarParams
 from acgym.sim.session import DEFAULT_CAR, SimSession
@@ -78,6 +78,9 @@ class LocalSim:
         self.track = self.session.track
         self.control_rate_hz = float(self.session.world.config.control_hz)
         self.start = StartConfig() if start is None else start
+        self.profile_speed = ProfileSpeed(
+            self.track.line_m, self.session.world.cars[0].vehicle_limits
+        )
         self.rng = np.random.default_rng()
         self._controls = np.array([NEUTRAL_ROW])
         self._closed = False
@@ -97,7 +100,9 @@ class LocalSim:
         seed = options.pop(RESET_OPTION_SEED, None)
         if seed is not None:
             self.rng = np.random.default_rng(seed)
-        placement = start_placement(self.start, options, self.rng, self.track.length_m)
+        placement = start_placement(
+            self.start, options, self.rng, self.track.length_m, self.profile_speed
+        )
         if send_reset:
             self.session.reset(**placement)
             self._controls[:] = NEUTRAL_ROW
