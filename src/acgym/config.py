@@ -43,7 +43,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from acgym.config_loader import load_section, other_names, to_plain, to_yaml
+from acgym.config_loader import is_original_file, load_section, other_names, to_plain, to_yaml
 from acgym.env.config import EnvConfig, RewardConfig, StartConfig
 from acgym.errors import ConfigError
 from acgym.fileio import write_text_atomic
@@ -364,7 +364,8 @@ def load_config(
     base: Config | None = None,
 ) -> Config:
     """Build a :class:`Config`: the defaults of the recipe the file or the overrides name
-    (``recipe``, :func:`recipe_defaults`) or ``base``, then the YAML file, then overrides.
+    (``recipe``, :func:`recipe_defaults`; ``original`` for the original's ``config.yml``,
+    which names none) or ``base``, then the YAML file, then overrides.
 
     Args:
         path: A YAML file (ours, or the original's ``config.yml``); None = none.
@@ -376,9 +377,16 @@ def load_config(
             type or out of range, an unreadable file.
     """
     config = load_section(Config, path, overrides, base=base)
-    if base is None and config.recipe != Config.recipe:
-        # The recipe named in the file or the items picks the defaults they apply over.
-        config = load_section(Config, path, overrides, base=recipe_defaults(config.recipe))
+    if base is None:
+        # The recipe named in the file or the items picks the defaults they apply over;
+        # the original's config.yml names none and means the original's setting.
+        named = config.recipe != Config.recipe or any(
+            item.partition("=")[0].strip() == "recipe" for item in overrides
+        )
+        original = not named and path is not None and is_original_file(path)
+        recipe = "original" if original else config.recipe
+        if recipe != Config.recipe:
+            config = load_section(Config, path, overrides, base=recipe_defaults(recipe))
     return config
 
 

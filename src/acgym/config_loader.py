@@ -305,6 +305,15 @@ def is_run_tree(values: Mapping[str, Any]) -> bool:
     return any(str(key) in names for key in values)
 
 
+def is_original_file(path: Path | str) -> bool:
+    """Whether a YAML file is the original's ``config.yml``: a top-level section of the
+    original's (``AssettoCorsa``, ``Agent``, ``SAC``...) and none of ours."""
+    values, _ = _source_values(path, dict)
+    original = (*_ORIGINAL_SECTIONS, *_SECTION_ALIASES)
+    keys = [str(key) for key in values]
+    return any(k in original for k in keys) and not any(k in _RUN_TOP_LEVEL for k in keys)
+
+
 def translate(tree: Mapping[str, Any], where: str) -> DictConfig:
     """A run's configuration with the original's keys and the shortcuts translated into
     ours (:data:`ORIGINAL_KEYS`); our own sections pass as they are. A later key wins.

@@ -20,7 +20,7 @@ from acgym.rl.checkpoint import latest_checkpoint, load_agent
 from acgym.rl.config import AgentConfig
 from acgym.rl.encoder import random_shift
 from acgym.rl.envs import make_env
-from acgym.rl.pixel_replay import PixelReplay
+from acgym.rl.pixel_replay import PixelReplay, fitting_capacity, transition_bytes
 from acgym.rl.pixel_sac import PixelDisCor, PixelSAC
 from acgym.rl.pixels import PixelLayout, pixel_layout_of
 from acgym.rl.replay import NStepReplay
@@ -122,6 +122,26 @@ def test_the_byte_replay_samples_what_the_float_replay_samples():
     restored.load_state_dict(pixels.state_dict())
     for a, b in zip(plain.sample_arrays(16), restored.sample_arrays(16), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_replay_keeps_what_fits_half_the_memory_and_says_so(caplog):
+    layout = PixelLayout(1, 64, 64, 3, 125)  # the default camera's stack
+    per_transition = transition_bytes(layout, 3)
+    assert per_transition == 2 * (3 * 64 * 64 + 4 * 125) + 4 * 6  # ~25 KB
+    memory = 24 * 2**30
+    assert fitting_capacity(100_000, layout, 3, memory) == 100_000  # 2.5 GB: kept
+    with caplog.at_level("WARNING"):
+        kept = fitting_capacity(8_000_000, layout, 3, memory)  # ~200 GB
+    assert kept == int(0.5 * memory) // per_transition
+    assert "agent.replay_size=8000000" in caplog.text and "agent.replay_size" in caplog.text
+
+
+def test_the_default_replay_size_builds_a_pixel_agent_on_this_machine():
+    # 8M pixel transitions used to ask for 370 GiB of floats at once (MemoryError).
+    layout = PixelLayout(1, 64, 64, 3, 125)
+    agent = PixelSAC(layout.flat_dim, 3, AgentConfig(device="cpu"), pixels=layout)
+    assert 0 < agent.replay.capacity < AgentConfig().replay_size
+    assert agent.replay._obs.nbytes == 0  # no float copy of the pixels
 
 
 @pytest.mark.parametrize("cls", [PixelSAC, PixelDisCor])

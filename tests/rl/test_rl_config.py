@@ -405,3 +405,15 @@ def test_keys_given_beside_a_recipe_apply_over_its_defaults(tmp_path: Path) -> N
 def test_an_unknown_recipe_is_refused_with_the_known_ones() -> None:
     with pytest.raises(ConfigError, match=r"recipe must be one of \('progress', 'original'\)"):
         load_config(overrides=["recipe=sophy"])
+
+
+def test_the_originals_config_yml_starts_from_the_original_recipe(tmp_path: Path) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text(ORIGINAL_YAML)
+    config = load_config(path)
+    assert config.recipe == "original" and config.env.reward.kind == "original"
+    assert not config.env.start.random
+    assert load_config(path, ["recipe=progress"]).env.reward.kind == "progress"
+    ours = tmp_path / "ours.yaml"
+    ours.write_text("agent:\n  gamma: 0.99\n")
+    assert load_config(ours).recipe == "progress"

@@ -4,6 +4,7 @@ the environment's own (reward, episode ends, laps) under the run's config."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import re
@@ -16,6 +17,7 @@ import pytest
 
 from acgym.cli import main
 from acgym.config import load_config
+from acgym.env.config import StartConfig
 from acgym.env.history import find_histories, load_history
 from acgym.protocol.channels import REQUIRED_CHANNELS
 from acgym.rl.laps import laps_from_states
@@ -76,7 +78,8 @@ def _logged_states(out: Path) -> pd.DataFrame:
 def _expert_in_the_env(overrides: list[str], steps: int) -> tuple[pd.DataFrame, list[tuple]]:
     """The expert in ``acgym/Race-v0`` with the config of ``overrides``: the episode's
     states and each step's (reward, terminated, truncated)."""
-    config = load_config(overrides=overrides).env
+    # acgym sim drive starts on the line at rest whatever the recipe's starts
+    config = dataclasses.replace(load_config(overrides=overrides).env, start=StartConfig())
     env = gym.make("acgym/Race-v0", track="oval", car="dallara_f317", config=config)
     env.reset(seed=0)
     outcomes = []
@@ -114,7 +117,7 @@ def test_drive_logs_the_envs_own_reward_episode_ends_and_laps(
 def test_a_config_change_changes_the_logged_reward_as_it_changes_the_envs(
     drive_run: tuple[int, str, Path], tmp_path: Path
 ) -> None:
-    overrides = ["env.gap_const=20", "env.penalize_actions_diff=true"]
+    overrides = ["env.reward.kind=original", "env.gap_const=20", "env.penalize_actions_diff=true"]
     args = ["sim", "drive", "--track", "oval", "--car", "dallara_f317", "--laps", "1"]
     with contextlib.redirect_stdout(io.StringIO()):
         assert main([*args, "--out", str(tmp_path), *overrides]) == 0

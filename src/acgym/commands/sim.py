@@ -3,13 +3,15 @@
 ::
 
     acgym sim drive [--track T] [--car C] [--laps N] [--out DIR] [--config FILE] [key=value ...]
+    acgym sim drive --all [--cars C1,C2] [--tracks T1,T2] [--track-file FILE ...] [--laps N] [--out DIR]
 
 ``drive`` puts the simulator's expert driver (:mod:`acgym.sim.driver`) at the wheel of the
 environment, ``acgym/Race-v0``, as ``acgym record`` does (:func:`acgym.rl.expert.drive_expert`):
 its controls go through the env's action inverse and rate limits, and the env computes the
 reward, the episode-end rules and the episode log from its config (``--config`` and
 ``key=value`` overrides, as ``acgym train``; ``env.*`` applies). From a standing start on
-the start line it drives until N laps are completed or the env ends the episode (out of
+the start line (whatever the recipe's ``env.start``, unless ``env.start.*`` items are
+given) it drives until N laps are completed or the env ends the episode (out of
 track, too slow, or its step limit ``env.max_episode_py_time``, 600 s by default: raise it
 for long runs), and prints each lap time against the speed-profile estimate. The env
 writes the run to ``--out`` (default ``runs/<YYYYmmdd_HHMMSS>_drive_<track>_<car>/``) in
@@ -21,6 +23,12 @@ was not completed or the car had more than two tyres off the track.
 
 ``acgym sim serve`` (the simulator behind the protocol's servers) is registered here by
 the protocol work: see ``register``.
+
+``drive --all`` drives every built-in track (the authored ones and the real circuits) and
+every ``--track-file`` with every car (:mod:`acgym.rl.expert_table`), prints one row per
+pair (estimate, flying lap, its distance to the estimate, most tyres out) and writes
+``expert_table.json`` to ``--out``; the exit status is 1 when a pair did not lap cleanly
+(at most two tyres out) within 5 % of its estimate.
 """
 
 from __future__ import annotations
@@ -81,6 +89,28 @@ def _register_drive(actions: argparse._SubParsersAction) -> None:
     )
     drive.add_argument("--config", metavar="FILE", help="YAML config (ours or the original's)")
     drive.add_argument(
+        "--all",
+        action="store_true",
+        help="every built-in track and every --track-file with every car (or --cars): "
+        "print the table of flying laps against the estimates; exit 1 if a pair fails",
+    )
+    drive.add_argument(
+        "--track-file",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="with --all: a track file (the original's CSV, ours) to add; repeatable",
+    )
+    drive.add_argument(
+        "--cars", default=None, help="with --all: comma-separated cars (default: every preset)"
+    )
+    drive.add_argument(
+        "--tracks",
+        default=None,
+        help="with --all: comma-separated built-in tracks (default: every one)",
+    )
+    drive.add_argument(
         "overrides", nargs="*", metavar="key=value", help="config overrides (env.* applies)"
     )
     drive.set_defaults(handler=_drive)
@@ -139,16 +169,15 @@ def drive_laps(env: Any, laps: int) -> DriveResult:
 
 
 def _drive(args: argparse.Namespace) -> int:
-    from acgym.config import load_config
+    if args.all:
+        return _drive_all(args)
     from acgym.rl.expert import make_sim_env
     from acgym.track.loaders import load_track
 
     track = load_track(args.track)
     car = Path(args.car).name
     out = args.out or _default_out(track.name, car)
-    env = make_sim_env(
-        track, args.car, load_config(args.config, args.overrides).env, output_dir=out
-    )
+    env = make_sim_env(track, args.car, drive_env_config(args), output_dir=out)
     try:
         estimate_s = env.unwrapped.expert_lap_estimate_s()
         print(f"{track.name}, {car}: speed-profile estimate {estimate_s:.2f} s")
@@ -172,6 +201,46 @@ def _drive(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0 if ok else 1
+
+
+def _drive_all(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from tqdm import tqdm
+
+    from acgym.rl.expert_table import expert_table, format_table, write_table
+    from acgym.sim.car_params import list_cars
+    from acgym.track.builtin import list_builtin_tracks
+
+    cars = args.cars.split(",") if args.cars else list_cars()
+    builtin = args.tracks.split(",") if args.tracks else list_builtin_tracks()
+    tracks = [*builtin, *(str(path) for path in args.track_file)]
+    # Long circuits take longer than the default 600 s step limit for two slow laps.
+    config = dataclasses.replace(drive_env_config(args), max_episode_py_time=3600.0)
+    out = args.out or _default_out("all", "cars")
+    with tqdm(total=len(tracks) * len(cars), unit="pair", desc="expert") as bar:
+        rows = expert_table(
+            tracks, cars, laps=args.laps, config=config, progress=lambda _row: bar.update()
+        )
+    print(format_table(rows, args.laps))
+    out.mkdir(parents=True, exist_ok=True)
+    write_table(rows, out / "expert_table.json")
+    print(f"table: {out / 'expert_table.json'}")
+    return 0 if all(row.passed(args.laps) for row in rows) else 1
+
+
+def drive_env_config(args: argparse.Namespace) -> EnvConfig:
+    """The env's options from ``--config`` and the items; the start is the start line at
+    rest (the standing lap, then flying laps) unless ``env.start.*`` items are given."""
+    import dataclasses
+
+    from acgym.config import load_config
+    from acgym.env.config import StartConfig
+
+    config = load_config(args.config, args.overrides).env
+    if any(item.startswith(("env.start", "start.")) for item in args.overrides):
+        return config
+    return dataclasses.replace(config, start=StartConfig())
 
 
 def _default_out(track: str, car: str) -> Path:

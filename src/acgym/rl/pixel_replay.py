@@ -11,6 +11,8 @@ batches are float32 flat observations, as from the plain buffer.
 from __future__ import annotations
 
 import json
+import logging
+import os
 from typing import Any
 
 import numpy as np
@@ -20,6 +22,45 @@ from acgym.rl.pixels import PixelLayout
 from acgym.rl.replay import NStepReplay
 
 _PIXEL_ARRAYS = ("pixels", "vectors", "next_pixels", "next_vectors")
+
+MEMORY_FRACTION = 0.5
+"""The share of the machine's physical memory a pixel replay may fill."""
+
+logger = logging.getLogger(__name__)
+
+
+def transition_bytes(layout: PixelLayout, action_dim: int) -> int:
+    """Memory of one stored transition: both observations' pixels (bytes) and vectors,
+    the action, reward, termination and discount (float32), bytes."""
+    return 2 * (layout.pixel_dim + 4 * layout.vector_dim) + 4 * (action_dim + 3)
+
+
+def physical_memory_bytes() -> int:
+    """The machine's physical memory, bytes."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def fitting_capacity(
+    requested: int, layout: PixelLayout, action_dim: int, memory_bytes: int | None = None
+) -> int:
+    """``requested`` transitions, or as many as fill :data:`MEMORY_FRACTION` of
+    ``memory_bytes`` (default: this machine's) when fewer; a warning says so.
+
+    ``agent.replay_size``'s default (8M, the original's, of vector observations) would
+    need ~100 GB of 64 x 64 stacks: a full buffer must not end a long run out of memory.
+    """
+    memory = physical_memory_bytes() if memory_bytes is None else memory_bytes
+    per_transition = transition_bytes(layout, action_dim)
+    fits = max(1, int(MEMORY_FRACTION * memory) // per_transition)
+    if requested <= fits:
+        return requested
+    logger.warning(
+        "agent.replay_size=%d pixel transitions would need %.1f GB (%d B each); the replay "
+        "keeps %d (%.0f %% of this machine's %.1f GB). Set agent.replay_size to choose.",
+        requested, requested * per_transition / 1e9, per_transition, fits,
+        100 * MEMORY_FRACTION, memory / 1e9,
+    )  # fmt: skip
+    return fits
 
 
 class PixelReplay(NStepReplay):
@@ -37,12 +78,14 @@ class PixelReplay(NStepReplay):
         self.layout = layout
         # The base's float observations are replaced by the four arrays below (its
         # state then holds zero-width ones); all lazily backed by the OS.
-        self._obs = np.zeros((capacity, 0), dtype=np.float32)
-        self._next_obs = np.zeros((capacity, 0), dtype=np.float32)
         self._pixels = np.zeros((capacity, layout.pixel_dim), dtype=np.uint8)
         self._next_pixels = np.zeros((capacity, layout.pixel_dim), dtype=np.uint8)
         self._vectors = np.zeros((capacity, layout.vector_dim), dtype=np.float32)
         self._next_vectors = np.zeros((capacity, layout.vector_dim), dtype=np.float32)
+
+    def _allocate_observations(self, capacity: int, obs_dim: int) -> None:
+        self._obs = np.zeros((capacity, 0), dtype=np.float32)
+        self._next_obs = np.zeros((capacity, 0), dtype=np.float32)
 
     def _store_observations(self, rows: np.ndarray, obs: np.ndarray, next_obs: np.ndarray) -> None:
         split = self.layout.pixel_dim

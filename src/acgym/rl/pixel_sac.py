@@ -23,7 +23,7 @@ from acgym.errors import ConfigError
 from acgym.rl.config import AgentConfig
 from acgym.rl.discor import DisCor
 from acgym.rl.encoder import PixelEncoder
-from acgym.rl.pixel_replay import PixelReplay
+from acgym.rl.pixel_replay import PixelReplay, fitting_capacity
 from acgym.rl.pixels import PixelLayout
 from acgym.rl.replay import ReplayBatch
 from acgym.rl.sac import SAC
@@ -58,8 +58,9 @@ class _PixelAgent:
             )
         self.pixels = pixels
         if kwargs.get("replay") is None:
+            capacity = fitting_capacity(config.replay_size, pixels, action_dim)
             kwargs["replay"] = PixelReplay(
-                pixels, config.replay_size, action_dim, config.gamma, config.n_step, num_envs,
+                pixels, capacity, action_dim, config.gamma, config.n_step, num_envs,
                 seed=config.seed + 1, device=config.torch_device(),
             )  # fmt: skip
         super().__init__(obs_dim, action_dim, config, num_envs=num_envs, **kwargs)  # type: ignore[call-arg]

@@ -119,10 +119,9 @@ class NStepReplay:
         self._rng = np.random.default_rng(seed)
         self._powers = gamma ** np.arange(n_step + 1, dtype=np.float64)
         # np.zeros of a large array is lazily backed by the OS: untouched rows cost no RAM.
-        self._obs = np.zeros((capacity, obs_dim), dtype=np.float32)
+        self._allocate_observations(capacity, obs_dim)
         self._actions = np.zeros((capacity, action_dim), dtype=np.float32)
         self._rewards = np.zeros(capacity, dtype=np.float32)
-        self._next_obs = np.zeros((capacity, obs_dim), dtype=np.float32)
         self._terminations = np.zeros(capacity, dtype=np.float32)
         self._discounts = np.zeros(capacity, dtype=np.float32)
         self._ptr = 0
@@ -334,6 +333,11 @@ class NStepReplay:
             self._terminations[rows],
             self._discounts[rows],
         )
+
+    def _allocate_observations(self, capacity: int, obs_dim: int) -> None:
+        """The stored observations' arrays (float32 rows)."""
+        self._obs = np.zeros((capacity, obs_dim), dtype=np.float32)
+        self._next_obs = np.zeros((capacity, obs_dim), dtype=np.float32)
 
     def _store_observations(self, rows: np.ndarray, obs: np.ndarray, next_obs: np.ndarray) -> None:
         """Write the observations of ring ``rows`` (a subclass may store them otherwise)."""

@@ -162,7 +162,9 @@ class SAC:
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(config.seed)
         self.np_rng = np.random.default_rng(config.seed)
-        self.replay: Replay = replay or make_replay(config, obs_dim, action_dim, num_envs, device)
+        self.replay: Replay = (
+            make_replay(config, obs_dim, action_dim, num_envs, device) if replay is None else replay
+        )  # an empty buffer is falsy: test for None
         self.num_updates = 0
 
     # ----------------------------------------------------------------- construction
