@@ -3,7 +3,9 @@
 Timed: ``RacingEnv.step`` over ``LocalSim`` (one car) and ``RaceVectorEnv.step`` with 64
 cars, both with the default observation (125 values: 11 rays, 12 curvature samples,
 history), the default reward and episode rules, no episode files (``output_dir=None``),
-and the built-in default track and car. Actions come from a seeded random policy (a
+and the built-in default track and car; then both again on real circuits
+(:data:`REAL_CIRCUITS`) against the oval's figures (target: at least
+:data:`TARGET_CIRCUIT_FRACTION` of them). Actions come from a seeded random policy (a
 random walk of the steering, mostly throttle), so cars leave the track now and then:
 the resets are inside the timing, as in training. Each figure is the best (and the
 median) of several blocks of steps. The simulator's own step is timed inside the same
@@ -32,6 +34,12 @@ VECTOR_CARS = 64
 
 TARGET_SINGLE_STEPS_PER_S = 5_000
 TARGET_VECTOR_STEPS_PER_S = 50_000
+
+REAL_CIRCUITS = ("Catalunya", "Suzuka")
+"""Real circuits timed beside the oval (Suzuka crosses itself: the level-aware queries)."""
+
+TARGET_CIRCUIT_FRACTION = 0.9
+"""A real circuit's env steps/s: at least this fraction of the oval's."""
 
 
 def policy_actions(num_steps: int, num_cars: int, seed: int = 0) -> NDArray[np.float32]:
@@ -70,11 +78,15 @@ def _blocks(step_block: Callable[[], int], repeats: int) -> dict[str, float]:
     return {"best_steps_per_s": max(rates), "median_steps_per_s": statistics.median(rates)}
 
 
-def bench_single(num_steps: int, repeats: int, *, image: bool = False) -> dict[str, Any]:
-    """One ``acgym/Race-v0`` environment (no wrappers): env steps per second."""
+def bench_single(
+    num_steps: int, repeats: int, *, image: bool = False, track: str | None = None
+) -> dict[str, Any]:
+    """One ``acgym/Race-v0`` environment (no wrappers) on ``track`` (default: the default
+    track): env steps per second."""
     from acgym.env.factory import make_race_env
+    from acgym.track.builtin import DEFAULT_TRACK
 
-    env = make_race_env(image=image)
+    env = make_race_env(track or DEFAULT_TRACK, image=image)
     env.reset(seed=0)
     actions = policy_actions(num_steps, 1)[:, 0]
     resets = [0]
@@ -92,6 +104,7 @@ def bench_single(num_steps: int, repeats: int, *, image: bool = False) -> dict[s
     env.close()
     sim_us = 1e6 * timer.seconds / (num_steps * (repeats + 1))
     return {
+        "track": env.track.name,
         **result,
         "us_per_step": 1e6 / result["best_steps_per_s"],
         "sim_us_per_step": sim_us,
@@ -101,12 +114,19 @@ def bench_single(num_steps: int, repeats: int, *, image: bool = False) -> dict[s
 
 
 def bench_vector(
-    num_cars: int, num_steps: int, repeats: int, *, image: bool = False
+    num_cars: int,
+    num_steps: int,
+    repeats: int,
+    *,
+    image: bool = False,
+    track: str | None = None,
 ) -> dict[str, Any]:
-    """``RaceVectorEnv`` with ``num_cars`` cars: env steps (car steps) per second."""
+    """``RaceVectorEnv`` with ``num_cars`` cars on ``track`` (default: the default
+    track): env steps (car steps) per second."""
     from acgym.env.factory import make_race_vector_env
+    from acgym.track.builtin import DEFAULT_TRACK
 
-    env = make_race_vector_env(num_cars, image=image)
+    env = make_race_vector_env(num_cars, track or DEFAULT_TRACK, image=image)
     env.reset(seed=0)
     actions = policy_actions(num_steps, num_cars)
     ends = [0]
@@ -123,6 +143,7 @@ def bench_vector(
     sim_us = 1e6 * timer.seconds / (num_steps * (repeats + 1))
     median_us = 1e6 * num_cars / result["median_steps_per_s"]
     return {
+        "track": env.track.name,
         "num_cars": num_cars,
         **result,
         "us_per_batched_step": 1e6 * num_cars / result["best_steps_per_s"],
@@ -185,6 +206,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     vector = bench_vector(VECTOR_CARS, vector_steps, repeats)
     single_image = bench_single(steps // 2, repeats, image=True)
     vector_image = bench_vector(VECTOR_CARS, vector_steps // 2, repeats, image=True)
+    circuits = {}
+    for name in REAL_CIRCUITS:
+        on_circuit = bench_single(steps, repeats, track=name)
+        on_circuit_vector = bench_vector(VECTOR_CARS, vector_steps, repeats, track=name)
+        circuits[name] = {
+            "single": on_circuit,
+            f"vector_{VECTOR_CARS}": on_circuit_vector,
+            "single_fraction_of_oval": on_circuit["median_steps_per_s"]
+            / single["median_steps_per_s"],
+            "vector_fraction_of_oval": on_circuit_vector["median_steps_per_s"]
+            / vector["median_steps_per_s"],
+        }
     return {
         "setup": {
             "track": "oval (acgym.track.builtin.DEFAULT_TRACK)",
@@ -201,8 +234,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         f"vector_{VECTOR_CARS}": vector,
         "single_with_image": single_image,
         f"vector_{VECTOR_CARS}_with_image": vector_image,
+        "real_circuits": circuits,
         "profile_single": profile_single(steps),
         "targets": {
+            "circuit_fraction_of_oval": TARGET_CIRCUIT_FRACTION,
+            "circuits_met": all(
+                c["single_fraction_of_oval"] >= TARGET_CIRCUIT_FRACTION
+                and c["vector_fraction_of_oval"] >= TARGET_CIRCUIT_FRACTION
+                for c in circuits.values()
+            ),
             "single_steps_per_s": TARGET_SINGLE_STEPS_PER_S,
             "vector_env_steps_per_s": TARGET_VECTOR_STEPS_PER_S,
             "single_met": single["best_steps_per_s"] >= TARGET_SINGLE_STEPS_PER_S,
