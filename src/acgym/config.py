@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from acgym.config_loader import is_original_file, load_section, other_names, to_plain, to_yaml
-from acgym.env.config import EnvConfig, RewardConfig, StartConfig
+from acgym.env.config import ActionConfig, EnvConfig, RewardConfig, StartConfig
 from acgym.errors import ConfigError
 from acgym.fileio import write_text_atomic
 from acgym.rl.config import AgentConfig, TrainerConfig
@@ -72,9 +72,13 @@ def _default_env() -> EnvConfig:
     from acgym.track.builtin import DEFAULT_TRACK
 
     # Measured in docs/results.md ("Real circuits"): without starts spread over the lap
-    # a car never meets a corner it has not crashed at, and never learns to brake.
+    # a car never meets a corner it has not crashed at, and never learns to brake; with
+    # relative pedals it does not learn to brake either (a released pedal stays released
+    # under the policy's noise), so the pedals are absolute and only the steering is
+    # rate-limited.
     return EnvConfig(
         track=DEFAULT_TRACK,
+        actions=ActionConfig(relative_pedals=False),
         reward=RewardConfig(kind="progress"),
         start=StartConfig(
             random=True,

@@ -59,11 +59,44 @@ def test_actions_of_the_wrong_shape_are_refused(dallara):
         mapper.to_controls([np.nan, 0.0, 0.0], [0.0, -1.0, -1.0])
 
 
-@pytest.mark.parametrize("relative", [True, False])
+def test_relative_steering_with_absolute_pedals(dallara):
+    mapper = ActionMapper(dallara.steer, control_rate_hz=25.0, relative_pedals=False)
+    np.testing.assert_array_equal(mapper.relative, [True, False, False])
+    # the steering moves by at most its rate, the pedals go where the action says
+    controls = mapper.to_controls([1.0, -0.3, 0.8], [0.1, 1.0, -1.0])
+    np.testing.assert_allclose(controls, [0.1 + mapper.max_delta[0], -0.3, 0.8])
+    np.testing.assert_allclose(mapper.to_actions([0.1, 1.0, -1.0], controls), [1.0, -0.3, 0.8])
+    # without relative actions, relative_pedals changes nothing
+    absolute = ActionMapper(
+        dallara.steer, control_rate_hz=25.0, relative=False, relative_pedals=True
+    )
+    np.testing.assert_array_equal(absolute.relative, [False, False, False])
+
+
+def test_the_config_picks_the_pedals_mode(dallara):
+    from acgym.config import load_config
+
+    config = load_config(None, ["env.actions.relative_pedals=false"]).env
+    np.testing.assert_array_equal(
+        ActionMapper.from_config(dallara.steer, config).relative, [True, False, False]
+    )
+    original = load_config(None, ["recipe=original"]).env
+    np.testing.assert_array_equal(
+        ActionMapper.from_config(dallara.steer, original).relative, [True] * 3
+    )
+
+
+MODES = {"relative": (True, True), "absolute": (False, True), "absolute pedals": (True, False)}
+
+
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("car_name", CARS)
-def test_logged_controls_round_trip_to_the_same_actions(car_name, relative):
+def test_logged_controls_round_trip_to_the_same_actions(car_name, mode):
     car = CarMaps.from_folder(PACKAGE_CARS_DIR / car_name)
-    mapper = ActionMapper(car.steer, control_rate_hz=25.0, relative=relative)
+    relative, relative_pedals = MODES[mode]
+    mapper = ActionMapper(
+        car.steer, control_rate_hz=25.0, relative=relative, relative_pedals=relative_pedals
+    )
     rng = np.random.default_rng(0)
     actions = rng.uniform(-1.0, 1.0, size=(200, 3))
     if not relative:

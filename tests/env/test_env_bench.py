@@ -32,4 +32,8 @@ def test_the_real_circuit_figures_run_on_the_circuit_named():
     assert single["track"] == "Suzuka"
     assert single["best_steps_per_s"] >= single["median_steps_per_s"] > 0
     vector = bench_vector(4, 5, 1, track="Catalunya")
-    assert vector["track"] == "Catalunya" and vector["num_cars"] == 4 and vector["best_steps_per_s"] > 0
+    assert (
+        vector["track"] == "Catalunya"
+        and vector["num_cars"] == 4
+        and vector["best_steps_per_s"] > 0
+    )

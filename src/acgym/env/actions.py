@@ -12,6 +12,12 @@ with -1 the released pedal.
   the original's two-row maps, the mean rate for a longer one; pedals
   ``pedal_rate_per_s``), then clipped to the controls' range.
 * Absolute mode: the action is the control, clipped to the range.
+* Relative steering with absolute pedals (``actions.relative_pedals=false``, the
+  ``progress`` recipe's): the steering is rate-limited as in relative mode, the gas and
+  brake actions are the pedals. A relative pedal released at -1 stays there unless the
+  policy pushes it up several steps running, so a policy that learned on straights to
+  keep it released almost never tries the brake; an absolute pedal is tried whenever the
+  policy's noise reaches it.
 
 The inverse turns logged telemetry (``steerAngle`` deg, ``accStatus`` and ``brakeStatus``
 in 0..1) back into controls (through the steer map, ``acc = 2 * accStatus - 1`` and the
@@ -53,6 +59,8 @@ class ActionMapper:
         steer_map: The car's steer map.
         control_rate_hz: Steps per second.
         relative: Relative (rate-limited changes) or absolute actions.
+        relative_pedals: With ``relative``, the gas and brake are relative too; false:
+            they are absolute (only the steering is rate-limited).
         max_steer_rate_deg_s: Steering-wheel rate at action 1 in relative mode, deg/s.
         pedal_rate_per_s: Pedal-input rate at action 1 in relative mode, 1/s.
     """
@@ -63,13 +71,17 @@ class ActionMapper:
         control_rate_hz: float,
         *,
         relative: bool = True,
+        relative_pedals: bool = True,
         max_steer_rate_deg_s: float = 900.0,
         pedal_rate_per_s: float = 12.0,
     ) -> None:
         if not control_rate_hz > 0:
             raise ValueError(f"control_rate_hz: expected > 0, got {control_rate_hz}")
         self.steer_map = steer_map
-        self.relative = relative
+        self.relative = np.array(
+            [relative, relative and relative_pedals, relative and relative_pedals]
+        )
+        """Which channels are relative (steer, gas, brake), ``(3,)`` bool."""
         period_s = 1.0 / control_rate_hz
         self.max_delta = np.array(
             [
@@ -83,6 +95,13 @@ class ActionMapper:
         """Lower control limits, ``(3,)``."""
         self.high = np.array([steer_map.full_lock_steer, 1.0, 1.0])
         """Upper control limits, ``(3,)``."""
+        # controls = actions * scale + current * keep covers every channel's mode; the
+        # inverse's bounds are the action range of a relative channel, the control range
+        # of an absolute one.
+        self._scale = np.where(self.relative, self.max_delta, 1.0)
+        self._keep = self.relative.astype(np.float64)
+        self._action_low = np.where(self.relative, -1.0, self.low)
+        self._action_high = np.where(self.relative, 1.0, self.high)
 
     @classmethod
     def from_config(cls, steer_map: SteerMap, config: EnvConfig) -> ActionMapper:
@@ -91,6 +110,7 @@ class ActionMapper:
             steer_map,
             config.ego_sampling_freq,
             relative=config.use_relative_actions,
+            relative_pedals=config.actions.relative_pedals,
             max_steer_rate_deg_s=config.max_steer_rate,
             pedal_rate_per_s=config.actions.pedal_rate_per_s,
         )
@@ -127,25 +147,20 @@ class ActionMapper:
         """
         if not checked:
             actions = self.check_actions(actions)
-        if self.relative:
-            new = actions * self.max_delta
-            new += current_controls
-        else:
-            new = actions
+        new = actions * self._scale
+        new += current_controls * self._keep
         return np.minimum(np.maximum(new, self.low), self.high)  # np.clip, faster on 3 values
 
     def to_actions(self, previous_controls: ArrayLike, controls: ArrayLike) -> FloatArray:
         """The actions that move ``previous_controls`` to ``controls`` (the exact inverse).
 
-        Relative mode: ``(controls - previous) / max_delta``, clipped to [-1, 1]; absolute:
-        ``controls`` clipped to the range. ``to_controls(to_actions(p, c), p) == c`` for
-        every reachable ``c``.
+        A relative channel: ``(controls - previous) / max_delta``, clipped to [-1, 1]; an
+        absolute one: ``controls`` clipped to the range. ``to_controls(to_actions(p, c), p)
+        == c`` for every reachable ``c``.
         """
         controls = np.asarray(controls, dtype=np.float64)
-        if self.relative:
-            delta = controls - np.asarray(previous_controls, dtype=np.float64)
-            return np.clip(delta / self.max_delta, -1.0, 1.0)
-        return np.clip(controls, self.low, self.high)
+        delta = controls - np.asarray(previous_controls, dtype=np.float64) * self._keep
+        return np.clip(delta / self._scale, self._action_low, self._action_high)
 
     def actions_from_controls(self, controls: ArrayLike) -> FloatArray:
         """Actions of a logged sequence of controls ``(T, 3)`` -> ``(T, 3)``.

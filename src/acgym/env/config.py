@@ -120,10 +120,14 @@ class TerminationConfig:
 
 @dataclass(frozen=True)
 class ActionConfig:
-    """Rate limits of relative actions beyond the original's ``max_steer_rate``."""
+    """Relative actions beyond the original's ``use_relative_actions`` and ``max_steer_rate``."""
 
     pedal_rate_per_s: float = 12.0
     """Largest change of the gas and brake inputs (range [-1, 1]) per second, 1/s."""
+    relative_pedals: bool = True
+    """With ``use_relative_actions``: the gas and brake actions are changes too (the
+    original); false: they are the pedals themselves and only the steering is
+    rate-limited (see :mod:`acgym.env.actions`)."""
 
 
 @dataclass(frozen=True)
