@@ -62,10 +62,12 @@ def test_actions_of_the_wrong_shape_are_refused(dallara):
 def test_relative_steering_with_absolute_pedals(dallara):
     mapper = ActionMapper(dallara.steer, control_rate_hz=25.0, relative_pedals=False)
     np.testing.assert_array_equal(mapper.relative, [True, False, False])
-    # the steering moves by at most its rate, the pedals go where the action says
-    controls = mapper.to_controls([1.0, -0.3, 0.8], [0.1, 1.0, -1.0])
+    # the steering moves by at most its rate, the pedals go where the action says, and
+    # an action within a tenth of either end is full travel (a tanh policy reaches it)
+    controls = mapper.to_controls([1.0, -0.27, 0.72], [0.1, 1.0, -1.0])
     np.testing.assert_allclose(controls, [0.1 + mapper.max_delta[0], -0.3, 0.8])
-    np.testing.assert_allclose(mapper.to_actions([0.1, 1.0, -1.0], controls), [1.0, -0.3, 0.8])
+    np.testing.assert_allclose(mapper.to_actions([0.1, 1.0, -1.0], controls), [1.0, -0.27, 0.72])
+    np.testing.assert_allclose(mapper.to_controls([0.0, 0.93, -0.95], controls)[1:], [1.0, -1.0])
     # without relative actions, relative_pedals changes nothing
     absolute = ActionMapper(
         dallara.steer, control_rate_hz=25.0, relative=False, relative_pedals=True

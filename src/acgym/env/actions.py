@@ -17,7 +17,10 @@ with -1 the released pedal.
   brake actions are the pedals. A relative pedal released at -1 stays there unless the
   policy pushes it up several steps running, so a policy that learned on straights to
   keep it released almost never tries the brake; an absolute pedal is tried whenever the
-  policy's noise reaches it.
+  policy's noise reaches it. The pedal is ``action / PEDAL_FULL_TRAVEL_ACTION`` clipped to
+  [-1, 1]: a squashed-Gaussian policy never outputs exactly +-1, so without the band its
+  deterministic throttle sits near 95 % on a straight (measured on the oval: a lap 4 %
+  slower than with relative pedals, which clip at full travel).
 
 The inverse turns logged telemetry (``steerAngle`` deg, ``accStatus`` and ``brakeStatus``
 in 0..1) back into controls (through the steer map, ``acc = 2 * accStatus - 1`` and the
@@ -45,6 +48,10 @@ FloatArray = NDArray[np.float64]
 
 NUM_ACTIONS = 3
 """Action / control channels: steer, accel, brake."""
+
+PEDAL_FULL_TRAVEL_ACTION = 0.9
+"""With relative steering and absolute pedals, a pedal action at or beyond this (either
+sign) is full travel: floored, or released."""
 
 NEUTRAL_CONTROLS = (0.0, -1.0, -1.0)
 """Straight wheel, gas and brake released (the original's start and default controls)."""
@@ -98,7 +105,8 @@ class ActionMapper:
         # controls = actions * scale + current * keep covers every channel's mode; the
         # inverse's bounds are the action range of a relative channel, the control range
         # of an absolute one.
-        self._scale = np.where(self.relative, self.max_delta, 1.0)
+        absolute_pedal = 1.0 / PEDAL_FULL_TRAVEL_ACTION if relative else 1.0
+        self._scale = np.where(self.relative, self.max_delta, [1.0, absolute_pedal, absolute_pedal])
         self._keep = self.relative.astype(np.float64)
         self._action_low = np.where(self.relative, -1.0, self.low)
         self._action_high = np.where(self.relative, 1.0, self.high)
@@ -212,6 +220,7 @@ def telemetry_from_controls(controls: ArrayLike, car: CarMaps) -> FloatArray:
 
 __all__ = [
     "NEUTRAL_CONTROLS",
+    "PEDAL_FULL_TRAVEL_ACTION",
     "NUM_ACTIONS",
     "ActionMapper",
     "BrakeMap",
