@@ -22,20 +22,29 @@ from acgym.sim.session import SimSession
 STEPS = 120
 
 
-@pytest.mark.parametrize("relative", [True, False])
-def test_the_expert_action_is_the_env_inverse_of_the_experts_controls(relative: bool) -> None:
-    """A simulator beside the env, driven by the expert's controls through the same action
-    mapping (what acgym record did by hand), follows the env step for step."""
-    config = EnvConfig(use_relative_actions=relative)
+MODES = {"relative": (True, True), "absolute": (False, True), "absolute pedals": (True, False)}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_expert_action_is_the_env_inverse_of_the_experts_controls(mode: str) -> None:
+    """A simulator beside the env, driven by the expert's controls at the relative
+    actions' rates through the same action mapping (what acgym record did by hand),
+    follows the env step for step, in every action mode alike."""
+    relative, relative_pedals = MODES[mode]
+    config = load_env_config(
+        overrides=[f"use_relative_actions={relative}", f"actions.relative_pedals={relative_pedals}"]
+    )
     env = make_race_env("oval", "dallara_f317", config=config)
     session = SimSession("oval", "dallara_f317")
     driver = ExpertDriver(session)
     mapper = ActionMapper.from_config(CarMaps.from_folder(car_folder("dallara_f317")).steer, config)
+    rate = ActionMapper.from_config(mapper.steer_map, EnvConfig()).max_delta
     controls = np.array([0.0, -1.0, -1.0])
     env.reset(seed=0)
     for _ in range(STEPS):
         action = env.expert_action()
-        expected = mapper.to_actions(controls, driver.controls()[0]).astype(np.float32)
+        wanted = np.clip(driver.controls()[0], controls - rate, controls + rate)
+        expected = mapper.to_actions(controls, wanted).astype(np.float32)
         assert action.shape == (3,) and action.dtype == np.float32
         np.testing.assert_array_equal(action, expected)
         controls = mapper.to_controls(expected.astype(np.float64), controls)
@@ -136,3 +145,17 @@ def test_an_env_without_the_simulator_refuses_the_extension_clearly() -> None:
     with pytest.raises(ConfigError, match="built-in simulator"):
         drive_expert(env)
     env.close()
+
+
+def test_the_expert_drives_the_same_with_absolute_pedals() -> None:
+    """Its pedals move at the pedal rate in either mode: the laps do not depend on it."""
+    positions = []
+    for relative_pedals in (True, False):
+        config = load_env_config(overrides=[f"actions.relative_pedals={relative_pedals}"])
+        env = make_race_env("oval", "dallara_f317", config=config)
+        env.reset(seed=0)
+        for _ in range(STEPS):
+            env.step(env.expert_action())
+        positions.append(env.unwrapped.backend.session.world.x_m.copy())
+        env.close()
+    np.testing.assert_allclose(positions[0], positions[1], atol=1e-6)

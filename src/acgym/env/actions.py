@@ -220,8 +220,8 @@ def telemetry_from_controls(controls: ArrayLike, car: CarMaps) -> FloatArray:
 
 __all__ = [
     "NEUTRAL_CONTROLS",
-    "PEDAL_FULL_TRAVEL_ACTION",
     "NUM_ACTIONS",
+    "PEDAL_FULL_TRAVEL_ACTION",
     "ActionMapper",
     "BrakeMap",
     "CarMaps",

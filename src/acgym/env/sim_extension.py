@@ -78,6 +78,10 @@ class SimulatorExtension:
         if fresh.size:
             expert.reset(fresh)
         wanted = expert.controls().reshape(self._controls.shape)
+        # The expert's hands and feet move at the relative actions' rates in every action
+        # mode (its gains were tuned so): it drives the same with absolute pedals.
+        rate = self.action_mapper.max_delta
+        wanted = np.clip(wanted, self._controls - rate, self._controls + rate)
         return self.action_mapper.to_actions(self._controls, wanted).astype(np.float32)
 
     def expert_lap_estimate_s(self) -> float:
