@@ -116,6 +116,61 @@ def test_the_expert_holds_a_circle_at_the_yaw_rate_of_its_radius(car: str) -> No
     assert abs(session.gap_m[0]) < 0.3
 
 
+@pytest.mark.parametrize("car", list_cars())
+def test_the_expert_holds_the_line_of_a_circle_near_the_limit(car: str) -> None:
+    """At 90 % of the car's steady cornering limit the car runs on the line, not wide of
+    it: the steering's feed-forward has the axles' steady slip angles (the understeer)
+    and pure pursuit looks along the car's steady sideslip, not its heading."""
+    radius_m = 120.0
+    params = load_car(car)
+    speed_mps = 20.0
+    for _ in range(50):  # v^2 / R = 0.9 limit(v)
+        speed_mps = math.sqrt(0.9 * params.lateral_limit_mps2(speed_mps) * radius_m)
+    session = SimSession(circle_track(radius_m), car)
+    driver = ExpertDriver(session)
+    driver._speed[:] = speed_mps
+    driver._accel[:] = 0.0
+    session.reset(speed_mps=speed_mps)
+    gaps = []
+    for step in range(25 * 20):
+        session.step(driver.controls())
+        if step >= 25 * 10:
+            gaps.append(session.gap_m[0])
+    assert session.telemetry(0)["speed"] == pytest.approx(speed_mps, rel=0.01)
+    assert np.max(np.abs(gaps)) < 0.15
+
+
+@pytest.mark.parametrize("understeer_limit", [0.95, 100.0])
+def test_the_expert_waits_with_the_throttle_while_the_front_washes_out(
+    understeer_limit: float,
+) -> None:
+    """Asked to go 30 % faster than a 40 m circle allows, the front tyres reach their
+    peak: the driver (``understeer_limit`` 0.95, the default) holds the throttle back
+    (drive would take load off the front) and stays within a metre and a half of the
+    line; without the rule (a limit of 100 peaks) the car drives off under power."""
+    radius_m = 40.0
+    params = load_car("dallara_f317")
+    speed_mps = 20.0
+    for _ in range(50):  # the limit: v^2 / R = limit(v)
+        speed_mps = math.sqrt(params.lateral_limit_mps2(speed_mps) * radius_m)
+    session = SimSession(circle_track(radius_m), "dallara_f317")
+    driver = ExpertDriver(session, DriverConfig(understeer_limit=understeer_limit))
+    driver._speed[:] = 1.3 * speed_mps  # a target the car cannot corner at
+    driver._accel[:] = 0.0
+    session.reset(speed_mps=speed_mps)
+    gas, gaps = [], []
+    for _ in range(75):
+        controls = driver.controls()
+        gas.append(0.5 * (controls[0, 1] + 1.0))
+        session.step(controls)
+        gaps.append(abs(session.gap_m[0]))
+    if understeer_limit < 1.0:
+        assert np.mean(gas) < 0.6
+        assert max(gaps) < 1.5
+    else:
+        assert max(gaps) > 5.0
+
+
 def test_the_expert_is_deterministic() -> None:
     runs = []
     for _ in range(2):

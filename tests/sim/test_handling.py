@@ -18,7 +18,7 @@ import pytest
 from acgym.sim import CarParams, World, list_cars, load_car
 from acgym.sim.car_params import car_param_array
 from acgym.sim.layout import P_TYRE_REAR
-from acgym.sim.tyres import combined_forces
+from acgym.sim.tyres import combined_forces, magic_formula
 
 G = 9.80665
 
@@ -176,3 +176,42 @@ def test_full_braking_in_a_turn_keeps_an_abs_car_stable(name: str, speed_mps: fl
     assert world.speed_mps[0] < 1.0
     assert most_sideslip < math.radians(8.0), math.degrees(most_sideslip)
     assert 0.0 < world.yaw_rad[0] - heading_rad < math.radians(90.0)
+
+
+@pytest.mark.parametrize("name", list_cars())
+@pytest.mark.parametrize(("speed_mps", "fraction"), [(20.0, 0.5), (35.0, 0.7), (35.0, 0.85)])
+def test_the_steady_slip_angles_predict_the_simulated_turn(
+    name: str, speed_mps: float, fraction: float
+) -> None:
+    """``CarParams.steady_slip_angles_rad`` (the axles' shares of their peaks through the
+    Magic Formula's inverse) against the slip angles of a steady turn in the simulator at
+    constant speed: within the effects it leaves out (the drive force and the
+    differential, the aligning torque), 0.7 to 1.25 of the simulated angles."""
+    car = load_car(name)
+    lateral_mps2 = fraction * car.lateral_limit_mps2(speed_mps)
+    world = World(car, 1)
+    world.reset(speed_mps=speed_mps)
+    delta_deg = math.degrees(car.chassis.wheelbase_m * lateral_mps2 / speed_mps**2)
+    gas = 0.5
+    for _ in range(250):
+        gas = float(np.clip(gas + 0.05 * (speed_mps - world.vx_mps[0]), 0.0, 1.0))
+        world.step(np.array([[steer_input(car, delta_deg), 2.0 * gas - 1.0, -1.0]]))
+        delta_deg += 0.02 * (lateral_mps2 - world.accel_mps2[0, 1])
+    assert world.accel_mps2[0, 1] == pytest.approx(lateral_mps2, rel=0.05)
+    simulated = np.abs(world.slip_angle_rad[0])
+    front, rear = car.steady_slip_angles_rad(world.speed_mps[0], world.accel_mps2[0, 1])
+    assert 0.7 < front / simulated[:2].mean() < 1.25
+    assert 0.7 < rear / simulated[2:].mean() < 1.25
+
+
+@pytest.mark.parametrize("name", list_cars())
+def test_the_inverse_lateral_curve_gives_the_share_of_the_peak(name: str) -> None:
+    tyre = load_car(name).front_tyre
+    shares = np.array([0.0, 0.1, 0.5, 0.9, 1.0, 1.3])
+    alpha = tyre.lateral_slip_angle_rad(shares)
+    assert np.all(np.diff(alpha) >= 0.0)
+    assert alpha[-1] == alpha[-2] == pytest.approx(tyre.peak_slip_angle_rad)
+    curve = [magic_formula(a, tyre.b_y, tyre.shape_y, tyre.curvature_y) for a in alpha[:5]]
+    np.testing.assert_allclose(curve, shares[:5], atol=1e-3)
+    # in the linear range the angle is the share over the slope B C
+    assert alpha[1] == pytest.approx(0.1 / (tyre.b_y * tyre.shape_y), rel=0.02)

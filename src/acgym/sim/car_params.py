@@ -155,6 +155,17 @@ class Tyre:
             )
         )
 
+    def lateral_slip_angle_rad(self, share: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Slip angle at which the pure lateral force is ``share`` of its peak, rad.
+
+        The inverse of the Magic Formula's rising branch (``share`` clipped to [0, 1]; 1
+        gives ``peak_slip_angle_rad``); a sampled inverse, fine to 1e-4 of the peak angle.
+        """
+        alpha = np.linspace(0.0, self.peak_slip_angle_rad, 2049)
+        bx = self.b_y * alpha
+        curve = np.sin(self.shape_y * np.arctan(bx - self.curvature_y * (bx - np.arctan(bx))))
+        return np.interp(np.clip(share, 0.0, 1.0), curve, alpha)
+
     def peak_mu(self, load_n: float) -> tuple[float, float]:
         """Peak ``(mu_x, mu_y)`` at ``load_n`` (load sensitivity applied)."""
         return (
@@ -383,6 +394,32 @@ class CarParams:
                 out[axle] += mu_x * fz
                 out[2 + axle] += mu_y * fz
         return out[0], out[1], out[2], out[3]
+
+    def axle_lateral_shares(self, speed_mps: float, ay_mps2: float) -> tuple[float, float]:
+        """Front and rear axles' lateral force in a steady turn at ``ay_mps2``, as shares
+        of their peaks (:meth:`axle_grip_n`: downforce, lateral transfer, load
+        sensitivity); the front carries ``m ay lr / L``, the rear ``m ay lf / L``. Flat
+        road, no drive force; above 1 the axle cannot carry the turn."""
+        c = self.chassis
+        ay = abs(ay_mps2)
+        _, _, front_y, rear_y = self.axle_grip_n(speed_mps, 0.0, ay)
+        force = c.mass_kg * ay / c.wheelbase_m
+        return force * c.lr_m / max(front_y, 1e-9), force * c.lf_m / max(rear_y, 1e-9)
+
+    def steady_slip_angles_rad(self, speed_mps: float, ay_mps2: float) -> tuple[float, float]:
+        """Front and rear slip angles that carry a steady turn at ``ay_mps2``, rad (>= 0).
+
+        Both tyres of an axle at one slip angle: the pure-slip Magic Formula's shape is
+        the same at every load, so the axle's force is that shape times the sum of its
+        tyres' peaks, and the angle is the inverse of the shape at the axle's share
+        (:meth:`axle_lateral_shares`); an axle asked for more than its peak gives its
+        peak slip angle.
+        """
+        front, rear = self.axle_lateral_shares(speed_mps, ay_mps2)
+        return (
+            float(self.front_tyre.lateral_slip_angle_rad(np.array([front]))[0]),
+            float(self.rear_tyre.lateral_slip_angle_rad(np.array([rear]))[0]),
+        )
 
     def lateral_limit_mps2(self, speed_mps: float) -> float:
         """Steady-state cornering limit at a speed on a flat surface, m/s^2.

@@ -5,21 +5,27 @@ reads the cars' states and returns ``(N, 3)`` controls in the simulator's ranges
 acc, brake in [-1, 1]; -1 = full left / released). Gear shifts are left to the
 simulator's automatic shifter.
 
-**Lateral** (pure pursuit with a speed-dependent look-ahead, plus a yaw-rate loop). The
-target point is on the reference line ``L_d = clip(look_ahead_m + look_ahead_s * v)``
-ahead of the car's projection; pure pursuit (Coulter 1992) turns it into the path
-curvature ``kappa = 2 y_t / d_t^2`` (``(x_t, y_t)`` the target in the car's frame, ``d_t``
-its distance). The road-wheel angle is the kinematic angle ``atan(L kappa)`` (the
-curvature feed-forward: on a circle the target lies on it and ``kappa`` is its
-curvature) plus a yaw-rate loop ``K_r L (kappa - r / v)``, normalised by the car's
-kinematic yaw gain ``v / L``, that adds lock while the car turns less than asked and
-takes it off while it turns more. Two limits act like a driver's hands: when the rear
-tyres slide past their peak slip angle the angle is blended towards the direction of
-the front axle's velocity (catching the slide), and the front tyres are never steered
-more than ``front_slip_limit`` times their peak slip angle (more lock only scrubs); both
-angles include the front's compliance steer, which the rack has to make up for.
-The angle goes back through the steering ratio and the inverse of the car's steer map
-to a steer input.
+**Lateral** (pure pursuit with a speed-dependent look-ahead, a steady-state
+feed-forward, and a yaw-rate loop). The target point is on the reference line
+``L_d = clip(look_ahead_m + look_ahead_s * v)`` ahead of the car's projection; pure
+pursuit (Coulter 1992) turns it into the path curvature ``kappa = 2 y_t / d_t^2``
+(``(x_t, y_t)`` the target in the frame of the car's direction of travel, ``d_t`` its
+distance). That direction is the heading plus the sideslip the car has in a steady turn on
+the line there, ``lr kappa_line - alpha_r`` (Kapania & Gerdes 2015): measured from the
+heading alone, a car on the line at the limit (nose in by 2-3 degrees) sees the target
+beside it and settles about a metre wide. The road-wheel angle is the steady-state
+angle for ``kappa`` at the car's speed: the kinematic angle ``atan(L kappa)`` plus the
+front minus the rear axle's steady slip angle at the lateral acceleration ``v^2 kappa``
+(:func:`steady_slip_table`, the tyres' Magic Formula with downforce and load transfer)
+plus the front's compliance steer; then a yaw-rate loop ``K_r L (kappa - r / v)``,
+normalised by the car's kinematic yaw gain ``v / L``, adds lock while the car turns less
+than asked and takes it off while it turns more. Two limits act like a driver's hands:
+when the rear tyres slide past their peak slip angle the angle is blended towards the
+direction of the front axle's velocity (catching the slide), and the front tyres are
+never steered more than ``front_slip_limit`` times their peak slip angle (more lock only
+scrubs); both angles include the front's compliance steer, which the rack has to make up
+for. The angle goes back through the steering ratio and the inverse of the car's steer
+map to a steer input.
 
 **Longitudinal** (the speed profile, PI with feed-forward). The target is the speed
 profile of the track's reference line (:func:`acgym.track.speed_profile.speed_profile`
@@ -30,9 +36,10 @@ the feed-forward (its braking fades out while the car is slower than the profile
 PI loop on the speed error closes the gap. A positive command is throttle (the power it
 takes, with the profile's added mass for the rotating parts), a negative one brake status
 (over the deceleration of the full brake torque). The feet of a driver: the throttle ceiling drops while a driven
-wheel spins past its peak slip ratio and the brake ceiling while any wheel locks past
-it (the simulator's ABS does this for the cars that have one); both recover at
-``ceiling_recovery_per_s``.
+wheel spins past its peak slip ratio or the front tyres work past ``understeer_limit`` of
+their peak slip angle (the front washing out: drive would take load off it), and the
+brake ceiling while any wheel locks past its peak (the simulator's ABS does this for the
+cars that have one); both recover at ``ceiling_recovery_per_s``.
 
 The driver keeps no state across laps but the PI integral and the two ceilings
 (:meth:`reset` clears them); it is deterministic.
@@ -64,7 +71,11 @@ class DriverConfig:
 
     Attributes:
         lateral_grip_margin: Factor on the cars' lateral friction in the tracked profile.
-        longitudinal_grip_margin: Factor on the cars' longitudinal friction.
+        longitudinal_grip_margin: Factor on the cars' longitudinal friction (0.9: a car
+            without ABS braking in a turn locks its inside front wheel, unloaded by the
+            lateral transfer under the same brake torque as the outside one, before the
+            profile's one friction ellipse is used up; at 0.95 the F317 and the MX-5 ran
+            off the road in long braking turns, at 0.9 within 4 % of the estimate).
         look_ahead_m: Pure-pursuit look-ahead at a standstill, m.
         look_ahead_s: Look-ahead added per m/s of speed, s.
         max_look_ahead_m: Longest look-ahead, m.
@@ -72,6 +83,8 @@ class DriverConfig:
         catch_start: Rear slip angle, in peaks, where catching a slide starts.
         catch_span: Further rear slip, in peaks, over which the catch becomes complete.
         front_slip_limit: Largest front slip angle steered for, in peaks.
+        understeer_limit: Front slip angle, in peaks, past which the throttle ceiling is
+            cut (the front is washing out: more drive would take its load away).
         preview_s: How far ahead (in time at the current speed) the profile is read, s.
         speed_gain_1ps: Proportional gain of the speed loop, (m/s^2)/(m/s).
         speed_integral_1ps2: Integral gain of the speed loop, (m/s^2)/m.
@@ -84,7 +97,7 @@ class DriverConfig:
     """
 
     lateral_grip_margin: float = 0.95
-    longitudinal_grip_margin: float = 0.95
+    longitudinal_grip_margin: float = 0.9
     look_ahead_m: float = 4.0
     look_ahead_s: float = 0.3
     max_look_ahead_m: float = 80.0
@@ -92,6 +105,7 @@ class DriverConfig:
     catch_start: float = 0.9
     catch_span: float = 0.5
     front_slip_limit: float = 1.1
+    understeer_limit: float = 0.95
     preview_s: float = 0.12
     speed_gain_1ps: float = 1.5
     speed_integral_1ps2: float = 0.3
@@ -140,6 +154,43 @@ def margin_limits(limits: VehicleLimits, config: DriverConfig) -> VehicleLimits:
         mu_lat=limits.mu_lat * config.lateral_grip_margin,
         mu_long=limits.mu_long * config.longitudinal_grip_margin,
     )
+
+
+SLIP_TABLE_SPEEDS = 21
+"""Speeds of the steady slip-angle table, from 0 to the car's top speed."""
+SLIP_TABLE_ACCELS = 33
+"""Lateral accelerations of the table, from 0 to 1.25 times the car's limit at top speed."""
+
+
+def steady_slip_table(car: CarParams) -> tuple[float, float, FloatArray]:
+    """The car's steady-state front and rear slip angles
+    (:meth:`~acgym.sim.car_params.CarParams.steady_slip_angles_rad`) on a grid.
+
+    Returns:
+        ``(speed_step_mps, accel_step_mps2, table)``: ``table[i, j]`` the front and rear
+        slip angles (rad) at ``i * speed_step_mps`` and ``j * accel_step_mps2``,
+        ``(SLIP_TABLE_SPEEDS, SLIP_TABLE_ACCELS, 2)``.
+    """
+    top_mps = car.top_speed_mps()
+    speed_step = top_mps / (SLIP_TABLE_SPEEDS - 1)
+    accel_step = 1.25 * car.lateral_limit_mps2(top_mps) / (SLIP_TABLE_ACCELS - 1)
+    shares = np.array(
+        [
+            [
+                car.axle_lateral_shares(i * speed_step, j * accel_step)
+                for j in range(SLIP_TABLE_ACCELS)
+            ]
+            for i in range(SLIP_TABLE_SPEEDS)
+        ]
+    )
+    table = np.stack(
+        (
+            car.front_tyre.lateral_slip_angle_rad(shares[..., 0]),
+            car.rear_tyre.lateral_slip_angle_rad(shares[..., 1]),
+        ),
+        axis=-1,
+    )
+    return speed_step, accel_step, table
 
 
 class ExpertDriver:
@@ -194,6 +245,7 @@ class ExpertDriver:
                 for c in cars
             ]
         )
+        self._line_kappa = track.line_curvature_1pm
         self._yaw_rate_const = np.array([yaw_settling_mps2(c) for c in cars])
         limits = [car_limits[id(c)] for c in cars]
         self._power_per_kg = np.array([lim.max_power_w / lim.mass_kg for lim in limits])
@@ -213,6 +265,9 @@ class ExpertDriver:
                 for c in cars
             ]
         )
+        tables = {id(car): steady_slip_table(car) for _, car in self._groups}
+        self._slip_steps = np.array([tables[id(c)][:2] for c in cars])
+        self._slip_table = np.stack([tables[id(c)][2] for c in cars])
         self._dt_s = session.world.control_dt_s
         n = session.num_cars
         self._integral = np.zeros(n)
@@ -241,6 +296,21 @@ class ExpertDriver:
         here = table[self._rows, index]
         return here + w * (table[self._rows, nxt] - here)
 
+    def steady_slip_rad(self, speed_mps: FloatArray, ay_mps2: FloatArray) -> FloatArray:
+        """``(N, 2)`` front and rear slip angles of each car's steady turn at ``ay_mps2``
+        (:func:`steady_slip_table`, bilinear), rad, with the sign of ``ay_mps2``."""
+        _, num_speeds, num_accels, _ = self._slip_table.shape
+        u = np.clip(speed_mps / self._slip_steps[:, 0], 0.0, num_speeds - 1.000001)
+        w = np.clip(np.abs(ay_mps2) / self._slip_steps[:, 1], 0.0, num_accels - 1.000001)
+        i, j = u.astype(np.int64), w.astype(np.int64)
+        u = (u - i)[:, None]
+        w = (w - j)[:, None]
+        t = self._slip_table
+        rows = self._rows
+        low = (1.0 - w) * t[rows, i, j] + w * t[rows, i, j + 1]
+        high = (1.0 - w) * t[rows, i + 1, j] + w * t[rows, i + 1, j + 1]
+        return np.sign(ay_mps2)[:, None] * ((1.0 - u) * low + u * high)
+
     def controls(self) -> FloatArray:
         """``(N, 3)`` steer, acc, brake for the cars' current states."""
         cfg = self.config
@@ -263,11 +333,22 @@ class ExpertDriver:
         target, _ = session.track.line_point_at(s_m + look_m)
         dx = target[:, 0] - state[:, L.S_X_M]
         dy = target[:, 1] - state[:, L.S_Y_M]
-        c, sn = np.cos(yaw), np.sin(yaw)
+        # the target is seen along the direction the car would travel in a steady turn
+        # on the line here (heading + its steady sideslip lr kappa - alpha_r), so that
+        # the sideslip of a car on the line is not taken for a heading error
+        line_kappa = session.track.line_value_at(s_m, self._line_kappa)
+        steady_rear = self.steady_slip_rad(speed, speed * speed * line_kappa)[:, 1]
+        course = yaw + self._lr * line_kappa - steady_rear
+        c, sn = np.cos(course), np.sin(course)
         x_t = c * dx + sn * dy
         y_t = c * dy - sn * dx
         kappa = 2.0 * y_t / np.maximum(x_t * x_t + y_t * y_t, 1e-6)
-        delta = np.arctan(self._wheelbase * kappa)
+        # feed-forward: the kinematic angle, the axles' steady slip angles and the front's
+        # compliance steer at the lateral acceleration of that curvature
+        ay_ff = speed * speed * kappa
+        slip_ff = self.steady_slip_rad(speed, ay_ff)
+        delta = np.arctan(self._wheelbase * kappa) + slip_ff[:, 0] - slip_ff[:, 1]
+        delta += self._front_compliance * ay_ff
         # the loop gain per control period is yaw_rate_gain whatever the car and speed:
         # the car's yaw rate settles with the rate lambda = yaw_rate_const / v
         settle = 1.0 - np.exp(-self._dt_s * self._yaw_rate_const / v_safe)
@@ -304,6 +385,8 @@ class ExpertDriver:
         slip = outputs[:, L.O_SLIP_RATIO : L.O_SLIP_RATIO + 4] / self._kappa_peak
         recover = cfg.ceiling_recovery_per_s * self._dt_s
         spinning = np.max(slip[:, 2:], axis=1) > cfg.slip_ratio_limit
+        # the front past its peak: wait with the throttle (drive moves load off the front)
+        spinning |= np.abs(delta - centre) / self._alpha_peak_f > cfg.understeer_limit
         locking = (np.min(slip, axis=1) < -cfg.slip_ratio_limit) & ~self._has_abs
         self._gas_ceiling = np.where(
             spinning,
