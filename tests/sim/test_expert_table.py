@@ -14,24 +14,25 @@ from acgym.track.builtin import builtin_path
 
 
 def test_a_representative_table_laps_cleanly_within_5_percent(tmp_path: Path) -> None:
-    # an authored oval, a real circuit and a track given as a file, with two cars
+    # an authored oval, the paper's real circuit and a track given as a file, every car
     track_file = builtin_path("technical_circuit")
-    args = ["sim", "drive", "--all", "--cars", "dallara_f317,bmw_z4_gt3", "--tracks"]
+    cars = ("dallara_f317", "bmw_z4_gt3", "ks_mazda_miata")
+    args = ["sim", "drive", "--all", "--cars", ",".join(cars), "--tracks"]
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = main([*args, "oval,Monza", "--track-file", str(track_file), "--out", str(tmp_path)])
+        code = main(
+            [*args, "oval,Catalunya", "--track-file", str(track_file), "--out", str(tmp_path)]
+        )
     rows = json.loads((tmp_path / "expert_table.json").read_text())
     assert [(r["track"], r["car"]) for r in rows] == [
-        (track, car)
-        for track in ("oval", "Monza", "technical_circuit")
-        for car in ("dallara_f317", "bmw_z4_gt3")
+        (track, car) for track in ("oval", "Catalunya", "technical_circuit") for car in cars
     ]
     for row in rows:
         assert row["laps"] == 2 and row["max_tyres_out"] <= 2, row
         assert abs(row["delta"]) <= 0.05, row
         assert math.isclose(row["flying_lap_s"], row["estimate_s"] * (1 + row["delta"]))
     assert code == 0
-    assert "6 of 6 pairs lapped cleanly" in out.getvalue()
+    assert "9 of 9 pairs lapped cleanly" in out.getvalue()
 
 
 def test_a_pair_fails_on_laps_tyres_or_time_and_the_table_says_why() -> None:
