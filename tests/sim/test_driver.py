@@ -171,6 +171,26 @@ def test_the_expert_waits_with_the_throttle_while_the_front_washes_out(
         assert max(gaps) > 5.0
 
 
+@pytest.mark.parametrize("car", [n for n in list_cars() if not load_car(n).brakes.abs])
+def test_threshold_braking_stops_a_car_without_abs_at_its_braking_limit(car: str) -> None:
+    """Asked to stop from 40 m/s on a straight, the driver of a car without ABS keeps the
+    most locked wheel at the slip target: from 35 m/s to 15 m/s the mean deceleration is
+    at least 95 % of the car's steady braking limit (tyres alone, at 25 m/s; drag helps)."""
+    session = SimSession("oval", car)
+    driver = ExpertDriver(session)
+    driver._speed[:] = 0.0
+    driver._accel[:] = 0.0
+    session.reset(distance_m=50.0, speed_mps=40.0)
+    speeds = []
+    for _ in range(150):
+        session.step(driver.controls())
+        speeds.append(session.world.speed_mps[0])
+    v = np.array(speeds)
+    fast, slow = int(np.argmax(v < 35.0)), int(np.argmax(v < 15.0))
+    decel_mps2 = (v[fast] - v[slow]) / ((slow - fast) * session.world.control_dt_s)
+    assert decel_mps2 >= 0.95 * load_car(car).braking_limit_mps2(25.0)
+
+
 def test_the_expert_is_deterministic() -> None:
     runs = []
     for _ in range(2):

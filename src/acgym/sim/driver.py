@@ -37,9 +37,11 @@ PI loop on the speed error closes the gap. A positive command is throttle (the p
 takes, with the profile's added mass for the rotating parts), a negative one brake status
 (over the deceleration of the full brake torque). The feet of a driver: the throttle ceiling drops while a driven
 wheel spins past its peak slip ratio or the front tyres work past ``understeer_limit`` of
-their peak slip angle (the front washing out: drive would take load off it), and the
-brake ceiling while any wheel locks past its peak (the simulator's ABS does this for the
-cars that have one); both recover at ``ceiling_recovery_per_s``.
+their peak slip angle (the front washing out: drive would take load off it), recovering
+at ``ceiling_recovery_per_s``; threshold braking: on a car without ABS the brake ceiling
+rises and falls with the most locked wheel's slip ratio below and above
+``lock_slip_target`` of its peak (the simulator's ABS does this for the cars that have
+one).
 
 The driver keeps no state across laps but the PI integral and the two ceilings
 (:meth:`reset` clears them); it is deterministic.
@@ -71,11 +73,11 @@ class DriverConfig:
 
     Attributes:
         lateral_grip_margin: Factor on the cars' lateral friction in the tracked profile.
-        longitudinal_grip_margin: Factor on the cars' longitudinal friction (0.9: a car
+        longitudinal_grip_margin: Factor on the cars' longitudinal friction (0.85: a car
             without ABS braking in a turn locks its inside front wheel, unloaded by the
             lateral transfer under the same brake torque as the outside one, before the
             profile's one friction ellipse is used up; at 0.95 the F317 and the MX-5 ran
-            off the road in long braking turns, at 0.9 within 4 % of the estimate).
+            off the road in long braking turns into hairpins).
         look_ahead_m: Pure-pursuit look-ahead at a standstill, m.
         look_ahead_s: Look-ahead added per m/s of speed, s.
         max_look_ahead_m: Longest look-ahead, m.
@@ -91,13 +93,17 @@ class DriverConfig:
         integral_limit_mps2: Bound of the integral term, m/s^2.
         feedforward_band_mps: The profile's braking fades out over this much of the car
             being slower than the profile, m/s.
-        slip_ratio_limit: Slip ratio, in peaks, past which a wheel spins or locks.
-        ceiling_cut: Factor on a pedal ceiling in each step a wheel spins or locks.
-        ceiling_recovery_per_s: Rate at which a pedal ceiling recovers, 1/s.
+        slip_ratio_limit: Slip ratio, in peaks, past which a driven wheel spins.
+        ceiling_cut: Factor on the throttle ceiling in each step a wheel spins or the
+            front washes out.
+        ceiling_recovery_per_s: Rate at which the throttle ceiling recovers, 1/s.
+        lock_slip_target: Braking slip ratio, in peaks, that threshold braking holds the
+            most locked wheel at (cars without ABS).
+        lock_gain_per_s: Rate of the brake ceiling per peak of slip-ratio error, 1/s.
     """
 
     lateral_grip_margin: float = 0.95
-    longitudinal_grip_margin: float = 0.9
+    longitudinal_grip_margin: float = 0.85
     look_ahead_m: float = 4.0
     look_ahead_s: float = 0.3
     max_look_ahead_m: float = 80.0
@@ -114,6 +120,8 @@ class DriverConfig:
     slip_ratio_limit: float = 1.0
     ceiling_cut: float = 0.7
     ceiling_recovery_per_s: float = 4.0
+    lock_slip_target: float = 0.85
+    lock_gain_per_s: float = 5.0
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -387,16 +395,23 @@ class ExpertDriver:
         spinning = np.max(slip[:, 2:], axis=1) > cfg.slip_ratio_limit
         # the front past its peak: wait with the throttle (drive moves load off the front)
         spinning |= np.abs(delta - centre) / self._alpha_peak_f > cfg.understeer_limit
-        locking = (np.min(slip, axis=1) < -cfg.slip_ratio_limit) & ~self._has_abs
         self._gas_ceiling = np.where(
             spinning,
             self._gas_ceiling * cfg.ceiling_cut,
             np.minimum(self._gas_ceiling + recover, 1.0),
         )
+        # threshold braking (cars without ABS): the brake ceiling follows the most
+        # locked wheel's slip to lock_slip_target
+        lock = np.max(-slip, axis=1)
         self._brake_ceiling = np.where(
-            locking,
-            np.minimum(self._brake_ceiling, brake_status) * cfg.ceiling_cut,
-            np.minimum(self._brake_ceiling + recover, 1.0),
+            self._has_abs,
+            1.0,
+            np.clip(
+                self._brake_ceiling
+                + cfg.lock_gain_per_s * (cfg.lock_slip_target - lock) * self._dt_s,
+                0.0,
+                1.0,
+            ),
         )
         gas = np.minimum(gas, self._gas_ceiling)
         brake_status = np.minimum(brake_status, self._brake_ceiling)
