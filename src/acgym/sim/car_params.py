@@ -30,7 +30,7 @@ from scipy.optimize import minimize_scalar
 from acgym.car_maps import BrakeMap, CarMaps, SteerMap
 from acgym.errors import CarFileError
 from acgym.sim import layout as L
-from acgym.sim.tyres import load_friction, magic_formula, stiffness_factor
+from acgym.sim.tyres import load_friction, magic_formula, magic_formula_curve, stiffness_factor
 from acgym.track.speed_profile import VehicleLimits
 from acgym.units import AIR_DENSITY_KGPM3, GRAVITY_MPS2, RPM_PER_RADPS
 
@@ -162,8 +162,7 @@ class Tyre:
         gives ``peak_slip_angle_rad``); a sampled inverse, fine to 1e-4 of the peak angle.
         """
         alpha = np.linspace(0.0, self.peak_slip_angle_rad, 2049)
-        bx = self.b_y * alpha
-        curve = np.sin(self.shape_y * np.arctan(bx - self.curvature_y * (bx - np.arctan(bx))))
+        curve = magic_formula_curve(alpha, self.b_y, self.shape_y, self.curvature_y)
         return np.interp(np.clip(share, 0.0, 1.0), curve, alpha)
 
     def peak_mu(self, load_n: float) -> tuple[float, float]:

@@ -212,6 +212,17 @@ def magic_formula(slip: float, b: float, c: float, e: float) -> float:
     return fast_sin(c * fast_atan(bx - e * (bx - fast_atan(bx))))
 
 
+@numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def magic_formula_curve(
+    slips: NDArray[np.float64], b: float, c: float, e: float
+) -> NDArray[np.float64]:
+    """:func:`magic_formula` at every slip of a 1-D array (for tables and inverses)."""
+    out = np.empty(slips.shape[0])
+    for i in range(slips.shape[0]):
+        out[i] = magic_formula(slips[i], b, c, e)
+    return out
+
+
 @numba.njit(cache=True, inline="always", fastmath=FASTMATH, error_model="numpy")
 def magic_formula_slope(slip: float, b: float, c: float, e: float) -> tuple[float, float]:
     """Normalised Magic Formula and its derivative with respect to the slip.
