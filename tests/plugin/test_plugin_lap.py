@@ -5,8 +5,9 @@ the plugin's track info, then the states), and the simulator's expert driver, wh
 controls go through the client, the plugin and the virtual joystick. The expert's lap
 through the plugin is as fast as its lap in process, give or take the plugin's latency.
 
-The emulated game runs 8 times faster than the wall clock and the plugin streams 8 times
-more states per wall-clock second, so the client still acts at 25 Hz of game time.
+The emulated game runs 4 times faster than the wall clock and the plugin streams 4 times
+more states per wall-clock second, so the client still acts at 25 Hz of game time (at 8
+times, a loaded 2-core CI machine delayed the controls by several frames).
 """
 
 from __future__ import annotations
@@ -22,13 +23,18 @@ from plugin_helpers import client_for, write_config
 
 from acgym.emulated_game import EmulatedGame, PluginRunner
 from acgym.sim import WorldConfig, load_car
-from acgym.sim.driver import ExpertDriver
+from acgym.sim.driver import DriverConfig, ExpertDriver
 from acgym.sim.session import SimSession
 from acgym.track.loaders.fast_lane import save_fast_lane
 
-TIME_SCALE = 8.0
+TIME_SCALE = 4.0
 CONTROL_HZ = 25.0
 TARGET_SPEED_MPS = 30.0
+LATENCY_TOLERANT = DriverConfig(yaw_rate_gain=0.2)
+"""The expert with half its yaw-rate gain: on a loaded machine the game, faster than the
+wall clock, applies controls frames late; at the default gain the F317 weaves off the
+oval with 3 frames (120 ms) of delay, at this one it laps cleanly with 4, and undelayed
+its lap times on every track are within 0.2 % of the default's."""
 
 
 class LineFollower:
@@ -107,7 +113,7 @@ def test_a_lap_from_what_the_client_receives(app_dir: Path) -> None:
 def _expert_lap_in_process_ms(car: str) -> int:
     config = WorldConfig(control_hz=CONTROL_HZ, physics_hz=200.0)
     session = SimSession("oval", car, config=config)
-    driver = ExpertDriver(session)
+    driver = ExpertDriver(session, LATENCY_TOLERANT)
     state = session.telemetry()
     while state["LapCount"] < 1:
         session.step(driver.controls())
@@ -119,7 +125,7 @@ def _expert_lap_in_process_ms(car: str) -> int:
 def test_an_expert_lap_through_plugin_and_client(app_dir: Path) -> None:
     car = "dallara_f317"
     game = EmulatedGame("oval", car, frame_hz=CONTROL_HZ)
-    expert = ExpertDriver(game.session)
+    expert = ExpertDriver(game.session, LATENCY_TOLERANT)
 
     def expert_controls(_state: dict[str, Any]) -> tuple[float, float, float]:
         with game.lock:  # the game thread steps the same session

@@ -155,7 +155,7 @@ class PluginRunner:
             except Exception:  # the game goes on when an app fails, and so do we
                 self.frame_errors += 1
             next_s += period_s
-            if now_s - next_s > 10 * period_s:  # far behind (a debugger, a slow CI): resync
+            if now_s - next_s > 2 * period_s:  # behind (a debugger, a loaded CI): resync
                 next_s = now_s
 
     # -- modules --------------------------------------------------------------------------
