@@ -1,4 +1,5 @@
-"""Random starts on the car's speed profile: where, how fast, and when they are refused."""
+"""Random starts on the car's speed profile, and before where episodes ended: where, how
+fast, and when they are refused."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from env_fakes import RADIUS_M, circle_track
 
 from acgym.env.config import StartConfig, load_env_config
 from acgym.env.factory import make_race_env, make_race_vector_env
-from acgym.env.starts import ProfileSpeed, start_placement
+from acgym.env.starts import EpisodeEnds, ProfileSpeed, start_placement
 from acgym.errors import ConfigError
 from acgym.sim.car_params import load_car
 
@@ -93,3 +94,119 @@ def test_profile_fractions_out_of_order_are_refused(fractions):
                 f"start.max_profile_speed_fraction={high}",
             ]
         )
+
+
+FAILURES = [*PROFILE, "start.failure_fraction=1", "start.failure_lead_m=100"]
+
+
+def _behind_m(end_m: float, distance_m: float, length_m: float) -> float:
+    """How far ``distance_m`` lies before ``end_m`` along a lap of ``length_m``."""
+    return (end_m - distance_m) % length_m
+
+
+def test_episode_ends_keep_the_latest_ones():
+    ends = EpisodeEnds(3)
+    assert len(ends) == 0 and ends.distances_m().size == 0
+    ends.record(np.array([1.0, 2.0]))
+    ends.record(np.array([3.0, 4.0]))
+    assert len(ends) == 3 and sorted(ends.distances_m()) == [2.0, 3.0, 4.0]
+
+
+def test_failure_starts_lie_within_the_lead_before_a_recorded_end(track):
+    start = load_env_config(overrides=FAILURES).start
+    rng = np.random.default_rng(0)
+    ends_m = np.array([30.0, 0.5 * track.length_m])  # one end just past the start line
+    behind = []
+    for _ in range(300):
+        placed = start_placement(start, {}, rng, track.length_m, lambda d: 40.0, ends_m)
+        behind.append(min(_behind_m(e, placed["distance_m"], track.length_m) for e in ends_m))
+        assert 0.0 <= placed["distance_m"] < track.length_m
+    assert max(behind) <= 100.0 and np.percentile(behind, 90) > 80.0
+
+
+def test_a_fraction_of_the_starts_go_before_failures_the_rest_anywhere(track):
+    start = load_env_config(overrides=[*FAILURES, "start.failure_fraction=0.5"]).start
+    rng = np.random.default_rng(1)
+    end_m = 0.25 * track.length_m
+    near = [
+        _behind_m(
+            end_m,
+            start_placement(start, {}, rng, track.length_m, lambda d: 40.0, np.array([end_m]))[
+                "distance_m"
+            ],
+            track.length_m,
+        )
+        <= 100.0
+        for _ in range(1000)
+    ]
+    uniform_share = 100.0 / track.length_m  # uniform starts that fall there anyway
+    assert np.mean(near) == pytest.approx(0.5 + 0.5 * uniform_share, abs=0.05)
+
+
+def test_without_a_recorded_end_failure_starts_are_uniform_starts(track):
+    with_failures = load_env_config(overrides=FAILURES).start
+    plain = load_env_config(overrides=PROFILE).start
+    a, b = np.random.default_rng(7), np.random.default_rng(7)
+    first = start_placement(with_failures, {}, a, track.length_m, lambda d: 40.0, np.zeros(0))
+    assert first == start_placement(plain, {}, b, track.length_m, lambda d: 40.0)
+
+
+def _drive_off(env, steps: int = 600) -> tuple[bool, float]:
+    """Full lock and throttle until the episode ends: (terminated, LapDist at the end)."""
+    for _ in range(steps):
+        _, _, terminated, truncated, _ = env.step(np.array([1.0, 1.0, -1.0]))
+        if terminated or truncated:
+            break
+    lap_dist = env.unwrapped.pipeline.expander.frame.column("LapDist")[0]
+    return terminated, float(lap_dist)
+
+
+def test_the_env_starts_again_before_where_its_episode_left_the_track(track):
+    env = make_race_env(track, overrides=FAILURES)
+    env.reset(seed=3)
+    terminated, end_m = _drive_off(env)
+    assert terminated
+    np.testing.assert_allclose(env.unwrapped.pipeline.failure_ends.distances_m(), [end_m])
+    for _ in range(5):
+        env.reset()
+        start_m = float(env.unwrapped.pipeline.expander.frame.column("LapDist")[0])
+        assert _behind_m(end_m, start_m, track.length_m) <= 100.0 + 1.0
+
+
+def test_a_truncated_episode_is_no_failure(track):
+    env = make_race_env(track, overrides=[*FAILURES, "max_episode_py_time=2"])
+    env.reset(seed=3)
+    for _ in range(60):
+        *_, terminated, truncated, _ = env.step(env.unwrapped.expert_action())
+        if terminated or truncated:
+            break
+    assert truncated and not terminated
+    assert len(env.unwrapped.pipeline.failure_ends) == 0
+
+
+def test_the_vector_env_starts_its_cars_before_where_they_failed(track):
+    env = make_race_vector_env(2, track, overrides=FAILURES)
+    env.reset(seed=4)
+    ends = env.pipeline.failure_ends
+    for _ in range(600):
+        env.step(np.tile([1.0, 1.0, -1.0], (2, 1)))
+        if len(ends) >= 3:
+            break
+    assert len(ends) >= 3
+    env.reset()
+    starts_m = env.pipeline.expander.frame.column("LapDist")
+    for start_m in starts_m:
+        assert min(_behind_m(e, start_m, track.length_m) for e in ends.distances_m()) <= 101.0
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("start.failure_fraction=1.5", "failure_fraction: expected 0 to 1"),
+        ("start.failure_lead_m=-1", "failure_lead_m: expected a finite number >= 0"),
+        ("start.failure_memory=0", "failure_memory: expected >= 1"),
+    ],
+)
+def test_bad_failure_start_settings_are_refused(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_env_config(overrides=[override])

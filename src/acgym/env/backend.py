@@ -128,8 +128,10 @@ class Backend(Protocol):
     def reset(self, options: Mapping[str, Any] | None = None) -> State:
         """Start a new episode and return the first state.
 
-        Options: ``send_reset`` (bool, default True) and ``seed`` (int or None), plus any
-        the backend documents (e.g. a start position for the simulator).
+        Options: ``send_reset`` (bool, default True), ``seed`` (int or None) and
+        ``failure_ends_m`` (where the env's latest terminated episodes ended; a backend
+        that does not place cars itself ignores it), plus any the backend documents (e.g.
+        a start position for the simulator).
         """
 
     def apply(self, controls: Controls) -> None:

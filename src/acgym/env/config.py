@@ -174,6 +174,17 @@ class StartConfig:
     the drawn place: a fraction uniform in [``min_profile_speed_fraction``, this] of the
     profile's speed there (the car's own limits on the reference line, the speed the
     expert's lap estimate drives); 0: ``max_speed_mps`` instead. Simulator only."""
+    failure_fraction: float = 0.0
+    """Random starts: this fraction of them (0..1) is placed up to ``failure_lead_m``
+    before the place where one of the env's last ``failure_memory`` terminated episodes
+    ended (left the track, or stopped), drawn uniformly from them; the rest, and all while
+    none has ended yet, uniformly over the lap. The corners that end episodes are met
+    that much more often (starts concentrated on failures, as a reverse curriculum).
+    Simulator in process only; episodes cut by the time or lap limit do not count."""
+    failure_lead_m: float = 300.0
+    """Failure starts: how far before the recorded end, at most, m (uniform in [0, this])."""
+    failure_memory: int = 100
+    """Failure starts: how many of the latest terminated episodes' ends are remembered."""
 
 
 REWARD_KINDS = ("original", "progress")
@@ -489,6 +500,14 @@ def _check_values(config: EnvConfig) -> None:
             "start.min_profile_speed_fraction, start.max_profile_speed_fraction: expected "
             f"0 <= min <= max, got {fractions[0]}, {fractions[1]}"
         )
+    if not 0.0 <= start.failure_fraction <= 1.0:
+        raise ConfigError(f"start.failure_fraction: expected 0 to 1, got {start.failure_fraction}")
+    if not (math.isfinite(start.failure_lead_m) and start.failure_lead_m >= 0):
+        raise ConfigError(
+            f"start.failure_lead_m: expected a finite number >= 0, got {start.failure_lead_m}"
+        )
+    if start.failure_memory < 1:
+        raise ConfigError(f"start.failure_memory: expected >= 1, got {start.failure_memory}")
     reward = config.reward
     if reward.kind not in REWARD_KINDS:
         raise ConfigError(f"reward.kind: expected one of {REWARD_KINDS}, got {reward.kind!r}")

@@ -2,7 +2,8 @@
 
 One :class:`StepPipeline` holds, for N cars, the state expander, the observation builder
 and its history, the reward, the termination rules, the episode step counters and the
-optional egocentric image. Everything runs on the car axis; the single environment is
+optional egocentric image, and where the latest terminated episodes ended (for starts
+placed before them, ``start.failure_fraction``). Everything runs on the car axis; the single environment is
 the case N = 1, so both environments compute the same numbers by construction.
 
 Order of one step (the original ``step``): expand the state into a frame, build the
@@ -23,6 +24,7 @@ from numpy.typing import NDArray
 from acgym.env.camera import Camera
 from acgym.env.captured import CapturedImages, FrameSource
 from acgym.env.config import EnvConfig
+from acgym.env.derived import LAP_DIST
 from acgym.env.image import EgoImage, PoseImages
 from acgym.env.observations import (
     POSE_CHANNELS,
@@ -31,6 +33,7 @@ from acgym.env.observations import (
     make_observation_builder,
 )
 from acgym.env.rewards import LapProgress, StepChange, actions_diff, make_reward
+from acgym.env.starts import EpisodeEnds
 from acgym.env.terminations import EpisodeEnd, make_terminations
 from acgym.track.track import Track
 
@@ -103,6 +106,7 @@ class StepPipeline:
         self.terminations = make_terminations(config)
         self.terminations.reset(num_cars)
         self.ep_steps = np.zeros(num_cars, dtype=np.int64)
+        self.failure_ends = EpisodeEnds(config.start.failure_memory)
         self.image = make_image(track, config, num_cars, frames)
         frame = self.expander.frame
         self._pose = [frame.index[c] for c in POSE_CHANNELS]
@@ -134,7 +138,10 @@ class StepPipeline:
         change = StepChange(actions_diff(frame, self.history), progress_m)
         total, parts = self.reward_fn(frame, change)
         if evaluate_end:
-            return total, parts, self.terminations(frame, self.ep_steps)
+            end = self.terminations(frame, self.ep_steps)
+            if end.terminated.any():
+                self.failure_ends.record(frame.column(LAP_DIST)[end.terminated])
+            return total, parts, end
         n = self.num_cars
         none = np.zeros(n, dtype=bool)
         return (

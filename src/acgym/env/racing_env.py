@@ -27,6 +27,7 @@ from acgym.env.observations import POSE_CHANNELS, Frame
 from acgym.env.pipeline import StepPipeline
 from acgym.env.rendering import EnvRenderer, available_render_modes
 from acgym.env.sim_extension import SimulatorExtension
+from acgym.env.starts import FAILURE_ENDS_OPTION
 from acgym.env.terminations import Terminations, make_terminations
 from acgym.errors import ConfigError
 from acgym.fileio import write_text_atomic
@@ -127,6 +128,8 @@ class RacingEnv(SimulatorExtension, gym.Env[Any, NDArray[np.float32]]):
             self.static_info = checked_static_info(self.backend, self.config)
             self.expander.track_length_m = lap_length_m(self.static_info, self.track)
         options = {RESET_OPTION_SEND_RESET: self.config.send_reset_at_start, **(options or {})}
+        if self.config.start.failure_fraction > 0.0:
+            options[FAILURE_ENDS_OPTION] = self.pipeline.failure_ends.distances_m()
         state = self.backend.reset({**options, RESET_OPTION_SEED: seed})
         self._lost_at_start = self.backend.states_lost
         self.pipeline.clear()

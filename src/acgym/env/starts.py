@@ -10,10 +10,15 @@ A random start's speed is uniform up to ``max_speed_mps``, or, with
 drawn place (:class:`ProfileSpeed`): rolling into every corner at a speed it can be taken
 at, as a racing car arrives there.
 
+With ``failure_fraction`` set, a share of the random starts is placed shortly before
+where recent episodes ended (:class:`EpisodeEnds`, the env's memory of its terminated
+episodes): the corner that ends most episodes is where most of them then start.
+
 A random start always draws the same four numbers in the same order (distance, lateral
-offset, heading offset, speed), so a generator seeded with ``s`` gives the same start in
-the single environment and in car ``i`` of the vector environment seeded with ``s - i``
-(Gymnasium seeds sub-environment ``i`` with ``seed + i``).
+offset, heading offset, speed), then, with ``failure_fraction`` set, three more (whether
+to start before a failure, which one, how far before it), so a generator seeded with
+``s`` gives the same start in the single environment and in car ``i`` of the vector
+environment seeded with ``s - i`` (Gymnasium seeds sub-environment ``i`` with ``seed + i``).
 """
 
 from __future__ import annotations
@@ -33,6 +38,37 @@ START_OPTIONS = ("distance_m", "lateral_offset_m", "heading_offset_rad", "speed_
 
 RANDOM_START_OPTION = "random_start"
 """Reset option: draw this episode's start from the seeded generator (bool)."""
+
+FAILURE_ENDS_OPTION = "failure_ends_m"
+"""Reset option the env passes to its backend: the distances along the line where its
+latest terminated episodes ended, m (``StartConfig.failure_fraction``)."""
+
+
+class EpisodeEnds:
+    """Where the latest terminated episodes ended: a ring of distances along the line.
+
+    Args:
+        capacity: How many ends are kept (the oldest go first).
+    """
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ConfigError(f"EpisodeEnds: capacity must be >= 1, got {capacity}")
+        self._ring_m = np.zeros(capacity)
+        self._count = 0
+
+    def __len__(self) -> int:
+        return min(self._count, len(self._ring_m))
+
+    def record(self, distances_m: NDArray[np.float64]) -> None:
+        """Remember episodes that ended at ``distances_m`` along the line, m."""
+        for distance_m in np.asarray(distances_m, dtype=np.float64).ravel().tolist():
+            self._ring_m[self._count % len(self._ring_m)] = distance_m
+            self._count += 1
+
+    def distances_m(self) -> NDArray[np.float64]:
+        """The remembered ends (a copy), m, in no particular order."""
+        return self._ring_m[: len(self)].copy()
 
 
 class ProfileSpeed:
@@ -66,6 +102,7 @@ def start_placement(
     rng: np.random.Generator,
     length_m: float,
     profile_speed: Callable[[float], float] | None = None,
+    failure_ends_m: NDArray[np.float64] | None = None,
 ) -> dict[str, float]:
     """The placement of one episode.
 
@@ -76,6 +113,8 @@ def start_placement(
         length_m: Length of the reference line, m.
         profile_speed: The car's speed profile at a distance along the line, m/s; needed
             for random starts with ``start.max_profile_speed_fraction``.
+        failure_ends_m: Where the latest terminated episodes ended along the line, m
+            (:class:`EpisodeEnds`), for ``start.failure_fraction``; None or empty: none.
 
     Returns:
         ``{distance_m, lateral_offset_m, heading_offset_rad, speed_mps}``.
@@ -101,6 +140,8 @@ def start_placement(
                 1.0 if on_profile else start.max_speed_mps,
             ],
         ).tolist()
+        if start.failure_fraction > 0.0:
+            distance = _before_a_failure(start, rng, distance, length_m, failure_ends_m)
         if on_profile:
             if profile_speed is None:
                 raise ConfigError(
@@ -135,3 +176,19 @@ def start_placement(
     if placement["speed_mps"] < 0:
         raise ConfigError(f"reset option speed_mps: expected >= 0, got {placement['speed_mps']}")
     return placement
+
+
+def _before_a_failure(
+    start: StartConfig,
+    rng: np.random.Generator,
+    distance_m: float,
+    length_m: float,
+    failure_ends_m: NDArray[np.float64] | None,
+) -> float:
+    """``distance_m``, or, for ``start.failure_fraction`` of the draws when episodes
+    have ended, a place up to ``start.failure_lead_m`` before one of those ends, m."""
+    use, pick, lead = rng.random(3).tolist()
+    if failure_ends_m is None or len(failure_ends_m) == 0 or use >= start.failure_fraction:
+        return distance_m
+    end_m = float(failure_ends_m[min(int(pick * len(failure_ends_m)), len(failure_ends_m) - 1)])
+    return (end_m - lead * start.failure_lead_m) % length_m

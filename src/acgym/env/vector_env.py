@@ -202,6 +202,7 @@ class RaceVectorEnv(SimulatorExtension, VectorEnv):
                 self.rngs[i],
                 length_m,
                 self.profile_speed,
+                self.pipeline.failure_ends.distances_m(),
             )
             for i in cars.tolist()
         ]

@@ -17,7 +17,7 @@ from acgym.env.backend import (
     RowLayout,
 )
 from acgym.env.config import StartConfig
-from acgym.env.starts import ProfileSpeed, start_placement
+from acgym.env.starts import FAILURE_ENDS_OPTION, ProfileSpeed, start_placement
 from acgym.errors import BackendError
 from acgym.sim.car_params import CarParams
 from acgym.sim.session import DEFAULT_CAR, SimSession
@@ -100,8 +100,9 @@ class LocalSim:
         seed = options.pop(RESET_OPTION_SEED, None)
         if seed is not None:
             self.rng = np.random.default_rng(seed)
+        failure_ends_m = options.pop(FAILURE_ENDS_OPTION, None)
         placement = start_placement(
-            self.start, options, self.rng, self.track.length_m, self.profile_speed
+            self.start, options, self.rng, self.track.length_m, self.profile_speed, failure_ends_m
         )
         if send_reset:
             self.session.reset(**placement)

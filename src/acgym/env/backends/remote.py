@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from acgym.env.backend import RESET_OPTION_SEED, RESET_OPTION_SEND_RESET, BackendKind, Controls
+from acgym.env.starts import FAILURE_ENDS_OPTION
 from acgym.errors import BackendError, ConfigError
 from acgym.protocol.client import Client
 from acgym.protocol.frame_client import FrameReceiver
@@ -158,6 +159,7 @@ class Remote:
         options = dict(options or {})
         send_reset = bool(options.pop(RESET_OPTION_SEND_RESET, True))
         seed = options.pop(RESET_OPTION_SEED, None)
+        options.pop(FAILURE_ENDS_OPTION, None)  # the server places the car itself
         unknown = sorted(set(options) - set(RESET_OPTION_RANGES))
         if unknown:
             raise ConfigError(
