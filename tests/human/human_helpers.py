@@ -31,6 +31,7 @@ TINY_TRAIN = [  # a training run of seconds (networks of 16, 30 steps, no evalua
     "train.num_envs=1",
     "train.progress=false",
     "train.eval_at_end=false",
+    "env.track=oval",  # where the recorded laps are (acgym train's default is a circuit)
 ]
 
 

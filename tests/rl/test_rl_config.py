@@ -374,8 +374,14 @@ def test_the_default_recipe_learns_with_progress_and_starts_spread_over_the_lap(
     assert config.recipe == "progress"
     assert config.env.reward.kind == "progress"
     start = config.env.start
-    assert start.random and start.max_profile_speed_fraction > 0
+    assert start.random and start.max_profile_speed_fraction > 0 and start.failure_fraction > 0
     assert config.agent.n_step == 10
+
+
+def test_acgym_train_learns_a_real_circuit_by_default() -> None:
+    from acgym.track.builtin import builtin_info
+
+    assert builtin_info(load_config().env.track).source != builtin_info("oval").source
 
 
 def test_one_switch_gives_the_originals_reward_starts_and_n_step() -> None:

@@ -213,6 +213,7 @@ def test_offline_data_from_the_train_command_reaches_the_offline_buffer(
             "train.num_envs=2",
             "train.progress=false",
             "train.eval_at_end=false",
+            "env.track=oval",  # the dataset's track
             f"train.run_dir={tmp_path / 'run'}",
         ]
     )

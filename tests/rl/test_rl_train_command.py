@@ -17,6 +17,7 @@ from acgym.config import load_config
 from acgym.rl.checkpoint import latest_checkpoint
 from acgym.rl.run import resolve_config, run_training
 from acgym.rl.trainer import Callback, Trainer
+from acgym.track.builtin import DEFAULT_TRAINING_TRACK
 
 
 def test_train_writes_a_complete_run_and_eval_reads_it(
@@ -35,7 +36,7 @@ def test_train_writes_a_complete_run_and_eval_reads_it(
     )
     assert code == 0
     (run,) = runs.iterdir()
-    assert run.name.endswith("_oval_dallara_f317")
+    assert run.name.endswith(f"_{DEFAULT_TRAINING_TRACK}_dallara_f317")
     for name in ("config.yaml", "episodes_stats.csv", "summary.json", "eval/best_lap.png"):
         assert (run / name).is_file(), name
     assert latest_checkpoint(run / "checkpoints").name == "step_0000000400"

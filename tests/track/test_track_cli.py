@@ -12,7 +12,13 @@ from scipy.spatial import cKDTree
 
 from acgym.cli import main
 from acgym.errors import CarFileError
-from acgym.track.builtin import DEFAULT_TRACK, builtin_info, list_builtin_tracks, load_builtin
+from acgym.track.builtin import (
+    DEFAULT_TRACK,
+    DEFAULT_TRAINING_TRACK,
+    builtin_info,
+    list_builtin_tracks,
+    load_builtin,
+)
 from acgym.track.generator import generate_track
 from acgym.track.loaders import load_native, load_tumftm, read_native, save_fast_lane, save_native
 
@@ -37,7 +43,8 @@ def test_list_prints_every_builtin_track_with_source_licence_length_and_width(
     assert len(rows) == len(list_builtin_tracks())
     for name, row in zip(list_builtin_tracks(), rows, strict=True):
         track, info = load_builtin(name), builtin_info(name)
-        assert row.startswith(f"{name} (default)" if name == DEFAULT_TRACK else f"{name} ")
+        marks = {DEFAULT_TRACK: " (default)", DEFAULT_TRAINING_TRACK: " (training default)"}
+        assert row.startswith(f"{name}{marks.get(name, '')} ")
         assert f" {info.source} " in row and f" {info.licence} " in row
         assert f" {track.length_m:.0f} " in row
         width_m = track.section_width_m

@@ -103,10 +103,19 @@ def _print_help(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
+def default_marks(name: str) -> str:
+    """`` (default)`` after the env's default track, `` (training default)`` after
+    ``acgym train``'s, nothing after the others."""
+    from acgym.track.builtin import DEFAULT_TRACK, DEFAULT_TRAINING_TRACK
+
+    marks = {DEFAULT_TRACK: " (default)", DEFAULT_TRAINING_TRACK: " (training default)"}
+    return marks.get(name, "")
+
+
 def _list(_args: argparse.Namespace) -> int:
     import numpy as np
 
-    from acgym.track.builtin import DEFAULT_TRACK, builtin_info, list_builtin_tracks, load_builtin
+    from acgym.track.builtin import builtin_info, list_builtin_tracks, load_builtin
 
     rows = []
     for name in list_builtin_tracks():
@@ -114,7 +123,7 @@ def _list(_args: argparse.Namespace) -> int:
         width_m = track.section_width_m
         rows.append(
             (
-                f"{name} (default)" if name == DEFAULT_TRACK else name,
+                name + default_marks(name),
                 info.source,
                 info.licence,
                 f"{track.length_m:.0f}",

@@ -53,6 +53,12 @@ DEFAULT_TRACK = "oval"
 """The track used when none is named: the one on which a learning agent completes a
 clean lap soonest (wide, two constant-radius turns, no braking zones to learn)."""
 
+DEFAULT_TRAINING_TRACK = "Catalunya"
+"""The track ``acgym train`` learns when none is named: a real circuit, the paper's
+headline task (Barcelona, here the TUMFTM geometry), with every kind of corner to brake
+for; the oval stays the default of the environment and the simulator (fastest to load
+and to lap)."""
+
 AUTHORED_SOURCE = "acgym"
 """Source of the authored tracks: this project."""
 
