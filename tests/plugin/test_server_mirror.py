@@ -453,9 +453,15 @@ def test_concurrent_management_connections_are_all_served(served: Served) -> Non
 # -- legacy -------------------------------------------------------------------------------------
 
 
+LEGACY_TRACK_POINTS = 200
+"""Points per lane of the legacy fixture's track: its track info (about 25 kB) fits one
+loopback TCP segment, so the original client's single ``recv`` reads it whole (at 500
+points, about 65 kB, a loaded machine could hand that ``recv`` the first part only)."""
+
+
 @pytest.fixture
 def served_legacy(impl: str) -> Iterator[Served]:
-    with serve(impl, FakeCar(num_track_points=500), legacy=True) as running:
+    with serve(impl, FakeCar(num_track_points=LEGACY_TRACK_POINTS), legacy=True) as running:
         yield running
 
 
@@ -469,7 +475,7 @@ def test_the_original_client_drives_the_legacy_server(served_legacy: Served) -> 
     config = original.get_config()
     assert len(config) == 28 and config["ego_sampling_freq"] == 25
     assert config["ego_server_port"] == served.ego_address[1]
-    assert len(original.get_track_info()["fast_lane"]) == 500
+    assert len(original.get_track_info()["fast_lane"]) == LEGACY_TRACK_POINTS
     original.setup_connection()
     assert original.state["steps"] >= 1
     for step in range(25):
@@ -494,7 +500,7 @@ def test_our_legacy_client_and_the_legacy_server_work_together(served_legacy: Se
     with client_of(served_legacy, legacy=True, legacy_reset_wait_s=0.02) as client:
         assert client.static_info()["CarName"] == "fake_car"
         assert client.config()["sampling_freq"] == 50
-        assert len(client.track_info()["left_lane"]) == 500
+        assert len(client.track_info()["left_lane"]) == LEGACY_TRACK_POINTS
         client.reset()
         for _ in range(10):
             client.send_controls(0.0, 0.5, -1.0)
