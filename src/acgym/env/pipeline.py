@@ -3,8 +3,9 @@
 One :class:`StepPipeline` holds, for N cars, the state expander, the observation builder
 and its history, the reward, the termination rules, the episode step counters and the
 optional egocentric image, and where the latest terminated episodes ended (for starts
-placed before them, ``start.failure_fraction``). Everything runs on the car axis; the single environment is
-the case N = 1, so both environments compute the same numbers by construction.
+placed before them, ``start.failure_fraction``). Everything runs on the car axis; the
+single environment is the case N = 1, so both environments compute the same numbers by
+construction.
 
 Order of one step (the original ``step``): expand the state into a frame, build the
 observation, check it is finite, compute the reward (which reads the previous applied

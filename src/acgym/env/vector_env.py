@@ -195,6 +195,7 @@ class RaceVectorEnv(SimulatorExtension, VectorEnv):
         }
         rest = {k: v for k, v in options.items() if k not in START_OPTIONS}
         length_m = self.track.length_m
+        failure_ends_m = self.pipeline.failure_ends.distances_m()
         placements = [
             start_placement(
                 self.config.start,
@@ -202,7 +203,7 @@ class RaceVectorEnv(SimulatorExtension, VectorEnv):
                 self.rngs[i],
                 length_m,
                 self.profile_speed,
-                self.pipeline.failure_ends.distances_m(),
+                failure_ends_m,
             )
             for i in cars.tolist()
         ]
