@@ -60,6 +60,10 @@ with the ``remote`` section's mode (the game, or ``acgym sim serve``)."""
 WANDB_MODES = ("off", "on", "offline")
 
 
+DEFAULT_EVAL_INTERVAL = 50_000
+"""Environment steps between periodic evaluations of a simulator run by default
+(``train.eval_interval``): 20 in the default run, a few per cent of its time."""
+
 RECIPES = ("progress", "original")
 """The defaults a run starts from (``recipe``): ``progress`` (acgym's, for real circuits:
 GT Sophy's progress reward, starts spread over the lap on the car's speed profile, the
@@ -180,6 +184,11 @@ class TrainingConfig(TrainerConfig):
     """Gradient updates on the offline data before collecting (original: ``pre_train``)."""
     pretrain_steps: int | None = None
     """Updates of the pretraining; None = one per offline transition (the original)."""
+    eval_interval: int | None = None  # type: ignore[assignment]
+    """Environment steps between evaluations of the deterministic policy (TensorBoard
+    ``eval/``); the best one is kept as ``checkpoints/best`` and evaluated at the end
+    beside the final one. None: every :data:`DEFAULT_EVAL_INTERVAL` steps on the
+    simulator, never with a remote backend (it needs a second env); 0 = never."""
     eval_at_end: bool = True
     """Run ``acgym eval`` on the final policy when training ends (report, PNG)."""
     final_eval_episodes: int = 1
@@ -216,6 +225,10 @@ class TrainingConfig(TrainerConfig):
             raise ConfigError("train.time_limit_s and train.stop_after_clean_laps must be >= 0")
         if self.pretrain_steps is not None and self.pretrain_steps < 0:
             raise ConfigError(f"train.pretrain_steps must be >= 0, got {self.pretrain_steps}")
+        if self.eval_interval is not None and self.eval_interval < 0:
+            raise ConfigError(
+                f"train.eval_interval must be >= 0 or null (the default), got {self.eval_interval}"
+            )
         if self.final_eval_episodes < 1:
             raise ConfigError(
                 f"train.final_eval_episodes must be >= 1, got {self.final_eval_episodes}"
@@ -229,9 +242,12 @@ class TrainingConfig(TrainerConfig):
             raise ConfigError(f"train.worker_restarts must be >= 0, got {self.worker_restarts}")
 
     def trainer_config(self, **changes: Any) -> TrainerConfig:
-        """The loop's part, for :class:`acgym.rl.trainer.Trainer` (with ``changes``)."""
+        """The loop's part, for :class:`acgym.rl.trainer.Trainer` (with ``changes``; an
+        ``eval_interval`` of None becomes 0: :attr:`Config.eval_interval` resolves it)."""
         names = {f.name for f in dataclasses.fields(TrainerConfig)}
-        return TrainerConfig(**{**{n: getattr(self, n) for n in names}, **changes})
+        values = {n: getattr(self, n) for n in names}
+        values["eval_interval"] = values["eval_interval"] or 0
+        return TrainerConfig(**{**values, **changes})
 
 
 @dataclass(frozen=True)
@@ -315,6 +331,15 @@ class Config:
         ``train.ray_address``, or ``remote.hosts``): ``acgym.dist``'s to run."""
         train = self.train
         return train.workers > 1 or train.ray_address is not None or bool(self.remote.hosts)
+
+    @property
+    def eval_interval(self) -> int:
+        """Environment steps between periodic evaluations: ``train.eval_interval``, or
+        when that is None :data:`DEFAULT_EVAL_INTERVAL` on the simulator and 0 (never)
+        with a remote backend."""
+        if self.train.eval_interval is not None:
+            return self.train.eval_interval
+        return DEFAULT_EVAL_INTERVAL if self.backend == "sim" else 0
 
     @property
     def remote_mode(self) -> str | None:

@@ -14,11 +14,19 @@ import numpy as np
 import pytest
 
 from acgym.cli import main
-from acgym.config import Config, config_help, documented_keys, field_docstrings, load_config
+from acgym.config import (
+    DEFAULT_EVAL_INTERVAL,
+    Config,
+    config_help,
+    documented_keys,
+    field_docstrings,
+    load_config,
+)
 from acgym.config_loader import RUN_SECTIONS, RUN_VALUES
 from acgym.env.config import EnvConfig
 from acgym.errors import ConfigError
 from acgym.rl.config import AgentConfig
+from acgym.rl.run import open_run
 
 ORIGINAL_YAML = """
 load_offline_data: False
@@ -233,6 +241,28 @@ def test_the_game_backend_trains_in_real_time_and_the_simulator_in_lock_step() -
     assert not load_config(overrides=["backend=remote", "remote.mode=lockstep"]).realtime
     assert load_config(overrides=["train.realtime=true"]).realtime  # rehearsal on the sim
     assert load_config(overrides=["algo=discor"]).agent.algorithm == "discor"
+
+
+def test_periodic_evaluation_defaults_to_the_simulator_only(tmp_path: Path) -> None:
+    assert load_config().eval_interval == DEFAULT_EVAL_INTERVAL
+    assert load_config(overrides=["backend=ac"]).eval_interval == 0  # no second env
+    assert load_config(overrides=["train.eval_interval=0"]).eval_interval == 0
+    assert (
+        load_config(overrides=["train.eval_interval=7"])
+        .train.trainer_config(eval_interval=7)
+        .eval_interval
+        == 7
+    )
+    assert load_config().train.trainer_config().eval_interval == 0  # None is resolved above
+    with pytest.raises(ConfigError, match="eval_interval must be >= 0"):
+        load_config(overrides=["train.eval_interval=-1"])
+    asked = load_config(overrides=["backend=ac", "train.num_envs=1", "train.eval_interval=1000"])
+    with pytest.raises(ConfigError, match="needs a second env"):
+        open_run(
+            dataclasses.replace(
+                asked, train=dataclasses.replace(asked.train, run_dir=str(tmp_path / "run"))
+            )
+        )
 
 
 def test_the_loaders_sections_are_the_trees() -> None:

@@ -32,6 +32,7 @@ def test_train_writes_a_complete_run_and_eval_reads_it(
             "train.total_steps=400",
             "train.num_envs=2",
             "train.checkpoint_interval=200",
+            "train.eval_interval=200",
         ]
     )
     assert code == 0
@@ -47,8 +48,14 @@ def test_train_writes_a_complete_run_and_eval_reads_it(
     summary = json.loads((run / "summary.json").read_text())
     assert summary["env_steps"] == 400 and summary["eval"]["expert_best_lap_s"] > 0
     assert summary["compile_time_s"] > 0  # the warm-up, apart from train_time_s
+    # The better of the evaluations at 200 and 400 steps, evaluated again at the end.
+    kept = json.loads((run / "checkpoints" / "best" / "evaluation.json").read_text())
+    assert summary["eval_best"]["env_steps"] == kept["env_steps"] in (200, 400)
+    assert summary["eval_best"]["expert_best_lap_s"] == summary["eval"]["expert_best_lap_s"]
+    assert (run / "eval_best" / "best_lap.png").is_file()
     out = capsys.readouterr().out
     assert "done: 400 steps" in out and "acgym eval --checkpoint" in out
+    assert f"best evaluated policy (step {summary['eval_best']['env_steps']:,})" in out
     assert "warm-up: the kernels compiled or loaded in" in out
 
     code = main(["eval", "--checkpoint", str(run), "--out", str(tmp_path / "ev"), "--no-expert"])

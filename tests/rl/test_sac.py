@@ -79,6 +79,36 @@ def test_temperature_rises_when_entropy_is_below_target() -> None:
     assert frozen.alpha == 1.0
 
 
+def test_target_entropy_moves_linearly_to_its_final_value_then_stays() -> None:
+    constant = _agent()
+    _fill(constant)
+    constant.update(4)
+    assert constant.target_entropy == -2.0  # -action_dim, unchanged by updates
+    agent = _agent(final_target_entropy=-6.0, target_entropy_updates=8)
+    _fill(agent)
+    seen = [agent.target_entropy]
+    for _ in range(5):
+        metrics = agent.update(2)
+        seen.append(agent.target_entropy)
+    assert seen == [-2.0, -3.0, -4.0, -5.0, -6.0, -6.0]
+    # The temperature's loss of the last update used the target of that update.
+    assert float(metrics["stats/target_entropy"]) == -6.0
+
+
+def test_a_lower_final_target_entropy_lowers_the_temperature() -> None:
+    kept = _agent(target_entropy=100.0)  # unreachable: alpha grows
+    lowered = _agent(target_entropy=100.0, final_target_entropy=-100.0, target_entropy_updates=1)
+    for agent in (kept, lowered):
+        _fill(agent)
+        agent.update(20)
+    assert lowered.alpha < 1.0 < kept.alpha
+
+
+def test_target_entropy_updates_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="target_entropy_updates"):
+        AgentConfig(target_entropy_updates=0)
+
+
 def test_target_networks_follow_by_polyak_averaging() -> None:
     agent = _agent(tau=0.25)
     _fill(agent)

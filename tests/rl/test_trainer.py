@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from rl_envs import CounterEnv, PointEnv
 from acgym.errors import ConfigError
 from acgym.rl import AgentConfig, Callback, EpisodeStats, Trainer, TrainerConfig
 from acgym.rl.checkpoint import latest_checkpoint
+from acgym.rl.run import BEST_CHECKPOINT, BEST_RESULTS_FILE, BestPolicy, policy_score
 
 GAMMA = 0.9
 AGENT = AgentConfig(
@@ -247,6 +249,46 @@ def test_hooks_logs_and_progress_metrics(tmp_path: Path) -> None:
     assert (tmp_path / "config.json").is_file()
     assert any((tmp_path / "tb").iterdir())
     assert latest_checkpoint(tmp_path / "checkpoints").name == "step_0000000060"
+
+
+def test_the_best_evaluated_policy_is_kept_aside_and_survives_a_resume(tmp_path: Path) -> None:
+    results = iter(
+        [
+            {"return_mean": 5.0, "clean_laps": 0.0},  # kept: the first
+            {"return_mean": 3.0, "clean_laps": 0.0},  # worse: no lap, less return
+            {"return_mean": 1.0, "clean_laps": 1.0, "best_lap_s": 40.0},  # a lap beats none
+            {"return_mean": 9.0, "clean_laps": 1.0, "best_lap_s": 41.0},  # slower lap
+        ]
+    )
+    config = dataclasses.replace(LOOP, total_steps=80, eval_interval=20, checkpoint_interval=20)
+    with Trainer(
+        CounterEnv(length=6),
+        config,
+        agent_config=AGENT,
+        run_dir=tmp_path,
+        callbacks=[BestPolicy(tmp_path)],
+        evaluate=lambda agent, n: next(results),
+    ) as trainer:
+        trainer.train()
+    folder = tmp_path / "checkpoints"
+    kept = json.loads((folder / BEST_CHECKPOINT / BEST_RESULTS_FILE).read_text())
+    assert kept == {"return_mean": 1.0, "clean_laps": 1.0, "best_lap_s": 40.0, "env_steps": 60.0}
+    meta = json.loads((folder / BEST_CHECKPOINT / "meta.json").read_text())
+    assert meta["extra"]["counters"]["env_steps"] == 60
+    assert latest_checkpoint(folder).name == "step_0000000080"  # the best is not the latest
+    # A resumed run compares with the policy kept: a slower lap does not replace it.
+    resumed = BestPolicy(tmp_path)
+    assert resumed.results == kept
+    resumed.on_evaluation(trainer, {"return_mean": 0.0, "clean_laps": 2.0, "best_lap_s": 40.5})
+    assert json.loads((folder / BEST_CHECKPOINT / BEST_RESULTS_FILE).read_text()) == kept
+
+
+def test_a_clean_lap_ranks_above_any_return_and_faster_above_slower() -> None:
+    no_lap = policy_score({"return_mean": 1e6, "clean_laps": 0.0})
+    slow = policy_score({"return_mean": 1.0, "clean_laps": 1.0, "best_lap_s": 41.0})
+    fast = policy_score({"return_mean": 0.5, "clean_laps": 1.0, "best_lap_s": 40.0})
+    assert no_lap < slow < fast
+    assert policy_score({"return_mean": 2.0}) > policy_score({"return_mean": 1.0})
 
 
 def test_pretraining_learns_from_demonstrations_with_a_fixed_temperature() -> None:

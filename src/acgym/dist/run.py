@@ -34,6 +34,7 @@ from acgym.dist.worker import worker_config
 from acgym.errors import ConfigError
 from acgym.rl.run import (
     LAPS_FILE,
+    BestPolicy,
     LapStats,
     RunResult,
     StopRules,
@@ -165,15 +166,17 @@ def run_distributed(
         if wandb_logger is not None:
             hooks.append(wandb_logger)
         evaluate = None
-        if train.eval_interval:
+        if config.eval_interval:
             from acgym.rl.envs import make_env
 
             eval_env = make_env(config, evaluation=True)
             evaluate = evaluation_hook(eval_env)
+            hooks.append(BestPolicy(run_dir))
         trainer = Trainer(
             spaces,  # type: ignore[arg-type]  # read for its spaces only
             train.trainer_config(
                 realtime=config.realtime,
+                eval_interval=config.eval_interval,
                 progress=train.progress if progress is None else progress,
             ),
             agent=agent,

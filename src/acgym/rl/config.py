@@ -50,6 +50,13 @@ class AgentConfig:
     """Initial entropy temperature (the original starts ``log(alpha)`` at 0)."""
     target_entropy: float | None = None
     """Target entropy of the automatic temperature tuning; ``None`` = ``-action_dim``."""
+    final_target_entropy: float | None = None
+    """The target entropy after ``target_entropy_updates`` gradient updates, reached
+    linearly from ``target_entropy``; ``None`` = constant. A racing policy is at full
+    throttle (or brake) much of the lap, where the tanh squashing makes its entropy very
+    low, so a constant ``-action_dim`` makes it noisier elsewhere (see docs/training.md)."""
+    target_entropy_updates: int = 1_000_000
+    """Gradient updates over which the target entropy moves to ``final_target_entropy``."""
     error_tau_init: float = 10.0
     """DisCor: initial temperature ``tau`` of the weights ``exp(-gamma Delta / tau)``
     (original: ``tau_init``); it then tracks the mean predicted error."""
@@ -87,7 +94,13 @@ class AgentConfig:
             raise ConfigError(f"algorithm must be 'sac' or 'discor', got {self.algorithm!r}")
         if not 0.0 < self.gamma <= 1.0:
             raise ConfigError(f"gamma must be in (0, 1], got {self.gamma}")
-        for name in ("n_step", "batch_size", "replay_size", "offline_replay_size"):
+        for name in (
+            "n_step",
+            "batch_size",
+            "replay_size",
+            "offline_replay_size",
+            "target_entropy_updates",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.target_update_interval < 1:

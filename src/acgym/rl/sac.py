@@ -150,7 +150,7 @@ class SAC:
             raise ConfigError(f"action bounds must be finite with high > low, got {low}, {high}")
         self.action_low = low.astype(np.float32)
         self.action_high = high.astype(np.float32)
-        self.target_entropy = (
+        self.initial_target_entropy = (
             -float(action_dim) if config.target_entropy is None else config.target_entropy
         )
 
@@ -355,6 +355,17 @@ class SAC:
         return obs
 
     @property
+    def target_entropy(self) -> float:
+        """The temperature's target entropy now: ``config.target_entropy`` (default
+        ``-action_dim``), moved linearly to ``config.final_target_entropy`` over
+        ``config.target_entropy_updates`` gradient updates when that is set."""
+        final = self.config.final_target_entropy
+        if final is None:
+            return self.initial_target_entropy
+        done = min(1.0, self.num_updates / self.config.target_entropy_updates)
+        return self.initial_target_entropy + done * (final - self.initial_target_entropy)
+
+    @property
     def input_dim(self) -> int:
         """Width of the actor's and the critics' observation input (``obs_dim`` here)."""
         return self.obs_dim
@@ -409,6 +420,7 @@ class SAC:
             "loss/alpha": alpha_loss.detach(),
             "stats/alpha": alpha[0],
             "stats/entropy": entropy.mean(),
+            "stats/target_entropy": torch.tensor(self.target_entropy),
         }
         if bc_loss is not None:
             out["loss/behaviour_cloning"] = bc_loss.detach()

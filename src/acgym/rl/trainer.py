@@ -622,12 +622,15 @@ class Trainer:
         return results
 
     # -------------------------------------------------------------- checkpoints
-    def save_checkpoint(self) -> Path | None:
-        """Write a checkpoint of the agent and the counters under ``run_dir/checkpoints``."""
+    def save_checkpoint(self, name: str | None = None) -> Path | None:
+        """Write a checkpoint of the agent and the counters under ``run_dir/checkpoints``:
+        ``step_<env steps>`` (the latest; older ones pruned), or the folder ``name`` (a
+        copy kept aside, e.g. the best evaluated policy, replaced by the next save under
+        that name; neither the latest nor pruned)."""
         if self.run_dir is None:
             return None
         folder = self.run_dir / "checkpoints"
-        path = folder / f"step_{self.counters.env_steps:010d}"
+        path = folder / (name or f"step_{self.counters.env_steps:010d}")
         ckpt.save_checkpoint(
             path,
             self.agent,
@@ -638,6 +641,8 @@ class Trainer:
                 "trainer_config": to_plain(self.config),
             },
         )
+        if name is not None:
+            return path
         ckpt.mark_latest(folder, path)
         ckpt.prune_checkpoints(folder, self.config.keep_checkpoints)
         self._checkpointed_at = self.counters.env_steps
