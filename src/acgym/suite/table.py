@@ -1,8 +1,9 @@
 """The suite's table, read from its folder: per task and seed, and the median over seeds.
 
 For every run: the first clean lap (env steps and training time), the clean laps and the
-best clean lap of training, and the final policy's best clean lap (``acgym eval``, the
-run's own final evaluation) against the expert's; for every task: the expert's lap, the
+best clean lap of training, the final policy's best clean lap (``acgym eval``, the
+run's own final evaluation) and the best evaluated policy's (``checkpoints/best``, the
+periodic evaluations' best, evaluated again at the end), against the expert's; for every task: the expert's lap, the
 car's speed-profile estimate and the game's published times (shown only for the game's
 own track). Written as Markdown (``results.md``), JSON (``results.json``, everything)
 and CSV (``results.csv``, one row per run and one ``median`` row per task), each
@@ -71,6 +72,9 @@ TABLE_COLUMNS = (
     "final_lap_s",
     "expert_lap_s",
     "final_vs_expert_pct",
+    "best_policy_lap_s",
+    "best_policy_steps",
+    "best_vs_expert_pct",
     "estimate_s",
     "game_ai_lap_s",
     "game_best_human_lap_s",
@@ -84,6 +88,7 @@ LOWER_IS_BETTER = (
     "first_clean_lap_time_s",
     "best_training_lap_s",
     "final_lap_s",
+    "best_policy_lap_s",
 )
 """Figures whose median counts a run without them as the worst."""
 
@@ -133,6 +138,7 @@ def run_row(out_dir: Path, record: TaskRecord, seed: int) -> dict[str, Any]:
         status = f"failed: {error}"
     first = laps.get("first_clean_lap") or {}
     final_lap_s = (summary.get("eval") or {}).get("best_lap_s")
+    best = summary.get("eval_best") or {}
     return {
         "seed": seed,
         "status": status,
@@ -147,6 +153,9 @@ def run_row(out_dir: Path, record: TaskRecord, seed: int) -> dict[str, Any]:
         "best_training_lap_s": laps.get("best_lap_s"),
         "final_lap_s": final_lap_s,
         "final_vs_expert_pct": gap_pct(final_lap_s, record.expert_lap_s),
+        "best_policy_lap_s": best.get("best_lap_s"),
+        "best_policy_steps": best.get("env_steps"),
+        "best_vs_expert_pct": gap_pct(best.get("best_lap_s"), record.expert_lap_s),
         "run_dir": str(folder.relative_to(out_dir)),
     }
 
@@ -189,6 +198,7 @@ def task_entry(out_dir: Path, settings: SuiteSettings, task_id: str) -> dict[str
     }
     median["train_time_s"] = median_lower_is_better([run["train_time_s"] for run in finished])
     median["final_vs_expert_pct"] = gap_pct(median["final_lap_s"], record.expert_lap_s)
+    median["best_vs_expert_pct"] = gap_pct(median["best_policy_lap_s"], record.expert_lap_s)
     plot = Path(PLOTS_DIR) / f"{task.task_id}.png"
     entry.update(
         runs=runs,
@@ -247,6 +257,8 @@ SUMMARY_HEADER = (
     "final policy, s",
     "expert, s",
     "final vs expert",
+    "best evaluated policy, s",
+    "best vs expert",
     "estimate, s",
     "game AI, s",
     "best human, s",
@@ -266,6 +278,8 @@ RUNS_HEADER = (
     "best training lap, s",
     "final policy, s",
     "final vs expert",
+    "best evaluated policy, s (step)",
+    "best vs expert",
     "run folder",
 )
 """Columns of the Markdown table of the runs."""
@@ -282,7 +296,9 @@ def to_markdown(table: dict[str, Any]) -> str:
         f"without a clean lap counts as the slowest: the median is {MISSING} when it falls "
         f"on one; {MISSING}: no figure); lap times are clean laps (at most two tyres off the track); training time "
         "excludes the kernels' warm-up and the final evaluation. The final policy is the "
-        "best clean lap of `acgym eval`; the expert's is its best clean lap of two from a "
+        "best clean lap of `acgym eval` of the last checkpoint; the best evaluated policy "
+        "is that of the checkpoint whose periodic evaluation (`train.eval_interval`) was "
+        "best, evaluated again at the end; the expert's is its best clean lap of two from a "
         "standing start (`acgym sim drive`); the estimate is the car's speed profile on "
         "the track's reference line. The game's published times (arXiv 2407.16680, "
         "Table 2) are shown only against the game's own track file.",
@@ -294,7 +310,8 @@ def to_markdown(table: dict[str, Any]) -> str:
     for entry in table["tasks"]:
         track = f"{entry['track']} ({entry['track_source']})" if entry["track"] else "-"
         if entry["not_run"] is not None:
-            lines.append(_row([entry["task"], entry["car"], track, "not run"] + [""] * 9))
+            blank = [""] * (len(SUMMARY_HEADER) - 4)
+            lines.append(_row([entry["task"], entry["car"], track, "not run", *blank]))
             notes.append(f"`{entry['task']}` not run: {entry['not_run']}.")
             continue
         median = entry["median"]
@@ -311,6 +328,8 @@ def to_markdown(table: dict[str, Any]) -> str:
                     _lap(median["final_lap_s"]),
                     _lap(entry["expert_lap_s"]),
                     _pct(median["final_vs_expert_pct"]),
+                    _lap(median["best_policy_lap_s"]),
+                    _pct(median["best_vs_expert_pct"]),
                     _lap(entry["estimate_s"]),
                     _lap(entry["game_ai_lap_s"]),
                     _lap(entry["game_best_human_lap_s"]),
@@ -342,6 +361,8 @@ def to_markdown(table: dict[str, Any]) -> str:
                         _lap(run["best_training_lap_s"]),
                         _lap(run["final_lap_s"]),
                         _pct(run["final_vs_expert_pct"]),
+                        _best_policy(run),
+                        _pct(run["best_vs_expert_pct"]),
                         f"`{run['run_dir']}`",
                     ]
                 )
@@ -353,7 +374,14 @@ def to_markdown(table: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_RUNS_ALIGN = ["---"] * 3 + ["---:"] * 2 + ["---"] + ["---:"] * 6 + ["---"]
+_RUNS_ALIGN = ["---"] * 3 + ["---:"] * 2 + ["---"] + ["---:"] * 8 + ["---"]
+
+
+def _best_policy(run: dict[str, Any]) -> str:
+    """``106.123 (650,000)``: the best evaluated policy's lap and step."""
+    if run["best_policy_steps"] is None:
+        return MISSING
+    return f"{_lap(run['best_policy_lap_s'])} ({_steps(run['best_policy_steps'])})"
 
 
 def _row(cells: Sequence[str]) -> str:
