@@ -173,6 +173,21 @@ def test_the_env_starts_again_before_where_its_episode_left_the_track(track):
         assert _behind_m(end_m, start_m, track.length_m) <= 100.0 + 1.0
 
 
+def test_evaluation_starts_ignore_failures(track):
+    """An evaluation env starts each seed where a fresh one does, whatever crashed before."""
+    fresh = make_race_env(track, overrides=FAILURES)
+    fresh.unwrapped.set_eval_mode()
+    fresh.reset(seed=5)
+    expected_m = float(fresh.unwrapped.pipeline.expander.frame.column("LapDist")[0])
+    env = make_race_env(track, overrides=FAILURES)
+    env.unwrapped.set_eval_mode()
+    for _ in range(3):
+        env.reset(seed=5)
+        start_m = float(env.unwrapped.pipeline.expander.frame.column("LapDist")[0])
+        assert start_m == expected_m
+        assert _drive_off(env)[0]  # a crash, remembered by a training env
+
+
 def test_a_truncated_episode_is_no_failure(track):
     env = make_race_env(track, overrides=[*FAILURES, "max_episode_py_time=2"])
     env.reset(seed=3)

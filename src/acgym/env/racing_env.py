@@ -231,9 +231,14 @@ class RacingEnv(SimulatorExtension, gym.Env[Any, NDArray[np.float32]]):
         return self.recorder.dataframe()
 
     def set_eval_mode(self) -> None:
-        """Evaluation as in the original: ``eval_number_of_laps`` laps, the game's out-of-track."""
+        """Evaluation as in the original: ``eval_number_of_laps`` laps, the game's
+        out-of-track. Starts are ``env.start``'s without the failure starts (a training
+        device): an evaluation starts where every other one of the same seed did."""
         self.config = dataclasses.replace(
-            self.config, max_laps_number=self.config.eval_number_of_laps, use_ac_out_of_track=True
+            self.config,
+            max_laps_number=self.config.eval_number_of_laps,
+            use_ac_out_of_track=True,
+            start=dataclasses.replace(self.config.start, failure_fraction=0.0),
         )
         self.expander.use_ac_out_of_track = True
         self.pipeline.terminations = make_terminations(self.config)
