@@ -260,7 +260,9 @@ def test_the_best_evaluated_policy_is_kept_aside_and_survives_a_resume(tmp_path:
             {"return_mean": 9.0, "clean_laps": 1.0, "best_lap_s": 41.0},  # slower lap
         ]
     )
-    config = dataclasses.replace(LOOP, total_steps=80, eval_interval=20, checkpoint_interval=20)
+    config = dataclasses.replace(
+        LOOP, total_steps=80, eval_interval=20, checkpoint_interval=20, save_replay=True
+    )
     with Trainer(
         CounterEnv(length=6),
         config,
@@ -276,6 +278,7 @@ def test_the_best_evaluated_policy_is_kept_aside_and_survives_a_resume(tmp_path:
     meta = json.loads((folder / BEST_CHECKPOINT / "meta.json").read_text())
     assert meta["extra"]["counters"]["env_steps"] == 60
     assert latest_checkpoint(folder).name == "step_0000000080"  # the best is not the latest
+    assert not (folder / BEST_CHECKPOINT / "replay.npz").exists()
     # A resumed run compares with the policy kept: a slower lap does not replace it.
     resumed = BestPolicy(tmp_path)
     assert resumed.results == kept

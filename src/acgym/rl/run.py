@@ -272,6 +272,8 @@ class BestPolicy(Callback):
     def on_evaluation(self, trainer: Trainer, results: Mapping[str, float]) -> None:
         if self.results is not None and policy_score(results) <= policy_score(self.results):
             return
+        # Unscored while it is written: a run killed in between replaces it next time.
+        (self.folder / BEST_RESULTS_FILE).unlink(missing_ok=True)
         path = trainer.save_checkpoint(BEST_CHECKPOINT)
         if path is None:  # no run folder
             return

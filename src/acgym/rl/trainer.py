@@ -625,8 +625,9 @@ class Trainer:
     def save_checkpoint(self, name: str | None = None) -> Path | None:
         """Write a checkpoint of the agent and the counters under ``run_dir/checkpoints``:
         ``step_<env steps>`` (the latest; older ones pruned), or the folder ``name`` (a
-        copy kept aside, e.g. the best evaluated policy, replaced by the next save under
-        that name; neither the latest nor pruned)."""
+        copy of the agent kept aside, e.g. the best evaluated policy, without the replay
+        buffer, replaced by the next save under that name; neither the latest nor
+        pruned)."""
         if self.run_dir is None:
             return None
         folder = self.run_dir / "checkpoints"
@@ -634,7 +635,7 @@ class Trainer:
         ckpt.save_checkpoint(
             path,
             self.agent,
-            save_replay=self.config.save_replay,
+            save_replay=self.config.save_replay and name is None,
             observation_layout=self.envs.observation_layout,
             extra={
                 "counters": dataclasses.asdict(self.counters),
