@@ -284,6 +284,10 @@ def test_the_best_evaluated_policy_is_kept_aside_and_survives_a_resume(tmp_path:
     assert resumed.results == kept
     resumed.on_evaluation(trainer, {"return_mean": 0.0, "clean_laps": 2.0, "best_lap_s": 40.5})
     assert json.loads((folder / BEST_CHECKPOINT / BEST_RESULTS_FILE).read_text()) == kept
+    # Results left half-written by a killed run score nothing: the next policy replaces it.
+    for text in ("{", '{"return_mean": null, "env_steps": 1}', "[1]", '{"return_mean": 1}'):
+        (folder / BEST_CHECKPOINT / BEST_RESULTS_FILE).write_text(text)
+        assert BestPolicy(tmp_path).results is None
 
 
 def test_a_clean_lap_ranks_above_any_return_and_faster_above_slower() -> None:

@@ -256,6 +256,18 @@ def policy_score(results: Mapping[str, float]) -> tuple[float, float]:
     return (0.0, float(results.get("return_mean", -math.inf)))
 
 
+def read_best_results(folder: Path) -> dict[str, float] | None:
+    """The periodic evaluation of the policy kept in ``folder`` (:data:`BEST_RESULTS_FILE`,
+    with its ``env_steps``), or None where there is none or it is unreadable (a copy
+    being rewritten when the run was killed: unscored)."""
+    try:
+        kept = json.loads((folder / BEST_RESULTS_FILE).read_text(encoding="utf-8"))
+        results = {key: float(value) for key, value in kept.items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    return results if "env_steps" in results else None
+
+
 class BestPolicy(Callback):
     """Keeps the best policy of the periodic evaluations as ``checkpoints/best`` (with
     :data:`BEST_RESULTS_FILE`): a later, worse policy does not replace it. A resumed run
@@ -263,11 +275,7 @@ class BestPolicy(Callback):
 
     def __init__(self, run_dir: Path) -> None:
         self.folder = run_dir / "checkpoints" / BEST_CHECKPOINT
-        self.results: dict[str, float] | None = None
-        with contextlib.suppress(FileNotFoundError, ValueError):
-            kept = json.loads((self.folder / BEST_RESULTS_FILE).read_text(encoding="utf-8"))
-            if isinstance(kept, dict):
-                self.results = {k: float(v) for k, v in kept.items()}
+        self.results = read_best_results(self.folder)
 
     def on_evaluation(self, trainer: Trainer, results: Mapping[str, float]) -> None:
         if self.results is not None and policy_score(results) <= policy_score(self.results):
@@ -635,7 +643,8 @@ def finish_run(
         )
         summary["eval"] = report_summary(report)
         best = run_dir / "checkpoints" / BEST_CHECKPOINT
-        if (best / BEST_RESULTS_FILE).is_file():
+        kept = read_best_results(best)
+        if kept is not None:
             report = evaluate_checkpoint(
                 best,
                 config,
@@ -643,7 +652,6 @@ def finish_run(
                 out_dir=run_dir / BEST_EVAL_DIR,
                 expert=False,
             )
-            kept = json.loads((best / BEST_RESULTS_FILE).read_text(encoding="utf-8"))
             summary["eval_best"] = {
                 **report_summary(report, expert_best_lap_s=summary["eval"]["expert_best_lap_s"]),
                 "env_steps": int(kept["env_steps"]),
@@ -832,6 +840,7 @@ __all__ = [
     "open_run",
     "policy_score",
     "pretrain_first",
+    "read_best_results",
     "read_lap_totals",
     "report_summary",
     "resolve_config",
