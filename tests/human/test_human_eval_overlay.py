@@ -45,7 +45,8 @@ def test_the_lap_figure_puts_the_persons_lap_beside_the_others(
         "expert (acgym.sim.driver): no clean lap",
         f"human: {human.time_s:.3f} s",
     ]
-    speed_axes = fig.axes[-1]
+    speed_axes = fig.axes[-2]
+    assert speed_axes.get_ylabel() == "speed, km/h"
     assert [line.get_label() for line in speed_axes.get_lines()] == [
         f"human ({human.time_s:.3f} s)"
     ]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from acgym.fileio import write_text_atomic, write_with_atomic
 from acgym.protocol import channels as ch
@@ -126,6 +126,10 @@ class LapTrace:
     """``(K,)`` distance driven since the lap started, m."""
     elapsed_s: NDArray[np.float64]
     """``(K,)`` time since the lap started, s."""
+    line_fraction: NDArray[np.float64]
+    """``(K,)`` where the car is along the track's reference line, in laps from the start
+    line (``NormalizedSplinePosition`` unwrapped: about 0 at the lap's start, 1 at its
+    crossing)."""
 
 
 def lap_trace(states: Any, lap: Lap, control_period_s: float) -> LapTrace:
@@ -138,7 +142,23 @@ def lap_trace(states: Any, lap: Lap, control_period_s: float) -> LapTrace:
     step_m = np.hypot(*np.diff(xy, axis=0).T)
     distance = np.concatenate([[0.0], np.cumsum(step_m)])
     elapsed = np.arange(len(x)) * control_period_s
-    return LapTrace(lap.time_s, xy, speed, distance, elapsed)
+    spline = np.asarray(states[ch.NORMALIZED_SPLINE_POSITION], dtype=np.float64)[rows]
+    return LapTrace(lap.time_s, xy, speed, distance, elapsed, unwrap_laps(spline))
+
+
+def unwrap_laps(fraction: ArrayLike) -> NDArray[np.float64]:
+    """Positions along a closed line in laps (``0..1``, wrapping at the start line) as a
+    continuous count of laps, the first within ``(-0.5, 0.5]`` of the start line."""
+    laps = np.unwrap(np.asarray(fraction, dtype=np.float64), period=1.0)
+    return laps - np.round(laps[0]) if laps.size else laps
+
+
+def time_behind_s(trace: LapTrace, reference: LapTrace) -> NDArray[np.float64]:
+    """``(K,)`` how much later than ``reference`` each state of ``trace`` passes the same
+    place along the track's line, s (positive: slower so far; both laps timed from the
+    start line). The reference's time is interpolated where it passed each place."""
+    passed = np.maximum.accumulate(reference.line_fraction)  # backing off is not progress
+    return trace.elapsed_s - np.interp(trace.line_fraction, passed, reference.elapsed_s)
 
 
 def longest_attempt(episodes: list[Any], control_period_s: float) -> LapTrace | None:
@@ -229,7 +249,8 @@ def lap_figure(
     human: LapTrace | None = None,
 ) -> Any:
     """The figure of :func:`plot_laps`: one map per lap (agent, expert, the person's when
-    given), the speed traces below."""
+    given); below, their speeds and (when the expert has a lap) how far behind the expert
+    each lap is, against the distance along the track's reference line."""
     from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
 
@@ -245,11 +266,11 @@ def lap_figure(
     panels = [(agent, agent_label), (expert, "expert (acgym.sim.driver)")]
     if human is not None:
         panels.append((human, "human"))
-    # The maps side by side at the track's aspect, the speed trace below.
+    # The maps side by side at the track's aspect, the traces below.
     map_height = float(np.clip(6.2 * span_m[1] / max(span_m[0], 1.0), 2.4, 6.5)) + 0.6
     width = 13.0 * len(panels) / 2
-    fig = Figure(figsize=(width, map_height + 3.4), dpi=130, layout="constrained")
-    grid = fig.add_gridspec(2, len(panels), height_ratios=(map_height, 2.8))
+    fig = Figure(figsize=(width, map_height + 5.6), dpi=130, layout="constrained")
+    grid = fig.add_gridspec(3, len(panels), height_ratios=(map_height, 2.8, 2.0))
     mappable = None
     for column, (trace, label) in enumerate(panels):
         ax = fig.add_subplot(grid[0, column])
@@ -276,26 +297,39 @@ def lap_figure(
             mappable, ax=fig.axes[: len(panels)], fraction=0.03, pad=0.01, shrink=0.8
         )
         colorbar.set_label("speed, km/h")
-    ax = fig.add_subplot(grid[1, :])
+    length_m = float(track.length_m)
+    speed_ax = fig.add_subplot(grid[1, :])
+    behind_ax = fig.add_subplot(grid[2, :], sharex=speed_ax)
+    behind_ax.axhline(0.0, color="black", linewidth=1.0)
     lines = [(agent, agent_label, "tab:blue"), (expert, "expert", "black")]
     lines.append((human, "human", "tab:orange"))
+    expert_lap = expert is not None and not np.isnan(expert.time_s)
     for trace, label, color in lines:
         if trace is None:
             continue
         lap = not np.isnan(trace.time_s)
-        ax.plot(
-            trace.distance_m,
+        # a farthest episode starts where it was placed, not at the line: distance driven
+        along_m = trace.line_fraction * length_m if lap else trace.distance_m
+        style = {"color": color, "linewidth": 1.4, "linestyle": "-" if lap else "--"}
+        speed_ax.plot(
+            along_m,
             trace.speed_kmh,
-            color=color,
-            linewidth=1.4,
-            linestyle="-" if lap else "--",
-            label=f"{label} ({_lap_time_text(trace.time_s) if lap else 'farthest episode'})",
+            label=f"{label} ({_lap_time_text(trace.time_s) if lap else 'farthest episode, from its start'})",
+            **style,
         )
-    ax.set_xlabel("distance driven in the lap, m")
-    ax.set_ylabel("speed, km/h")
-    ax.grid(alpha=0.3)
+        if lap and expert_lap and trace is not expert:
+            behind_ax.plot(along_m, time_behind_s(trace, expert), label=label, **style)
+    speed_ax.set_ylabel("speed, km/h")
+    speed_ax.grid(alpha=0.3)
     if any(trace is not None for trace, _, _ in lines):
-        ax.legend(loc="best")
+        speed_ax.legend(loc="best")
+    behind_ax.set_xlabel("distance along the track from the start line, m")
+    behind_ax.set_ylabel("behind the expert, s")
+    behind_ax.grid(alpha=0.3)
+    if behind_ax.get_lines()[1:]:
+        behind_ax.legend(loc="upper left")
+    else:
+        behind_ax.set_title("no lap to compare with the expert's", fontsize=10)
     if title:
         fig.suptitle(title, fontsize=13)
     return fig
@@ -466,4 +500,6 @@ __all__ = [
     "lap_trace",
     "plot_laps",
     "run_episode",
+    "time_behind_s",
+    "unwrap_laps",
 ]
