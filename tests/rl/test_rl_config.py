@@ -278,6 +278,7 @@ CHOICES = {  # keys whose value is one of a few names: another valid one
     "env.start.max_profile_speed_fraction": 0.95,  # half the default is under the minimum
     "agent.algorithm": "discor",
     "agent.device": "cpu",
+    "agent.lr_decay_updates": [4, 8],
     "train.wandb": "offline",
     "remote.mode": "lockstep",
     "env.color_mode": "bgr",

@@ -104,6 +104,58 @@ def test_a_lower_final_target_entropy_lowers_the_temperature() -> None:
     assert lowered.alpha < 1.0 < kept.alpha
 
 
+@pytest.mark.parametrize("algorithm", ["sac", "discor"])
+def test_learning_rates_fall_linearly_between_the_given_updates_but_the_temperatures(
+    algorithm: str,
+) -> None:
+    rates = {"actor_lr": 1e-3, "critic_lr": 2e-3, "error_lr": 4e-3, "alpha_lr": 3e-4}
+    agent = _agent(algorithm, final_lr_fraction=0.1, lr_decay_updates=(2, 6), **rates)
+    _fill(agent)
+
+    def groups() -> dict[float, float]:
+        """Each param group's learning rate now, keyed by its configured one."""
+        return {
+            g["initial_lr"]: g["lr"] for o in agent._optimizers().values() for g in o.param_groups
+        }
+
+    fractions = []
+    for _ in range(4):
+        agent.update(2)
+        fractions.append(agent.lr_fraction)
+        assert groups()[3e-4] == 3e-4  # the temperature's rate is kept
+    assert fractions == pytest.approx([1.0, 0.55, 0.1, 0.1])
+    decayed = {1e-3: 1e-4, 2e-3: 2e-4, 3e-4: 3e-4} | ({4e-3: 4e-4} if algorithm == "discor" else {})
+    assert groups() == pytest.approx(decayed)
+
+
+def test_a_resumed_agent_continues_the_learning_rate_schedule() -> None:
+    agent = _agent(final_lr_fraction=0.5, lr_decay_updates=(0, 10))
+    _fill(agent)
+    agent.update(4)
+    resumed = _agent(final_lr_fraction=0.5, lr_decay_updates=(0, 10))
+    _fill(resumed)  # the same transitions (the replay is saved apart)
+    resumed.load_state_dict(agent.state_dict())
+    for a in (agent, resumed):
+        a.update(2)
+    assert resumed.lr_fraction == agent.lr_fraction == pytest.approx(0.7)
+    assert resumed.actor_optim.param_groups[0]["lr"] == pytest.approx(0.7 * 3e-4)
+    assert resumed.actor_optim.param_groups[0]["lr"] == agent.actor_optim.param_groups[0]["lr"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"final_lr_fraction": 1.5}, "final_lr_fraction"),
+        ({"final_lr_fraction": -0.1}, "final_lr_fraction"),
+        ({"lr_decay_updates": (5, 5)}, "lr_decay_updates"),
+        ({"lr_decay_updates": (-1, 5)}, "lr_decay_updates"),
+    ],
+)
+def test_a_bad_learning_rate_schedule_is_refused(overrides: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        AgentConfig(**overrides)
+
+
 def test_target_entropy_updates_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="target_entropy_updates"):
         AgentConfig(target_entropy_updates=0)

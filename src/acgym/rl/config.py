@@ -57,6 +57,14 @@ class AgentConfig:
     low, so a constant ``-action_dim`` makes it noisier elsewhere (see docs/training.md)."""
     target_entropy_updates: int = 1_000_000
     """Gradient updates over which the target entropy moves to ``final_target_entropy``."""
+    final_lr_fraction: float = 1.0
+    """The learning rates of the policy, the critics (and DisCor's error networks) at the
+    end of ``lr_decay_updates``, as a fraction of ``actor_lr`` / ``critic_lr`` /
+    ``error_lr``; 1 = constant. The temperature keeps ``alpha_lr``. Below 1, the policy
+    moves less and less at the end of a run, so the final one is not caught mid-step."""
+    lr_decay_updates: tuple[int, int] = (0, 1_000_000)
+    """Gradient updates ``(first, last)`` between which the learning rates fall linearly
+    to ``final_lr_fraction`` (constant before and after)."""
     error_tau_init: float = 10.0
     """DisCor: initial temperature ``tau`` of the weights ``exp(-gamma Delta / tau)``
     (original: ``tau_init``); it then tracks the mean predicted error."""
@@ -103,6 +111,14 @@ class AgentConfig:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.final_lr_fraction <= 1.0:
+            raise ConfigError(f"final_lr_fraction must be in [0, 1], got {self.final_lr_fraction}")
+        first, last = self.lr_decay_updates
+        if not 0 <= first < last:
+            raise ConfigError(
+                f"lr_decay_updates must be (first, last) updates with 0 <= first < last, "
+                f"got {tuple(self.lr_decay_updates)}"
+            )
         if self.target_update_interval < 1:
             raise ConfigError(
                 f"target_update_interval must be >= 1, got {self.target_update_interval}"

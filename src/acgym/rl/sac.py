@@ -158,6 +158,7 @@ class SAC:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self._build_networks()
+        self.num_updates = 0
         self._build_optimizers()
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(config.seed)
@@ -165,7 +166,6 @@ class SAC:
         self.replay: Replay = (
             make_replay(config, obs_dim, action_dim, num_envs, device) if replay is None else replay
         )  # an empty buffer is falsy: test for None
-        self.num_updates = 0
 
     # ----------------------------------------------------------------- construction
     def _build_networks(self) -> None:
@@ -194,6 +194,22 @@ class SAC:
             self.actor_optim = _adam([actor_group], self.speed.optimizer, device)
             self.alpha_optim = _adam([alpha_group], self.speed.optimizer, device)
         self.critic_optim = _adam(self._critic_groups(), self.speed.optimizer, device)
+        self._lr_schedules: list[torch.optim.lr_scheduler.LambdaLR] = []
+        if config.final_lr_fraction != 1.0:
+            # the rates follow lr_fraction (from num_updates, so a resumed agent continues)
+            for optim in (self.actor_optim, self.critic_optim):
+                rules = [
+                    self._constant_lr if group["params"][0] is self.log_alpha else self._lr_rule
+                    for group in optim.param_groups
+                ]
+                self._lr_schedules.append(torch.optim.lr_scheduler.LambdaLR(optim, rules))
+
+    def _lr_rule(self, _: int) -> float:
+        return self.lr_fraction
+
+    @staticmethod
+    def _constant_lr(_: int) -> float:
+        return 1.0
 
     def _critic_groups(self) -> list[dict[str, Any]]:
         return [{"params": list(self.critic.parameters()), "lr": self.config.critic_lr}]
@@ -341,6 +357,8 @@ class SAC:
         q = self._current_q(batch, obs_term)
         out.update(self._critic_step(batch, q, next_sa, target, metrics))
         self.num_updates += 1
+        for schedule in self._lr_schedules:
+            schedule.step()
         if self.num_updates % self.config.target_update_interval == 0:
             self._update_targets()
         return out
@@ -364,6 +382,15 @@ class SAC:
             return self.initial_target_entropy
         done = min(1.0, self.num_updates / self.config.target_entropy_updates)
         return self.initial_target_entropy + done * (final - self.initial_target_entropy)
+
+    @property
+    def lr_fraction(self) -> float:
+        """The learning rates now, as a fraction of the configured ones: 1 until the first
+        of ``config.lr_decay_updates``, then linearly to ``config.final_lr_fraction`` at
+        the last."""
+        first, last = self.config.lr_decay_updates
+        done = min(1.0, max(0.0, (self.num_updates - first) / (last - first)))
+        return 1.0 + done * (self.config.final_lr_fraction - 1.0)
 
     @property
     def input_dim(self) -> int:
