@@ -102,6 +102,14 @@ def _adam(groups: list[dict[str, Any]], kind: str, device: torch.device) -> torc
     raise ConfigError(f"optimizer must be 'loop', 'foreach' or 'fused', got {kind!r}")
 
 
+def _linear_schedule(num_updates: int, updates: tuple[int, int], start: float, end: float) -> float:
+    """``start`` until the first of ``updates``, then linearly to ``end`` at the last, and
+    ``end`` after."""
+    first, last = updates
+    done = min(1.0, max(0.0, (num_updates - first) / (last - first)))
+    return start + done * (end - start)
+
+
 class SAC:
     """Soft Actor-Critic agent: networks, optimisers, temperature and replay buffer.
 
@@ -380,17 +388,21 @@ class SAC:
         final = self.config.final_target_entropy
         if final is None:
             return self.initial_target_entropy
-        done = min(1.0, self.num_updates / self.config.target_entropy_updates)
-        return self.initial_target_entropy + done * (final - self.initial_target_entropy)
+        return _linear_schedule(
+            self.num_updates,
+            (0, self.config.target_entropy_updates),
+            self.initial_target_entropy,
+            final,
+        )
 
     @property
     def lr_fraction(self) -> float:
         """The learning rates now, as a fraction of the configured ones: 1 until the first
         of ``config.lr_decay_updates``, then linearly to ``config.final_lr_fraction`` at
         the last."""
-        first, last = self.config.lr_decay_updates
-        done = min(1.0, max(0.0, (self.num_updates - first) / (last - first)))
-        return 1.0 + done * (self.config.final_lr_fraction - 1.0)
+        return _linear_schedule(
+            self.num_updates, self.config.lr_decay_updates, 1.0, self.config.final_lr_fraction
+        )
 
     @property
     def input_dim(self) -> int:
